@@ -1,0 +1,102 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
+import { API_VERSION, KINDS, type Kind } from "./kinds.ts";
+
+/** A JSON Schema (draft-07) as plain data. */
+export type JsonSchema = { [key: string]: unknown };
+
+/** Directory holding the CustomResourceDefinitions shipped with Berth. */
+export const CRD_DIR = fileURLToPath(new URL("../../crds/", import.meta.url));
+
+const DNS_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+
+export class CrdError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "CrdError";
+  }
+}
+
+/** Reads `crds/<kind>.yaml` and returns its openAPIV3Schema for the served version. */
+export function readCrdSchema(kind: Kind, dir = CRD_DIR): JsonSchema {
+  const file = `${dir}/${kind.toLowerCase()}.yaml`;
+  let crd: any;
+  try {
+    crd = parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new CrdError(`cannot read the CRD of ${kind} from ${file}`, { cause: error });
+  }
+  const [group, version] = API_VERSION.split("/");
+  if (crd?.kind !== "CustomResourceDefinition" || crd.spec?.group !== group || crd.spec?.names?.kind !== kind) {
+    throw new CrdError(`${file} is not the CustomResourceDefinition of ${API_VERSION} ${kind}`);
+  }
+  const served = (crd.spec.versions ?? []).find((v: any) => v.name === version);
+  const schema = served?.schema?.openAPIV3Schema;
+  if (!schema) throw new CrdError(`${file} has no openAPIV3Schema for version ${version}`);
+  return schema as JsonSchema;
+}
+
+/**
+ * Turns a CRD's openAPIV3Schema into a plain JSON Schema for one manifest document.
+ * Unknown fields are rejected (Kubernetes would silently prune them; an operator
+ * would rather hear about a typo), and apiVersion, kind and metadata get their
+ * exact shapes.
+ */
+export function toJsonSchema(kind: Kind, openApi: JsonSchema): JsonSchema {
+  const converted = convertNode(openApi) as JsonSchema;
+  const properties = { ...(converted.properties as Record<string, JsonSchema>) };
+  properties.apiVersion = { type: "string", const: API_VERSION, examples: [API_VERSION] };
+  properties.kind = { type: "string", const: kind, examples: [kind] };
+  properties.metadata = {
+    type: "object",
+    required: ["name"],
+    additionalProperties: false,
+    examples: [{ name: "web" }],
+    properties: {
+      name: { type: "string", pattern: DNS_LABEL_PATTERN, maxLength: 63, examples: ["web"] },
+      labels: { type: "object", additionalProperties: { type: "string" }, examples: [{ team: "payments" }] },
+      annotations: { type: "object", additionalProperties: { type: "string" }, examples: [{ owner: "ops@example.com" }] },
+    },
+  };
+  return {
+    $schema: "http://json-schema.org/draft-07/schema#",
+    $id: `https://berth.dev/schemas/${API_VERSION}/${kind.toLowerCase()}.json`,
+    title: `${kind} (${API_VERSION})`,
+    ...converted,
+    properties,
+  };
+}
+
+function convertNode(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(convertNode);
+  if (node === null || typeof node !== "object") return node;
+  const source = node as JsonSchema;
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(source)) {
+    if (key.startsWith("x-kubernetes-") || key === "nullable") continue;
+    if (key === "example") out.examples = [value];
+    else if (key === "properties") out.properties = mapValues(value as Record<string, unknown>, convertNode);
+    else out[key] = convertNode(value);
+  }
+  if (source["x-kubernetes-int-or-string"] === true) {
+    delete out.type;
+    out.anyOf = [{ type: "integer" }, { type: "string" }];
+  }
+  if (source.nullable === true && typeof out.type === "string") out.type = [out.type, "null"];
+  const preserve = source["x-kubernetes-preserve-unknown-fields"] === true;
+  if (out.properties && out.additionalProperties === undefined && !preserve) out.additionalProperties = false;
+  return out;
+}
+
+function mapValues<T, U>(record: Record<string, T>, fn: (value: T) => U): Record<string, U> {
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, fn(value)]));
+}
+
+/** The JSON Schema of every kind, read from the CRDs. */
+export function loadJsonSchemas(dir = CRD_DIR): Record<Kind, JsonSchema> {
+  return Object.fromEntries(KINDS.map((kind) => [kind, toJsonSchema(kind, readCrdSchema(kind, dir))])) as Record<
+    Kind,
+    JsonSchema
+  >;
+}

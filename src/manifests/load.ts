@@ -1,0 +1,133 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { compareProblems, type ManifestError } from "./errors.ts";
+import { displayPath, listManifestFiles } from "./files.ts";
+import { readGitRevision, type GitRevision } from "./git.ts";
+import { KINDS } from "./kinds.ts";
+import { parseManifestFile, type ParsedFile, type ParsedResource } from "./parse.ts";
+import { buildCatalog, checkRules } from "./rules/index.ts";
+import { SchemaValidator } from "./schema-validator.ts";
+import type { Resource } from "./types.ts";
+
+/**
+ * valid: the file's current content is in force.
+ * stale: the file is invalid; the resources of its last valid version stay in force.
+ * invalid: the file is invalid and was never valid since the loader started; nothing of it is in force.
+ */
+export type FileState = "valid" | "stale" | "invalid";
+
+export interface FileStatus {
+  file: string;
+  sha256: string;
+  state: FileState;
+  resources: number;
+}
+
+/** The desired state read from a manifests directory at one moment. */
+export interface DesiredState {
+  dir: string;
+  /** Resources in force, ordered by kind then name. */
+  resources: Resource[];
+  errors: ManifestError[];
+  files: FileStatus[];
+  /** Hash of every file's path and content: equal hashes mean identical input. */
+  contentHash: string;
+  revision?: GitRevision;
+  /** No errors: every file's current content is in force. Pruning is only safe then. */
+  complete: boolean;
+  loadedAt: Date;
+}
+
+interface ReadFile {
+  path: string;
+  sha256: string;
+  parsed: ParsedFile;
+}
+
+/**
+ * Loads a manifests directory again and again, remembering each file's last
+ * valid resources so that a broken edit never takes them out of force.
+ */
+export class ManifestLoader {
+  readonly dir: string;
+  private readonly validator: SchemaValidator;
+  private readonly lastGood = new Map<string, ParsedResource[]>();
+  private parseCache = new Map<string, ParsedFile>();
+
+  constructor(dir: string, options: { validator?: SchemaValidator } = {}) {
+    this.dir = resolve(dir);
+    this.validator = options.validator ?? new SchemaValidator();
+  }
+
+  /** Reads, validates and resolves the whole directory. */
+  async load(): Promise<DesiredState> {
+    const paths = await listManifestFiles(this.dir);
+    const files = await Promise.all(paths.map((path) => this.readOne(path)));
+    this.parseCache = new Map(files.map((f) => [`${f.path}\0${f.sha256}`, f.parsed]));
+
+    const invalid = new Set(files.filter((f) => f.parsed.errors.length > 0).map((f) => f.path));
+    const errors = new Map<string, ManifestError>();
+    for (const f of files) for (const e of f.parsed.errors) errors.set(e.message, e);
+
+    const byDisplay = new Map(files.map((f) => [f.parsed.file, f.path]));
+    let inForce: ParsedResource[] = [];
+    // A cross-resource error sends its file back to its last good version; that
+    // can expose errors elsewhere, so repeat until no file changes its mind.
+    for (let round = 0; round <= files.length; round++) {
+      inForce = files.flatMap((f) => (invalid.has(f.path) ? (this.lastGood.get(f.path) ?? []) : f.parsed.resources));
+      const { catalog, errors: duplicates } = buildCatalog(inForce);
+      const crossErrors = [...duplicates, ...checkRules(catalog)];
+      for (const e of crossErrors) errors.set(e.message, e);
+      const fallBack = crossErrors
+        .map((e) => byDisplay.get(e.file))
+        .filter((path): path is string => !!path && !invalid.has(path) && this.lastGood.has(path));
+      if (fallBack.length === 0) break;
+      for (const path of fallBack) invalid.add(path);
+    }
+
+    for (const f of files) if (!invalid.has(f.path)) this.lastGood.set(f.path, f.parsed.resources);
+    for (const path of [...this.lastGood.keys()]) if (!paths.includes(path)) this.lastGood.delete(path);
+
+    const statuses: FileStatus[] = files.map((f) => {
+      const state: FileState = !invalid.has(f.path) ? "valid" : this.lastGood.has(f.path) ? "stale" : "invalid";
+      const count = state === "valid" ? f.parsed.resources.length : (this.lastGood.get(f.path)?.length ?? 0);
+      return { file: f.parsed.file, sha256: f.sha256, state, resources: count };
+    });
+    const sortedErrors = [...errors.values()].sort(compareProblems);
+    return {
+      dir: this.dir,
+      resources: sortResources(inForce.map((p) => p.resource)),
+      errors: sortedErrors,
+      files: statuses,
+      contentHash: hashFiles(files.map((f) => [f.parsed.file, f.sha256])),
+      revision: await readGitRevision(this.dir),
+      complete: sortedErrors.length === 0,
+      loadedAt: new Date(),
+    };
+  }
+
+  private async readOne(path: string): Promise<ReadFile> {
+    const text = await readFile(path, "utf8");
+    const sha256 = createHash("sha256").update(text).digest("hex");
+    const cached = this.parseCache.get(`${path}\0${sha256}`);
+    return { path, sha256, parsed: cached ?? parseManifestFile(displayPath(path), text, this.validator) };
+  }
+}
+
+function hashFiles(entries: [string, string][]): string {
+  const hash = createHash("sha256");
+  for (const [file, sha] of entries.sort(([a], [b]) => a.localeCompare(b))) hash.update(`${file}\0${sha}\n`);
+  return hash.digest("hex");
+}
+
+function sortResources(resources: Resource[]): Resource[] {
+  return [...resources].sort(
+    (a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind) || a.metadata.name.localeCompare(b.metadata.name),
+  );
+}
+
+/** One-shot load of a directory, as `berth validate` does it. */
+export function loadManifests(dir: string, options?: { validator?: SchemaValidator }): Promise<DesiredState> {
+  return new ManifestLoader(dir, options).load();
+}

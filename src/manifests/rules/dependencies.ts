@@ -1,0 +1,68 @@
+import type { ManifestError } from "../errors.ts";
+import { problemAt, servicesOf, type Catalog, type Parsed, type Rule } from "./catalog.ts";
+
+/** Services of one project must not depend on each other in a circle. */
+export const noDependencyCycles: Rule = (catalog) => {
+  const errors: ManifestError[] = [];
+  for (const project of catalog.byKind.Project.keys()) {
+    const services = new Map(servicesOf(catalog, project).map((s) => [s.resource.metadata.name, s]));
+    for (const cycle of findCycles(services)) {
+      const [first, second] = cycle;
+      const service = services.get(first!)!;
+      const index = (service.resource.spec.dependsOn ?? []).findIndex((d) => d.service === second);
+      errors.push(
+        problemAt(service, ["spec", "dependsOn", index, "service"], `dependency cycle: ${cycle.join(" -> ")}`, {
+          expected: "dependencies that form no loop; remove one dependsOn entry of the cycle",
+          example: `dependsOn: [] in Service/${first}`,
+        }),
+      );
+    }
+  }
+  return errors;
+};
+
+/** Each distinct cycle once, written from its alphabetically first service and closed. */
+export function findCycles(services: Map<string, Parsed<"Service">>): string[][] {
+  const cycles = new Map<string, string[]>();
+  const state = new Map<string, "visiting" | "done">();
+  const stack: string[] = [];
+  const visit = (name: string) => {
+    state.set(name, "visiting");
+    stack.push(name);
+    for (const { service: next } of services.get(name)?.resource.spec.dependsOn ?? []) {
+      if (!services.has(next)) continue; // reported by the reference rule
+      if (state.get(next) === "visiting") {
+        const loop = stack.slice(stack.indexOf(next));
+        const start = loop.indexOf([...loop].sort()[0]!);
+        const rotated = [...loop.slice(start), ...loop.slice(0, start)];
+        cycles.set(rotated.join(">"), [...rotated, rotated[0]!]);
+      } else if (!state.has(next)) {
+        visit(next);
+      }
+    }
+    stack.pop();
+    state.set(name, "done");
+  };
+  for (const name of [...services.keys()].sort()) if (!state.has(name)) visit(name);
+  return [...cycles.values()];
+}
+
+/** `service_healthy` can only be awaited on a dependency that has a health check. */
+export const healthyDependenciesHaveChecks: Rule = (catalog) => {
+  const errors: ManifestError[] = [];
+  for (const service of catalog.byKind.Service.values()) {
+    const { project, dependsOn } = service.resource.spec;
+    const peers = new Map(servicesOf(catalog, project).map((s) => [s.resource.metadata.name, s]));
+    dependsOn?.forEach((dependency, i) => {
+      const target = peers.get(dependency.service);
+      if (dependency.condition !== "service_healthy" || !target || target.resource.spec.healthCheck) return;
+      errors.push(
+        problemAt(service, ["spec", "dependsOn", i, "condition"], `waits for Service/${dependency.service} to be healthy, but it has no healthCheck`, {
+          expected: `a healthCheck on Service/${dependency.service}, or condition service_started`,
+          example: "healthCheck: {tcp: {port: 5432}}",
+        }),
+      );
+    });
+  }
+  return errors;
+};

@@ -1,0 +1,46 @@
+import type { ManifestError } from "../errors.ts";
+import type { Kind } from "../kinds.ts";
+import type { ParsedResource } from "../parse.ts";
+import { closestMatch } from "../suggest.ts";
+import type { FieldPath } from "../yaml-locator.ts";
+import { problemAt, servicesOf, type Catalog, type Rule } from "./catalog.ts";
+
+/** Every name a resource mentions must be declared: projects, targets, services. */
+export const referencesExist: Rule = (catalog) => {
+  const errors: ManifestError[] = [];
+  const expect = (from: ParsedResource, path: FieldPath, kind: Kind, name: string, known: Iterable<string>, scope = "", target: "key" | "value" = "value") => {
+    const names = [...known];
+    if (names.includes(name)) return;
+    const guess = closestMatch(name, names);
+    errors.push(
+      problemAt(from, path, `${kind}/${name} does not exist${scope}${guess ? ` (did you mean "${guess}"?)` : ""}`, {
+        expected: names.length ? `the name of a declared ${kind}: ${names.join(", ")}` : `a ${kind} declared in the manifests`,
+        example: target === "key" ? `${guess ?? names[0] ?? "web"}: {replicas: 2}` : `${String(path.at(-1))}: ${guess ?? names[0] ?? "web"}`,
+        target,
+      }),
+    );
+  };
+
+  for (const env of catalog.byKind.Environment.values()) {
+    const { project, target, overrides } = env.resource.spec;
+    expect(env, ["spec", "project"], "Project", project, catalog.byKind.Project.keys());
+    expect(env, ["spec", "target"], "DeploymentTarget", target, catalog.byKind.DeploymentTarget.keys());
+    const services = serviceNames(catalog, project);
+    for (const name of Object.keys(overrides ?? {})) {
+      expect(env, ["spec", "overrides", name], "Service", name, services, ` in Project/${project}`, "key");
+    }
+  }
+  for (const service of catalog.byKind.Service.values()) {
+    const { project, dependsOn } = service.resource.spec;
+    expect(service, ["spec", "project"], "Project", project, catalog.byKind.Project.keys());
+    const services = serviceNames(catalog, project);
+    dependsOn?.forEach((dependency, i) => {
+      expect(service, ["spec", "dependsOn", i, "service"], "Service", dependency.service, services, ` in Project/${project}`, "key");
+    });
+  }
+  return errors;
+};
+
+function serviceNames(catalog: Catalog, project: string): string[] {
+  return servicesOf(catalog, project).map((s) => s.resource.metadata.name);
+}

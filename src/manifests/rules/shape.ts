@@ -1,0 +1,79 @@
+import { parseDuration } from "../duration.ts";
+import type { ManifestError } from "../errors.ts";
+import { problemAt, servicesOf, type Rule } from "./catalog.ts";
+
+/** A health check must be allowed to finish before the next one starts. */
+export const healthIntervalCoversTimeout: Rule = (catalog) => {
+  const errors: ManifestError[] = [];
+  for (const service of catalog.byKind.Service.values()) {
+    const check = service.resource.spec.healthCheck;
+    if (!check) continue;
+    const interval = parseDuration(check.interval);
+    const timeout = parseDuration(check.timeout);
+    if (interval === undefined || timeout === undefined || interval >= timeout) continue;
+    errors.push(
+      problemAt(service, ["spec", "healthCheck", "interval"], `health check interval ${check.interval} is shorter than its timeout ${check.timeout}`, {
+        expected: "interval >= timeout",
+        example: `interval: ${check.timeout}`,
+      }),
+    );
+  }
+  return errors;
+};
+
+/** A project is deployable only with something to run and somewhere to run it. */
+export const projectsAreComplete: Rule = (catalog) => {
+  const errors: ManifestError[] = [];
+  for (const [name, project] of catalog.byKind.Project) {
+    const hasService = servicesOf(catalog, name).length > 0;
+    const hasEnvironment = [...catalog.byKind.Environment.values()].some((e) => e.resource.spec.project === name);
+    if (!hasService) {
+      errors.push(problemAt(project, ["metadata", "name"], "has no Service", { expected: `at least one Service with project: ${name}`, example: `{kind: Service, metadata: {name: web}, spec: {project: ${name}, image: "nginx:1.27"}}` }));
+    }
+    if (!hasEnvironment) {
+      errors.push(problemAt(project, ["metadata", "name"], "has no Environment", { expected: `at least one Environment with project: ${name}`, example: `{kind: Environment, metadata: {name: development}, spec: {project: ${name}, target: local}}` }));
+    }
+  }
+  return errors;
+};
+
+/** The connection block must match the target's type. */
+export const targetsMatchTheirType: Rule = (catalog) => {
+  const errors: ManifestError[] = [];
+  for (const target of catalog.byKind.DeploymentTarget.values()) {
+    const { type, ssh, docker } = target.resource.spec;
+    if (type === "ssh" && !ssh) {
+      errors.push(problemAt(target, ["spec", "type"], `type ssh needs an "ssh" block`, { expected: "ssh: {host, user, hostKey}", example: 'ssh: {host: deploy.example.com, user: deploy, hostKey: "SHA256:…"}' }));
+    }
+    if (type === "local" && ssh) {
+      errors.push(problemAt(target, ["spec", "ssh"], `"ssh" is set but type is local`, { expected: "type: ssh, or no ssh block", example: "type: ssh" }));
+    }
+    if (type === "ssh" && docker) {
+      errors.push(problemAt(target, ["spec", "docker"], `"docker" is for local targets; this target has type ssh`, { expected: "ssh.remoteSocket for the remote socket path", example: "ssh: {remoteSocket: /var/run/docker.sock}" }));
+    }
+  }
+  return errors;
+};
+
+/** Named volumes and binds need a source, tmpfs has none, and each path is mounted once. */
+export const volumesAreWellFormed: Rule = (catalog) => {
+  const errors: ManifestError[] = [];
+  for (const service of catalog.byKind.Service.values()) {
+    const seen = new Set<string>();
+    service.resource.spec.volumes?.forEach((volume, i) => {
+      const at = ["spec", "volumes", i];
+      if (volume.type !== "tmpfs" && !volume.source) {
+        const example = volume.type === "bind" ? "source: ./config" : "source: data";
+        errors.push(problemAt(service, at, `a ${volume.type} mount needs a "source"`, { expected: volume.type === "bind" ? "a path on the target's host" : "a volume name", example, target: "value" }));
+      }
+      if (volume.type === "tmpfs" && volume.source) {
+        errors.push(problemAt(service, [...at, "source"], `a tmpfs mount takes no "source"`, { expected: "only target (and readOnly)", example: `{type: tmpfs, target: ${volume.target}}`, target: "key" }));
+      }
+      if (seen.has(volume.target)) {
+        errors.push(problemAt(service, [...at, "target"], `${volume.target} is mounted twice`, { expected: "each target path once", example: `target: ${volume.target}-2` }));
+      }
+      seen.add(volume.target);
+    });
+  }
+  return errors;
+};

@@ -1,0 +1,151 @@
+/**
+ * TypeScript view of the CRD schemas in crds/ (after defaults are applied).
+ * The CRDs are the source of truth; crd-schema.test.ts keeps both in step.
+ */
+import type { Kind } from "./kinds.ts";
+
+export interface Metadata {
+  name: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** Where a resource was declared, for messages and status. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface DeploymentTargetSpec {
+  type: "local" | "ssh";
+  docker?: { host?: string };
+  ssh?: {
+    host: string;
+    port: number;
+    user: string;
+    identityFile?: string;
+    passphraseFromEnv?: string;
+    hostKey: string;
+    remoteSocket: string;
+  };
+  domain?: string;
+  tls: boolean;
+  labels?: Record<string, string>;
+}
+
+export interface ProjectSpec {
+  description?: string;
+  labels?: Record<string, string>;
+}
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { envFile?: string; key?: string; daemonEnv?: string };
+  secret: boolean;
+}
+
+export interface PortMapping {
+  container: number;
+  host?: number;
+  protocol: "tcp" | "udp";
+  hostIP: string;
+}
+
+export interface Resources {
+  cpus?: number;
+  memory?: string;
+  reservations?: { cpus?: number; memory?: string };
+}
+
+export interface ServiceOverride {
+  image?: string;
+  replicas?: number;
+  env?: EnvVar[];
+  resources?: Resources;
+  ports?: PortMapping[];
+}
+
+export interface EnvironmentSpec {
+  project: string;
+  target: string;
+  tier: "development" | "staging" | "production" | "other";
+  domain?: string;
+  variables?: Record<string, string>;
+  envFiles?: string[];
+  overrides?: Record<string, ServiceOverride>;
+  suspend: boolean;
+}
+
+export interface VolumeMount {
+  type: "volume" | "bind" | "tmpfs";
+  source?: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface HealthCheck {
+  exec?: { command: string[] };
+  http?: { method: "GET" | "HEAD" | "POST"; path: string; port: number; expectStatus?: number; bodyPattern?: string };
+  tcp?: { port: number };
+  interval: string;
+  timeout: string;
+  retries: number;
+  startPeriod: string;
+}
+
+export type DependencyCondition = "service_started" | "service_healthy" | "service_completed_successfully";
+
+export interface ServiceSpec {
+  project: string;
+  role?: string;
+  image?: string;
+  imagePullPolicy: "IfNotPresent" | "Always" | "Never";
+  build?: { context: string; dockerfile: string; args?: Record<string, string>; target?: string };
+  command?: string[];
+  entrypoint?: string[];
+  workingDir?: string;
+  user?: string;
+  hostname?: string;
+  env?: EnvVar[];
+  ports?: PortMapping[];
+  volumes?: VolumeMount[];
+  networks?: string[];
+  healthCheck?: HealthCheck;
+  dependsOn?: { service: string; condition: DependencyCondition }[];
+  replicas: number;
+  resources?: Resources;
+  restartPolicy: "no" | "always" | "on-failure" | "unless-stopped";
+  stopGracePeriod: string;
+  labels?: Record<string, string>;
+  routing?: { host?: string; path: string; port: number };
+  update?: {
+    strategy?: "rolling" | "recreate";
+    maxSurge: number;
+    maxUnavailable: number;
+    healthTimeout: string;
+    autoRollback: boolean;
+  };
+}
+
+export interface SpecByKind {
+  DeploymentTarget: DeploymentTargetSpec;
+  Project: ProjectSpec;
+  Environment: EnvironmentSpec;
+  Service: ServiceSpec;
+}
+
+/** One validated manifest document. */
+export interface Resource<K extends Kind = Kind> {
+  apiVersion: string;
+  kind: K;
+  metadata: Metadata;
+  spec: SpecByKind[K];
+  source: SourceLocation;
+}
+
+export type DeploymentTarget = Resource<"DeploymentTarget">;
+export type Project = Resource<"Project">;
+export type Environment = Resource<"Environment">;
+export type Service = Resource<"Service">;
