@@ -13,7 +13,9 @@ import type { Resource } from "./types.ts";
 /**
  * valid: the file's current content is in force.
  * stale: the file is invalid; the resources of its last valid version stay in force.
- * invalid: the file is invalid and was never valid since the loader started; nothing of it is in force.
+ * invalid: the file is invalid and was never valid since the loader started; its documents
+ *          that passed their schema are in force (so the rest of the directory can be checked
+ *          against them), the others are not.
  */
 export type FileState = "valid" | "stale" | "invalid";
 
@@ -75,7 +77,7 @@ export class ManifestLoader {
     // A cross-resource error sends its file back to its last good version; that
     // can expose errors elsewhere, so repeat until no file changes its mind.
     for (let round = 0; round <= files.length; round++) {
-      inForce = files.flatMap((f) => (invalid.has(f.path) ? (this.lastGood.get(f.path) ?? []) : f.parsed.resources));
+      inForce = files.flatMap((f) => (invalid.has(f.path) ? (this.lastGood.get(f.path) ?? f.parsed.resources) : f.parsed.resources));
       const { catalog, errors: duplicates } = buildCatalog(inForce);
       const crossErrors = [...duplicates, ...checkRules(catalog)];
       for (const e of crossErrors) errors.set(e.message, e);
@@ -91,7 +93,7 @@ export class ManifestLoader {
 
     const statuses: FileStatus[] = files.map((f) => {
       const state: FileState = !invalid.has(f.path) ? "valid" : this.lastGood.has(f.path) ? "stale" : "invalid";
-      const count = state === "valid" ? f.parsed.resources.length : (this.lastGood.get(f.path)?.length ?? 0);
+      const count = (state === "stale" ? this.lastGood.get(f.path)! : f.parsed.resources).length;
       return { file: f.parsed.file, sha256: f.sha256, state, resources: count };
     });
     const sortedErrors = [...errors.values()].sort(compareProblems);

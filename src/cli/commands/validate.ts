@@ -1,0 +1,43 @@
+import { Option } from "commander";
+import { parseOutputFormat, type CommandModule, type OutputFormat } from "../context.ts";
+import { loadManifests, type DesiredState } from "../../manifests/load.ts";
+import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
+
+/** `berth validate [DIR]`: schema and cross-resource checks, every problem at once. */
+export const register: CommandModule["register"] = (program, io, setExitCode) => {
+  program
+    .command("validate")
+    .description("check every manifest under DIR against the CRD schemas and the cross-resource rules")
+    .argument("[dir]", "manifests directory", DEFAULT_MANIFESTS_DIR)
+    .addOption(new Option("-o, --output <format>", "text or json").default("text").argParser(parseOutputFormat))
+    .addHelpText("after", "\nExit status: 0 when valid, 1 when any problem is found.")
+    .action(async (dir: string, options: { output: OutputFormat }) => {
+      const state = await loadManifests(dir);
+      io.stdout(options.output === "json" ? `${JSON.stringify(toJson(state), null, 2)}\n` : toText(dir, state));
+      setExitCode(state.errors.length === 0 ? 0 : 1);
+    });
+};
+
+function toText(dir: string, state: DesiredState): string {
+  const counts = new Map<string, number>();
+  for (const r of state.resources) counts.set(r.kind, (counts.get(r.kind) ?? 0) + 1);
+  const summary = [...counts].map(([kind, n]) => `${n} ${kind}${n === 1 ? "" : "s"}`).join(", ") || "no resources";
+  const revision = state.revision ? ` at ${state.revision.commit.slice(0, 12)}${state.revision.dirty ? " (uncommitted changes)" : ""}` : "";
+  const files = `${state.files.length} file${state.files.length === 1 ? "" : "s"}`;
+  if (state.errors.length === 0) return `${dir}: valid (${files}: ${summary})${revision}\n`;
+  const lines = state.errors.map((e) => `${e.message}\n`).join("");
+  const n = state.errors.length;
+  return `${lines}${dir}: ${n} problem${n === 1 ? "" : "s"} in ${files}${revision}\n`;
+}
+
+function toJson(state: DesiredState) {
+  return {
+    valid: state.errors.length === 0,
+    dir: state.dir,
+    revision: state.revision ?? null,
+    contentHash: state.contentHash,
+    errors: state.errors.map((e) => e.toJSON()),
+    files: state.files,
+    resources: state.resources.map((r) => ({ kind: r.kind, name: r.metadata.name, ...r.source })),
+  };
+}

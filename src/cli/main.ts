@@ -1,0 +1,52 @@
+import { readdirSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import type { CliIO, CommandModule, ExitCode } from "./context.ts";
+import { readPackageVersion } from "./version-info.ts";
+
+const COMMANDS_DIR = new URL("./commands/", import.meta.url);
+
+/** Loads every command module; adding a command is adding one file to src/cli/commands/. */
+async function loadCommands(): Promise<CommandModule[]> {
+  const files = readdirSync(COMMANDS_DIR)
+    .filter((name) => /\.ts$/.test(name) && !/\.test\.ts$/.test(name))
+    .sort();
+  return Promise.all(files.map(async (name) => (await import(new URL(name, COMMANDS_DIR).href)) as CommandModule));
+}
+
+/** Builds the `berth` program with every command registered. */
+export async function buildProgram(io: CliIO, setExitCode: (code: ExitCode) => void): Promise<Command> {
+  const program = new Command("berth")
+    .description("GitOps reconciler for Docker hosts: converges containers, networks and volumes toward declarative manifests.")
+    .version(readPackageVersion(), "-V, --version", "print the version")
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  for (const command of await loadCommands()) command.register(program, io, setExitCode);
+  return program;
+}
+
+/** Runs the CLI with `argv` and returns the process exit code. */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<ExitCode> {
+  let exitCode: ExitCode = 0;
+  const program = await buildProgram(io, (code) => (exitCode = code));
+  if (argv.length <= 2) {
+    io.stdout(program.helpInformation());
+    return 0;
+  }
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    io.stderr(`berth: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+function processIO(): CliIO {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+  };
+}
