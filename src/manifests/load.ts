@@ -78,7 +78,7 @@ export class ManifestLoader {
     // can expose errors elsewhere, so repeat until no file changes its mind.
     for (let round = 0; round <= files.length; round++) {
       inForce = files.flatMap((f) => (invalid.has(f.path) ? (this.lastGood.get(f.path) ?? f.parsed.resources) : f.parsed.resources));
-      const { catalog, errors: duplicates } = buildCatalog(inForce);
+      const { catalog, errors: duplicates } = buildCatalog(inForce, files.flatMap((f) => f.parsed.invalid));
       const crossErrors = [...duplicates, ...checkRules(catalog)];
       for (const e of crossErrors) errors.set(e.message, e);
       const fallBack = crossErrors

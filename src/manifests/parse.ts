@@ -1,6 +1,6 @@
 import { LineCounter, parseAllDocuments, type Document } from "yaml";
 import { ManifestError } from "./errors.ts";
-import { API_VERSION, KINDS, isKind } from "./kinds.ts";
+import { API_VERSION, KINDS, isKind, type Kind } from "./kinds.ts";
 import type { SchemaValidator } from "./schema-validator.ts";
 import { closestMatch } from "./suggest.ts";
 import type { Resource } from "./types.ts";
@@ -12,11 +12,20 @@ export interface ParsedResource {
   locate: Locator;
 }
 
+/** A document whose kind and name are readable but which failed validation. */
+export interface InvalidDocument {
+  kind: Kind;
+  name: string;
+  project?: string;
+}
+
 export interface ParsedFile {
   /** Path as shown in messages (relative to the working directory when possible). */
   file: string;
   resources: ParsedResource[];
   errors: ManifestError[];
+  /** Known by name, so other resources referring to them are not reported as well. */
+  invalid: InvalidDocument[];
 }
 
 const SYNTAX_HINT = "valid YAML: consistent indentation, a space after each ':', quotes around values containing ': ' or '#'";
@@ -25,7 +34,7 @@ const SYNTAX_HINT = "valid YAML: consistent indentation, a space after each ':',
 export function parseManifestFile(file: string, text: string, validator: SchemaValidator): ParsedFile {
   const lineCounter = new LineCounter();
   const documents = parseAllDocuments(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  const result: ParsedFile = { file, resources: [], errors: [] };
+  const result: ParsedFile = { file, resources: [], errors: [], invalid: [] };
   // A stray non-document (e.g. only comments) comes back as an empty list.
   const docs = Array.isArray(documents) ? documents : [];
   docs.forEach((doc, index) => parseDocument(doc, index, lineCounter, validator, result));
@@ -44,6 +53,7 @@ function parseDocument(doc: Document, index: number, lineCounter: LineCounter, v
       const what = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
       fail({ line, col }, label, `YAML syntax error: ${what}`, SYNTAX_HINT, "name: web");
     }
+    rememberInvalid(doc.toJS({ maxAliasCount: 100 }), out);
     return;
   }
   if (doc.contents === null) return; // an empty document, e.g. after a trailing '---'
@@ -68,11 +78,23 @@ function parseDocument(doc: Document, index: number, lineCounter: LineCounter, v
 
   const issues = validator.validate(fields.kind, fields);
   for (const issue of issues) fail(locate(issue.path, issue.target), label, issue.problem, issue.expected, issue.example);
-  if (issues.length > 0) return;
+  if (issues.length > 0) {
+    rememberInvalid(fields, out);
+    return;
+  }
 
   const resource = fields as unknown as Resource;
   resource.source = { file: out.file, ...locate([]) };
   out.resources.push({ resource, locate });
+}
+
+/** Records the identity of a document that failed, when it can be read at all. */
+function rememberInvalid(data: unknown, out: ParsedFile): void {
+  const fields = (data ?? {}) as { kind?: unknown; metadata?: { name?: unknown }; spec?: { project?: unknown } };
+  const name = fields.metadata?.name;
+  const project = fields.spec?.project;
+  if (!isKind(fields.kind) || typeof name !== "string") return;
+  out.invalid.push({ kind: fields.kind, name, ...(typeof project === "string" ? { project } : {}) });
 }
 
 /** `Kind/name` when the document says so, else its position in the file. */

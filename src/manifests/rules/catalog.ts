@@ -1,6 +1,6 @@
 import { ManifestError } from "../errors.ts";
 import { KINDS, resourceRef, type Kind } from "../kinds.ts";
-import type { ParsedResource } from "../parse.ts";
+import type { InvalidDocument, ParsedResource } from "../parse.ts";
 import type { Resource } from "../types.ts";
 import type { FieldPath } from "../yaml-locator.ts";
 
@@ -9,10 +9,15 @@ export type Parsed<K extends Kind> = ParsedResource & { resource: Resource<K> };
 /** Resources indexed by kind and name; the first declaration of a name wins. */
 export interface Catalog {
   byKind: { [K in Kind]: Map<string, Parsed<K>> };
+  /** Documents that failed validation but whose kind and name are known; they count as declared. */
+  invalid: readonly InvalidDocument[];
 }
 
 /** Indexes resources and reports names declared twice for the same kind. */
-export function buildCatalog(resources: readonly ParsedResource[]): { catalog: Catalog; errors: ManifestError[] } {
+export function buildCatalog(
+  resources: readonly ParsedResource[],
+  invalid: readonly InvalidDocument[] = [],
+): { catalog: Catalog; errors: ManifestError[] } {
   const byKind = Object.fromEntries(KINDS.map((kind) => [kind, new Map()])) as Catalog["byKind"];
   const errors: ManifestError[] = [];
   for (const parsed of resources) {
@@ -31,12 +36,21 @@ export function buildCatalog(resources: readonly ParsedResource[]): { catalog: C
     }
     index.set(metadata.name, parsed);
   }
-  return { catalog: { byKind }, errors };
+  return { catalog: { byKind, invalid }, errors };
 }
 
 /** Services of a project, in declaration order. */
 export function servicesOf(catalog: Catalog, project: string): Parsed<"Service">[] {
   return [...catalog.byKind.Service.values()].filter((s) => s.resource.spec.project === project);
+}
+
+/** Names declared for a kind, valid or not, optionally only those of one project. */
+export function declaredNames(catalog: Catalog, kind: Kind, project?: string): string[] {
+  const valid = [...catalog.byKind[kind].values()]
+    .filter((p) => project === undefined || (p.resource.spec as { project?: string }).project === project)
+    .map((p) => p.resource.metadata.name);
+  const invalid = catalog.invalid.filter((d) => d.kind === kind && (project === undefined || d.project === project)).map((d) => d.name);
+  return [...new Set([...valid, ...invalid])];
 }
 
 /** Builds an error that points at a field of a resource. */

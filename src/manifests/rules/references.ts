@@ -3,7 +3,7 @@ import { API_VERSION, type Kind } from "../kinds.ts";
 import type { ParsedResource } from "../parse.ts";
 import { closestMatch } from "../suggest.ts";
 import type { FieldPath } from "../yaml-locator.ts";
-import { problemAt, servicesOf, type Catalog, type Rule } from "./catalog.ts";
+import { declaredNames, problemAt, type Rule } from "./catalog.ts";
 
 /** Every name a resource mentions must be declared: projects, targets, services. */
 export const referencesExist: Rule = (catalog) => {
@@ -25,24 +25,20 @@ export const referencesExist: Rule = (catalog) => {
 
   for (const env of catalog.byKind.Environment.values()) {
     const { project, target, overrides } = env.resource.spec;
-    expect(env, ["spec", "project"], "Project", project, catalog.byKind.Project.keys());
-    expect(env, ["spec", "target"], "DeploymentTarget", target, catalog.byKind.DeploymentTarget.keys());
-    const services = serviceNames(catalog, project);
+    expect(env, ["spec", "project"], "Project", project, declaredNames(catalog, "Project"));
+    expect(env, ["spec", "target"], "DeploymentTarget", target, declaredNames(catalog, "DeploymentTarget"));
+    const services = declaredNames(catalog, "Service", project);
     for (const name of Object.keys(overrides ?? {})) {
       expect(env, ["spec", "overrides", name], "Service", name, services, ` in Project/${project}`, "key");
     }
   }
   for (const service of catalog.byKind.Service.values()) {
     const { project, dependsOn } = service.resource.spec;
-    expect(service, ["spec", "project"], "Project", project, catalog.byKind.Project.keys());
-    const services = serviceNames(catalog, project);
+    expect(service, ["spec", "project"], "Project", project, declaredNames(catalog, "Project"));
+    const services = declaredNames(catalog, "Service", project);
     dependsOn?.forEach((dependency, i) => {
-      expect(service, ["spec", "dependsOn", i, "service"], "Service", dependency.service, services, ` in Project/${project}`, "key");
+      expect(service, ["spec", "dependsOn", i, "service"], "Service", dependency.service, services, ` in Project/${project}`);
     });
   }
   return errors;
 };
-
-function serviceNames(catalog: Catalog, project: string): string[] {
-  return servicesOf(catalog, project).map((s) => s.resource.metadata.name);
-}

@@ -1,6 +1,6 @@
 import { parseDuration } from "../duration.ts";
 import type { ManifestError } from "../errors.ts";
-import { problemAt, servicesOf, type Rule } from "./catalog.ts";
+import { declaredNames, problemAt, type Rule } from "./catalog.ts";
 
 /** A health check must be allowed to finish before the next one starts. */
 export const healthIntervalCoversTimeout: Rule = (catalog) => {
@@ -25,8 +25,8 @@ export const healthIntervalCoversTimeout: Rule = (catalog) => {
 export const projectsAreComplete: Rule = (catalog) => {
   const errors: ManifestError[] = [];
   for (const [name, project] of catalog.byKind.Project) {
-    const hasService = servicesOf(catalog, name).length > 0;
-    const hasEnvironment = [...catalog.byKind.Environment.values()].some((e) => e.resource.spec.project === name);
+    const hasService = declaredNames(catalog, "Service", name).length > 0;
+    const hasEnvironment = declaredNames(catalog, "Environment", name).length > 0;
     if (!hasService) {
       errors.push(problemAt(project, ["metadata", "name"], "has no Service", { expected: `at least one Service with project: ${name}`, example: `{kind: Service, metadata: {name: web}, spec: {project: ${name}, image: "nginx:1.27"}}` }));
     }
