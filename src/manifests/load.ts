@@ -88,11 +88,13 @@ export class ManifestLoader {
       for (const path of fallBack) invalid.add(path);
     }
 
-    for (const f of files) if (!invalid.has(f.path)) this.lastGood.set(f.path, f.parsed.resources);
+    // Only a file without any error becomes the new "last good" version.
+    const erroneous = new Set([...errors.values()].map((e) => byDisplay.get(e.file)));
+    for (const f of files) if (!erroneous.has(f.path)) this.lastGood.set(f.path, f.parsed.resources);
     for (const path of [...this.lastGood.keys()]) if (!paths.includes(path)) this.lastGood.delete(path);
 
     const statuses: FileStatus[] = files.map((f) => {
-      const state: FileState = !invalid.has(f.path) ? "valid" : this.lastGood.has(f.path) ? "stale" : "invalid";
+      const state: FileState = !erroneous.has(f.path) ? "valid" : this.lastGood.has(f.path) ? "stale" : "invalid";
       const count = (state === "stale" ? this.lastGood.get(f.path)! : f.parsed.resources).length;
       return { file: f.parsed.file, sha256: f.sha256, state, resources: count };
     });

@@ -1,4 +1,4 @@
-import { LineCounter, parseAllDocuments, type Document } from "yaml";
+import { LineCounter, isScalar, parseAllDocuments, type Document } from "yaml";
 import { ManifestError } from "./errors.ts";
 import { API_VERSION, KINDS, isKind, type Kind } from "./kinds.ts";
 import type { SchemaValidator } from "./schema-validator.ts";
@@ -56,7 +56,8 @@ function parseDocument(doc: Document, index: number, lineCounter: LineCounter, v
     rememberInvalid(doc.toJS({ maxAliasCount: 100 }), out);
     return;
   }
-  if (doc.contents === null) return; // an empty document, e.g. after a trailing '---'
+  // An empty document, e.g. after a trailing '---', declares nothing.
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return;
 
   const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
