@@ -39,18 +39,40 @@ export function buildCatalog(
   return { catalog: { byKind, invalid }, errors };
 }
 
+// Rules ask the same questions for every resource; answers are computed once per catalog.
+const servicesByProject = new WeakMap<Catalog, Map<string, Parsed<"Service">[]>>();
+const namesByScope = new WeakMap<Catalog, Map<string, string[]>>();
+
 /** Services of a project, in declaration order. */
 export function servicesOf(catalog: Catalog, project: string): Parsed<"Service">[] {
-  return [...catalog.byKind.Service.values()].filter((s) => s.resource.spec.project === project);
+  let index = servicesByProject.get(catalog);
+  if (!index) {
+    index = new Map();
+    for (const service of catalog.byKind.Service.values()) {
+      const list = index.get(service.resource.spec.project) ?? [];
+      list.push(service);
+      index.set(service.resource.spec.project, list);
+    }
+    servicesByProject.set(catalog, index);
+  }
+  return index.get(project) ?? [];
 }
 
 /** Names declared for a kind, valid or not, optionally only those of one project. */
 export function declaredNames(catalog: Catalog, kind: Kind, project?: string): string[] {
+  const cache = namesByScope.get(catalog) ?? new Map<string, string[]>();
+  namesByScope.set(catalog, cache);
+  const key = `${kind}\0${project ?? ""}`;
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const inScope = (p: string | undefined) => project === undefined || p === project;
   const valid = [...catalog.byKind[kind].values()]
-    .filter((p) => project === undefined || (p.resource.spec as { project?: string }).project === project)
+    .filter((p) => inScope((p.resource.spec as { project?: string }).project))
     .map((p) => p.resource.metadata.name);
-  const invalid = catalog.invalid.filter((d) => d.kind === kind && (project === undefined || d.project === project)).map((d) => d.name);
-  return [...new Set([...valid, ...invalid])];
+  const invalid = catalog.invalid.filter((d) => d.kind === kind && inScope(d.project)).map((d) => d.name);
+  const names = [...new Set([...valid, ...invalid])];
+  cache.set(key, names);
+  return names;
 }
 
 /** Builds an error that points at a field of a resource. */

@@ -51,10 +51,9 @@ export function findCycles(services: Map<string, Parsed<"Service">>): string[][]
 export const healthyDependenciesHaveChecks: Rule = (catalog) => {
   const errors: ManifestError[] = [];
   for (const service of catalog.byKind.Service.values()) {
-    const { project, dependsOn } = service.resource.spec;
-    const peers = new Map(servicesOf(catalog, project).map((s) => [s.resource.metadata.name, s]));
+    const { dependsOn } = service.resource.spec;
     dependsOn?.forEach((dependency, i) => {
-      const target = peers.get(dependency.service);
+      const target = catalog.byKind.Service.get(dependency.service);
       if (dependency.condition !== "service_healthy" || !target || target.resource.spec.healthCheck) return;
       errors.push(
         problemAt(service, ["spec", "dependsOn", i, "condition"], `waits for Service/${dependency.service} to be healthy, but it has no healthCheck`, {

@@ -8,8 +8,7 @@ import { declaredNames, problemAt, type Rule } from "./catalog.ts";
 /** Every name a resource mentions must be declared: projects, targets, services. */
 export const referencesExist: Rule = (catalog) => {
   const errors: ManifestError[] = [];
-  const expect = (from: ParsedResource, path: FieldPath, kind: Kind, name: string, known: Iterable<string>, scope = "", target: "key" | "value" = "value") => {
-    const names = [...known];
+  const expect = (from: ParsedResource, path: FieldPath, kind: Kind, name: string, names: readonly string[], scope = "", target: "key" | "value" = "value") => {
     if (names.includes(name)) return;
     const guess = closestMatch(name, names);
     errors.push(
