@@ -73,12 +73,14 @@ export class ManifestLoader {
     for (const f of files) for (const e of f.parsed.errors) errors.set(e.message, e);
 
     const byDisplay = new Map(files.map((f) => [f.parsed.file, f.path]));
-    let inForce: ParsedResource[] = [];
+    let declared: ParsedResource[] = [];
     // A cross-resource error sends its file back to its last good version; that
     // can expose errors elsewhere, so repeat until no file changes its mind.
     for (let round = 0; round <= files.length; round++) {
-      inForce = files.flatMap((f) => (invalid.has(f.path) ? (this.lastGood.get(f.path) ?? f.parsed.resources) : f.parsed.resources));
+      const inForce = files.flatMap((f) => (invalid.has(f.path) ? (this.lastGood.get(f.path) ?? f.parsed.resources) : f.parsed.resources));
       const { catalog, errors: duplicates } = buildCatalog(inForce, files.flatMap((f) => f.parsed.invalid));
+      // A name declared twice counts once: the first declaration, as the rules saw it.
+      declared = Object.values(catalog.byKind).flatMap((index) => [...index.values()]);
       const crossErrors = [...duplicates, ...checkRules(catalog)];
       for (const e of crossErrors) errors.set(e.message, e);
       const fallBack = crossErrors
@@ -101,7 +103,7 @@ export class ManifestLoader {
     const sortedErrors = [...errors.values()].sort(compareProblems);
     return {
       dir: this.dir,
-      resources: sortResources(inForce.map((p) => p.resource)),
+      resources: sortResources(declared.map((p) => p.resource)),
       errors: sortedErrors,
       files: statuses,
       contentHash: hashFiles(files.map((f) => [f.parsed.file, f.sha256])),

@@ -23,7 +23,7 @@ export interface SchemaIssue {
 const PATTERN_NAMES: Record<string, string> = {
   "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
   "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$": "a duration such as 500ms, 10s, 1m30s or 2h",
-  "^[0-9]+(\\.[0-9]+)?([kKmMgG]i?[bB]?)?$": "a size in bytes with an optional unit k, m or g",
+  "^[0-9]+(\\.[0-9]+)?([kKmMgG]i?[bB]?)?$": "a size in bytes with an optional unit k, m or g, such as 256m, 1g or 512Mi",
   "^[A-Za-z_][A-Za-z0-9_]*$": "an environment variable name: letters, digits and '_', not starting with a digit",
   "^[A-Za-z_][A-Za-z0-9_.-]*$": "a key made of letters, digits, '_', '.' and '-'",
   "^/": "an absolute path starting with /",
@@ -47,7 +47,8 @@ export class SchemaValidator {
     addFormats(ajv);
     const isIp = (value: string) => ajv.formats.ipv4 instanceof RegExp && (ajv.formats.ipv4.test(value) || (ajv.formats.ipv6 as RegExp).test(value));
     const hostname = ajv.formats.hostname as RegExp;
-    ajv.addFormat("hostname-or-ip", (value: string) => isIp(value) || (hostname.test(value) && /[a-z]/i.test(value)));
+    // A fully qualified name (it has a dot), localhost, or an address.
+    ajv.addFormat("hostname-or-ip", (value: string) => isIp(value) || value === "localhost" || (hostname.test(value) && value.includes(".") && /[a-z]/i.test(value)));
     this.validators = Object.fromEntries(KINDS.map((kind) => [kind, ajv.compile(schemas[kind])])) as Record<
       Kind,
       ValidateFunction

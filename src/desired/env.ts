@@ -1,0 +1,77 @@
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { parseEnv } from "node:util";
+import type { EnvironmentSpec, EnvVar } from "../manifests/types.ts";
+
+/** A spec that cannot be deployed until it is changed (a missing file, an unset variable). */
+export class SpecError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "SpecError";
+  }
+}
+
+export interface ResolvedEnv {
+  /** `NAME=value` entries in a stable order. */
+  entries: string[];
+  /** Names whose values are secret: never printed, logged or stored in clear text. */
+  secretNames: string[];
+}
+
+/** Reads the env files a spec names, each once per model build. */
+export class EnvFileReader {
+  private readonly cache = new Map<string, Record<string, string>>();
+  constructor(private readonly manifestsDir: string) {}
+
+  read(path: string): Record<string, string> {
+    const file = isAbsolute(path) ? path : resolve(this.manifestsDir, path);
+    let values = this.cache.get(file);
+    if (!values) {
+      try {
+        values = parseEnv(readFileSync(file, "utf8")) as Record<string, string>;
+      } catch (error) {
+        throw new SpecError(`env file ${file} cannot be read; expected a dotenv file (KEY=value per line) at that path`, { cause: error });
+      }
+      this.cache.set(file, values);
+    }
+    return values;
+  }
+}
+
+/**
+ * The environment of a service's containers, lowest precedence first:
+ * the Environment's envFiles, its variables, the Service's env, the Environment's override env.
+ */
+export function resolveEnv(
+  environment: EnvironmentSpec,
+  serviceEnv: EnvVar[] | undefined,
+  overrideEnv: EnvVar[] | undefined,
+  files: EnvFileReader,
+  daemonEnv: NodeJS.ProcessEnv,
+): ResolvedEnv {
+  const values = new Map<string, { value: string; secret: boolean }>();
+  for (const file of environment.envFiles ?? []) {
+    for (const [name, value] of Object.entries(files.read(file))) values.set(name, { value, secret: true });
+  }
+  for (const [name, value] of Object.entries(environment.variables ?? {})) values.set(name, { value, secret: false });
+  for (const variable of [...(serviceEnv ?? []), ...(overrideEnv ?? [])]) values.set(variable.name, resolveOne(variable, files, daemonEnv));
+  const names = [...values.keys()].sort();
+  return {
+    entries: names.map((name) => `${name}=${values.get(name)!.value}`),
+    secretNames: names.filter((name) => values.get(name)!.secret),
+  };
+}
+
+function resolveOne(variable: EnvVar, files: EnvFileReader, daemonEnv: NodeJS.ProcessEnv): { value: string; secret: boolean } {
+  const from = variable.valueFrom;
+  if (!from) return { value: variable.value ?? "", secret: variable.secret };
+  if (from.daemonEnv !== undefined) {
+    const value = daemonEnv[from.daemonEnv];
+    if (value === undefined) throw new SpecError(`env ${variable.name} reads daemon variable ${from.daemonEnv}, which is not set; expected it in the environment berth runs with, e.g. ${from.daemonEnv}=… berth run`);
+    return { value, secret: true };
+  }
+  const key = from.key ?? variable.name;
+  const value = files.read(from.envFile!)[key];
+  if (value === undefined) throw new SpecError(`env ${variable.name} reads key ${key} from ${from.envFile}, which has no such key; expected a line ${key}=… in that file`);
+  return { value, secret: true };
+}

@@ -1,0 +1,201 @@
+import { isAbsolute, resolve } from "node:path";
+import type { DesiredState } from "../manifests/load.ts";
+import type {
+  DependencyCondition,
+  DeploymentTarget,
+  Environment,
+  HealthCheck,
+  Project,
+  Service,
+  ServiceSpec,
+} from "../manifests/types.ts";
+import { readBuildContext } from "./build-context.ts";
+import { containerTemplate, type ContainerTemplate } from "./container-spec.ts";
+import { EnvFileReader, resolveEnv, SpecError } from "./env.ts";
+import { hashOf } from "./hash.ts";
+import { environmentKey, networkName, serviceKey, volumeName } from "./names.ts";
+import { durationMs } from "./units.ts";
+
+export interface ImageSource {
+  ref: string;
+  pullPolicy: ServiceSpec["imagePullPolicy"];
+  build?: { dir: string; files: string[]; dockerfile: string; args?: Record<string, string>; target?: string };
+}
+
+/** One Service as it should run in one Environment: everything a planner needs, already resolved. */
+export interface DesiredService {
+  key: string;
+  project: string;
+  environment: string;
+  service: string;
+  target: string;
+  replicas: number;
+  suspended: boolean;
+  image: ImageSource;
+  dependsOn: { service: string; condition: DependencyCondition }[];
+  healthCheck?: HealthCheck;
+  restartPolicy: ServiceSpec["restartPolicy"];
+  stopGraceSeconds: number;
+  strategy: "rolling" | "recreate";
+  template: ContainerTemplate;
+  /** Docker networks to join besides the environment's own. */
+  extraNetworks: string[];
+  /** Changes exactly when a field that shapes the container changes. */
+  specHash: string;
+  secretNames: string[];
+  /** Why this service cannot be deployed as written; set instead of a usable template. */
+  error?: string;
+}
+
+export interface DesiredEnvironment {
+  key: string;
+  project: string;
+  environment: string;
+  target: string;
+  suspended: boolean;
+  network: string;
+  extraNetworks: string[];
+  volumes: string[];
+  /** Services in dependency order: every service after the ones it depends on. */
+  services: DesiredService[];
+  labels: Record<string, string>;
+}
+
+/** Everything Berth should make true, derived from one desired state. */
+export interface DesiredModel {
+  targets: Map<string, DeploymentTarget>;
+  projects: Map<string, Project>;
+  environments: Map<string, DesiredEnvironment>;
+  services: Map<string, DesiredService>;
+  revision?: string;
+  /** Pruning is safe only when every manifest file is valid. */
+  complete: boolean;
+}
+
+export interface ModelOptions {
+  daemonEnv?: NodeJS.ProcessEnv;
+}
+
+/** Resolves overrides, env files, build contexts and container configs for every environment × service. */
+export function buildDesiredModel(state: DesiredState, options: ModelOptions = {}): DesiredModel {
+  const of = <K extends string>(kind: K) => state.resources.filter((r) => r.kind === kind);
+  const targets = new Map((of("DeploymentTarget") as DeploymentTarget[]).map((t) => [t.metadata.name, t]));
+  const projects = new Map((of("Project") as Project[]).map((p) => [p.metadata.name, p]));
+  const services = of("Service") as Service[];
+  const files = new EnvFileReader(state.dir);
+  const model: DesiredModel = { targets, projects, environments: new Map(), services: new Map(), revision: state.revision?.commit, complete: state.complete };
+
+  for (const env of of("Environment") as Environment[]) {
+    const { project, target, suspend } = env.spec;
+    if (!projects.has(project) || !targets.has(target)) continue; // reported by validation
+    const environment = env.metadata.name;
+    const projectLabels = projects.get(project)!.spec.labels ?? {};
+    const own = services.filter((s) => s.spec.project === project);
+    const desired = own.map((s) => desiredService(s, env, projectLabels, files, state.dir, options.daemonEnv ?? process.env, state.revision?.commit));
+    const ordered = dependencyOrder(desired);
+    for (const s of ordered) model.services.set(s.key, s);
+    model.environments.set(environment, {
+      key: environmentKey(environment),
+      project,
+      environment,
+      target,
+      suspended: suspend,
+      network: networkName(project, environment),
+      extraNetworks: [...new Set(own.flatMap((s) => s.spec.networks ?? []))].map((n) => networkName(project, environment, n)),
+      volumes: [...new Set(own.flatMap((s) => (s.spec.volumes ?? []).filter((v) => v.type === "volume").map((v) => v.source!)))].map((v) => volumeName(project, environment, v)),
+      services: ordered,
+      labels: projectLabels,
+    });
+  }
+  return model;
+}
+
+function desiredService(
+  service: Service,
+  env: Environment,
+  projectLabels: Record<string, string>,
+  files: EnvFileReader,
+  manifestsDir: string,
+  daemonEnv: NodeJS.ProcessEnv,
+  revision: string | undefined,
+): DesiredService {
+  const spec = service.spec;
+  const name = service.metadata.name;
+  const { project } = spec;
+  const environment = env.metadata.name;
+  const override = env.spec.overrides?.[name] ?? {};
+  const resolvePath = (p: string) => (isAbsolute(p) ? p : resolve(manifestsDir, p));
+  const ports = override.ports ?? spec.ports ?? [];
+  const strategy = spec.update?.strategy ?? (ports.some((p) => p.host !== undefined) ? "recreate" : "rolling");
+  const base = {
+    key: serviceKey(environment, name),
+    project,
+    environment,
+    service: name,
+    target: env.spec.target,
+    replicas: override.replicas ?? spec.replicas,
+    suspended: env.spec.suspend,
+    dependsOn: spec.dependsOn ?? [],
+    healthCheck: spec.healthCheck,
+    restartPolicy: spec.restartPolicy,
+    stopGraceSeconds: Math.ceil(durationMs(spec.stopGracePeriod) / 1000),
+    strategy,
+    extraNetworks: (spec.networks ?? []).map((n) => networkName(project, environment, n)),
+  } satisfies Partial<DesiredService>;
+  try {
+    const image = imageSource(service, override.image, resolvePath);
+    const env_ = resolveEnv(env.spec, spec.env, override.env, files, daemonEnv);
+    const template = containerTemplate({
+      project,
+      environment,
+      service: name,
+      spec,
+      image: image.ref,
+      env: env_.entries,
+      ports,
+      resources: override.resources ?? spec.resources,
+      labels: { ...projectLabels, ...(spec.labels ?? {}) },
+      network: networkName(project, environment),
+      resolvePath,
+    });
+    // The revision label is informational: a new commit alone must not recreate containers.
+    const specHash = hashOf({ template, extraNetworks: base.extraNetworks });
+    if (revision) template.Labels!["dev.berth.revision"] = revision;
+    return { ...base, image, template, specHash, secretNames: env_.secretNames };
+  } catch (error) {
+    if (!(error instanceof SpecError)) throw error;
+    return { ...base, image: { ref: "", pullPolicy: "Never" }, template: {}, specHash: "", secretNames: [], error: error.message };
+  }
+}
+
+function imageSource(service: Service, overrideImage: string | undefined, resolvePath: (p: string) => string): ImageSource {
+  const { spec } = service;
+  if (overrideImage || spec.image) return { ref: (overrideImage ?? spec.image)!, pullPolicy: spec.imagePullPolicy };
+  const build = spec.build!;
+  const options = { dockerfile: build.dockerfile, args: build.args, target: build.target };
+  const context = readBuildContext(resolvePath(build.context), options);
+  return {
+    ref: `berth-build/${spec.project}-${service.metadata.name}:${context.hash.slice(0, 12)}`,
+    pullPolicy: "Never",
+    build: { dir: context.dir, files: context.files, ...options },
+  };
+}
+
+/** Services sorted so that each comes after its dependencies (validation guarantees no cycle). */
+export function dependencyOrder<S extends { service: string; dependsOn: { service: string }[] }>(services: S[]): S[] {
+  const byName = new Map(services.map((s) => [s.service, s]));
+  const done = new Set<string>();
+  const ordered: S[] = [];
+  const visit = (s: S, path: Set<string>) => {
+    if (done.has(s.service) || path.has(s.service)) return;
+    path.add(s.service);
+    for (const d of s.dependsOn) {
+      const dependency = byName.get(d.service);
+      if (dependency) visit(dependency, path);
+    }
+    done.add(s.service);
+    ordered.push(s);
+  };
+  for (const s of services) visit(s, new Set());
+  return ordered;
+}

@@ -1,0 +1,263 @@
+import type { Readable } from "node:stream";
+import type Docker from "dockerode";
+
+/** One call made to an engine, as reported to metrics and the audit log. */
+export interface DockerCall {
+  target: string;
+  operation: string;
+  mutating: boolean;
+  /** Name or id of the object acted on. */
+  object?: string;
+  /** Why the call was made: the plan action and resource, for the audit log. */
+  reason?: string;
+  durationMs: number;
+  outcome: "ok" | "error";
+  error?: string;
+}
+
+export interface DriverHooks {
+  onCall?: (call: DockerCall) => void;
+}
+
+/** A Docker engine event about one of Berth's objects. */
+export interface EngineEvent {
+  type: string;
+  action: string;
+  id: string;
+  labels: Record<string, string>;
+  time: number;
+}
+
+export class DockerCallError extends Error {
+  readonly statusCode?: number;
+  constructor(readonly target: string, readonly operation: string, cause: unknown) {
+    const detail = describeDockerError(cause);
+    super(`docker ${operation} on DeploymentTarget/${target} failed: ${detail}`, { cause });
+    this.name = "DockerCallError";
+    this.statusCode = (cause as { statusCode?: number }).statusCode;
+  }
+}
+
+function describeDockerError(error: unknown): string {
+  const e = error as { json?: { message?: string }; reason?: string; message?: string; statusCode?: number; code?: string };
+  const message = e.json?.message ?? e.reason ?? e.message ?? String(error);
+  return e.statusCode ? `${message} (HTTP ${e.statusCode})` : e.code && !message.includes(e.code) ? `${message} (${e.code})` : message;
+}
+
+const TRANSIENT_CODES = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNREFUSED", "ENOENT", "EAI_AGAIN"]);
+
+/** Connection hiccups and engine overload, worth another try for calls that change nothing. */
+export function isTransient(error: unknown): boolean {
+  const e = error as { code?: string; statusCode?: number; message?: string };
+  if (e.code && TRANSIENT_CODES.has(e.code)) return true;
+  if (e.statusCode && [502, 503, 504].includes(e.statusCode)) return true;
+  return /socket hang up/i.test(e.message ?? "");
+}
+
+export interface DriverOptions {
+  hooks?: DriverHooks;
+  /** Attempts for read-only calls on transient errors. */
+  readAttempts?: number;
+  retryDelayMs?: number;
+}
+
+/**
+ * Every call Berth makes to one target's engine. Calls are timed and reported
+ * through hooks; read-only calls are retried on transient errors, mutating
+ * calls never (the reconciler's backoff decides about those).
+ */
+export class DockerDriver {
+  private readonly hooks: DriverHooks;
+  private readonly readAttempts: number;
+  private readonly retryDelayMs: number;
+
+  constructor(readonly target: string, readonly docker: Docker, options: DriverOptions = {}) {
+    this.hooks = options.hooks ?? {};
+    this.readAttempts = options.readAttempts ?? 3;
+    this.retryDelayMs = options.retryDelayMs ?? 100;
+  }
+
+  private async call<T>(operation: string, fn: () => Promise<T>, meta: { mutating?: boolean; object?: string; reason?: string } = {}): Promise<T> {
+    const attempts = meta.mutating ? 1 : this.readAttempts;
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      try {
+        const result = await fn();
+        this.report(operation, meta, started, "ok");
+        return result;
+      } catch (error) {
+        this.report(operation, meta, started, "error", describeDockerError(error));
+        if (attempt >= attempts || !isTransient(error)) throw new DockerCallError(this.target, operation, error);
+        await new Promise((r) => setTimeout(r, this.retryDelayMs * 3 ** (attempt - 1)));
+      }
+    }
+  }
+
+  private report(operation: string, meta: { mutating?: boolean; object?: string; reason?: string }, started: number, outcome: "ok" | "error", error?: string) {
+    this.hooks.onCall?.({
+      target: this.target,
+      operation,
+      mutating: meta.mutating ?? false,
+      object: meta.object,
+      reason: meta.reason,
+      durationMs: performance.now() - started,
+      outcome,
+      error,
+    });
+  }
+
+  ping(): Promise<unknown> {
+    return this.call("ping", () => this.docker.ping());
+  }
+
+  version(): Promise<Docker.DockerVersion> {
+    return this.call("version", () => this.docker.version());
+  }
+
+  listContainers(labels: string[]): Promise<Docker.ContainerInfo[]> {
+    return this.call("container.list", () => this.docker.listContainers({ all: true, filters: { label: labels } }));
+  }
+
+  listNetworks(labels: string[]): Promise<Docker.NetworkInspectInfo[]> {
+    return this.call("network.list", () => this.docker.listNetworks({ filters: { label: labels } }));
+  }
+
+  async listVolumes(labels: string[]): Promise<Docker.VolumeInspectInfo[]> {
+    const result = await this.call("volume.list", () => this.docker.listVolumes({ filters: { label: labels } }));
+    return result.Volumes ?? [];
+  }
+
+  inspectContainer(id: string): Promise<Docker.ContainerInspectInfo> {
+    return this.call("container.inspect", () => this.docker.getContainer(id).inspect(), { object: id });
+  }
+
+  async imageExists(ref: string): Promise<boolean> {
+    try {
+      await this.call("image.inspect", () => this.docker.getImage(ref).inspect(), { object: ref });
+      return true;
+    } catch (error) {
+      if (error instanceof DockerCallError && error.statusCode === 404) return false;
+      throw error;
+    }
+  }
+
+  async createContainer(options: Docker.ContainerCreateOptions, reason: string): Promise<string> {
+    const container = await this.call("container.create", () => this.docker.createContainer(options), { mutating: true, object: options.name, reason });
+    return container.id;
+  }
+
+  async startContainer(id: string, reason: string): Promise<void> {
+    await this.call("container.start", () => this.docker.getContainer(id).start(), { mutating: true, object: id, reason });
+  }
+
+  async stopContainer(id: string, timeoutSeconds: number, reason: string): Promise<void> {
+    await this.call("container.stop", () => this.docker.getContainer(id).stop({ t: timeoutSeconds }), { mutating: true, object: id, reason }).catch((error) => {
+      if (error instanceof DockerCallError && error.statusCode === 304) return; // already stopped
+      throw error;
+    });
+  }
+
+  async removeContainer(id: string, reason: string): Promise<void> {
+    await this.call("container.remove", () => this.docker.getContainer(id).remove({ force: true }), { mutating: true, object: id, reason }).catch((error) => {
+      if (error instanceof DockerCallError && error.statusCode === 404) return; // already gone
+      throw error;
+    });
+  }
+
+  async createNetwork(options: Docker.NetworkCreateOptions, reason: string): Promise<void> {
+    await this.call("network.create", () => this.docker.createNetwork(options), { mutating: true, object: options.Name, reason });
+  }
+
+  async removeNetwork(id: string, reason: string): Promise<void> {
+    await this.call("network.remove", () => this.docker.getNetwork(id).remove(), { mutating: true, object: id, reason }).catch((error) => {
+      if (error instanceof DockerCallError && error.statusCode === 404) return;
+      throw error;
+    });
+  }
+
+  async createVolume(options: Docker.VolumeCreateOptions, reason: string): Promise<void> {
+    await this.call("volume.create", () => this.docker.createVolume(options), { mutating: true, object: options.Name, reason });
+  }
+
+  async removeVolume(name: string, reason: string): Promise<void> {
+    await this.call("volume.remove", () => this.docker.getVolume(name).remove(), { mutating: true, object: name, reason });
+  }
+
+  async pullImage(ref: string, reason: string): Promise<void> {
+    await this.call(
+      "image.pull",
+      async () => {
+        const stream = (await this.docker.pull(ref)) as Readable;
+        await followProgress(this.docker, stream);
+      },
+      { mutating: true, object: ref, reason },
+    );
+  }
+
+  async buildImage(context: { context: string; src: string[] }, options: Record<string, unknown>, reason: string): Promise<void> {
+    await this.call(
+      "image.build",
+      async () => {
+        const stream = (await this.docker.buildImage(context, options)) as Readable;
+        await followProgress(this.docker, stream);
+      },
+      { mutating: true, object: String(options.t), reason },
+    );
+  }
+
+  async removeImage(ref: string, reason: string): Promise<void> {
+    await this.call("image.remove", () => this.docker.getImage(ref).remove(), { mutating: true, object: ref, reason });
+  }
+
+  /** The last lines a container printed, for messages about why it failed. */
+  async logs(id: string, tail = 20): Promise<string> {
+    const buffer = (await this.call("container.logs", () => this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail, follow: false }), { object: id })) as unknown as Buffer;
+    return demuxLogs(buffer);
+  }
+
+  /** Streams engine events about Berth's containers until the signal aborts or the stream ends. */
+  async events(labels: string[], onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void> {
+    const stream = (await this.call("events", () => this.docker.getEvents({ filters: { label: labels, type: ["container"] }, abortSignal: signal } as object))) as unknown as Readable;
+    let pending = "";
+    await new Promise<void>((resolve, reject) => {
+      stream.on("data", (chunk: Buffer) => {
+        pending += chunk.toString("utf8");
+        let newline: number;
+        while ((newline = pending.indexOf("\n")) >= 0) {
+          const line = pending.slice(0, newline).trim();
+          pending = pending.slice(newline + 1);
+          if (!line) continue;
+          const raw = JSON.parse(line) as { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; time: number };
+          onEvent({ type: raw.Type, action: raw.Action, id: raw.Actor.ID, labels: raw.Actor.Attributes ?? {}, time: raw.time });
+        }
+      });
+      stream.on("end", () => resolve());
+      stream.on("close", () => resolve());
+      stream.on("error", (error) => (signal.aborted ? resolve() : reject(new DockerCallError(this.target, "events", error))));
+    });
+  }
+}
+
+function followProgress(docker: Docker, stream: Readable): Promise<void> {
+  return new Promise((resolve, reject) =>
+    docker.modem.followProgress(stream, (error: unknown, output: { error?: string; errorDetail?: { message?: string } }[]) => {
+      const failed = output?.find((o) => o.error || o.errorDetail);
+      if (error) reject(error);
+      else if (failed) reject(new Error(failed.errorDetail?.message ?? failed.error));
+      else resolve();
+    }),
+  );
+}
+
+/** Docker multiplexes stdout and stderr of non-TTY containers with 8-byte frame headers. */
+export function demuxLogs(buffer: Buffer): string {
+  if (!Buffer.isBuffer(buffer)) return String(buffer);
+  const parts: string[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length && (buffer[offset] === 1 || buffer[offset] === 2 || buffer[offset] === 0)) {
+    const size = buffer.readUInt32BE(offset + 4);
+    parts.push(buffer.subarray(offset + 8, offset + 8 + size).toString("utf8"));
+    offset += 8 + size;
+  }
+  return offset === 0 ? buffer.toString("utf8") : parts.join("");
+}

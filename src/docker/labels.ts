@@ -1,0 +1,21 @@
+/** Labels Berth puts on every object it owns; they, not names, say what an object is. */
+export const LABEL = {
+  managed: "dev.berth.managed",
+  project: "dev.berth.project",
+  environment: "dev.berth.environment",
+  service: "dev.berth.service",
+  replica: "dev.berth.replica",
+  specHash: "dev.berth.spec-hash",
+  revision: "dev.berth.revision",
+  target: "dev.berth.target",
+  volume: "dev.berth.volume",
+} as const;
+
+/** Label filter values selecting Berth's objects, optionally narrowed to one environment or service. */
+export function ownerFilter(scope: { project?: string; environment?: string; service?: string } = {}): string[] {
+  const filters = [`${LABEL.managed}=true`];
+  if (scope.project) filters.push(`${LABEL.project}=${scope.project}`);
+  if (scope.environment) filters.push(`${LABEL.environment}=${scope.environment}`);
+  if (scope.service) filters.push(`${LABEL.service}=${scope.service}`);
+  return filters;
+}
