@@ -53,6 +53,7 @@ export interface DesiredEnvironment {
   environment: string;
   target: string;
   suspended: boolean;
+  pruneVolumes: boolean;
   network: string;
   extraNetworks: string[];
   volumes: string[];
@@ -100,6 +101,7 @@ export function buildDesiredModel(state: DesiredState, options: ModelOptions = {
       environment,
       target,
       suspended: suspend,
+      pruneVolumes: env.spec.pruneVolumes,
       network: networkName(project, environment),
       extraNetworks: [...new Set(own.flatMap((s) => s.spec.networks ?? []))].map((n) => networkName(project, environment, n)),
       volumes: [...new Set(own.flatMap((s) => (s.spec.volumes ?? []).filter((v) => v.type === "volume").map((v) => v.source!)))].map((v) => volumeName(project, environment, v)),

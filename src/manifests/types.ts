@@ -75,6 +75,7 @@ export interface EnvironmentSpec {
   variables?: Record<string, string>;
   envFiles?: string[];
   overrides?: Record<string, ServiceOverride>;
+  pruneVolumes: boolean;
   suspend: boolean;
 }
 

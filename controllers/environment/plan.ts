@@ -1,0 +1,55 @@
+import type { Observed } from "../../src/docker/observe.ts";
+import type { DesiredEnvironment } from "../../src/desired/model.ts";
+
+/** One step on an environment's shared objects: networks, volumes, and containers no manifest declares. */
+export type EnvironmentAction =
+  | { type: "create-network"; name: string; reason: string }
+  | { type: "remove-network"; id: string; name: string; reason: string }
+  | { type: "create-volume"; name: string; reason: string }
+  | { type: "remove-volume"; name: string; reason: string }
+  | { type: "remove-container"; id: string; name: string; reason: string };
+
+export interface EnvironmentPlanOptions {
+  /** False while any manifest is invalid: nothing is pruned from an incomplete picture. */
+  allowPrune: boolean;
+}
+
+/**
+ * Networks and volumes to create, and what to prune. `desired` undefined means
+ * the environment is gone from the manifests. Volumes are removed only when the
+ * environment asks for it with pruneVolumes, never because it disappeared.
+ */
+export function planEnvironment(desired: DesiredEnvironment | undefined, observed: Observed, options: EnvironmentPlanOptions): EnvironmentAction[] {
+  const actions: EnvironmentAction[] = [];
+  const networks = new Map(observed.networks.map((n) => [n.name, n]));
+  const volumes = new Set(observed.volumes.map((v) => v.name));
+
+  if (desired) {
+    for (const name of [desired.network, ...desired.extraNetworks]) {
+      if (!networks.has(name)) actions.push({ type: "create-network", name, reason: "declared by the environment" });
+    }
+    for (const name of desired.volumes) if (!volumes.has(name)) actions.push({ type: "create-volume", name, reason: "mounted by a service" });
+  }
+  if (!options.allowPrune) return actions;
+
+  const services = new Set(desired?.services.map((s) => s.service) ?? []);
+  const why = desired ? "service no longer declared" : "environment no longer declared";
+  for (const c of observed.containers) {
+    if (!services.has(c.service)) actions.push({ type: "remove-container", id: c.id, name: c.name, reason: why });
+  }
+  const wantedNetworks = new Set(desired ? [desired.network, ...desired.extraNetworks] : []);
+  for (const n of observed.networks) {
+    if (!wantedNetworks.has(n.name)) actions.push({ type: "remove-network", id: n.id, name: n.name, reason: desired ? "network no longer declared" : why });
+  }
+  if (desired?.pruneVolumes) {
+    const wantedVolumes = new Set(desired.volumes);
+    for (const v of observed.volumes) if (!wantedVolumes.has(v.name)) actions.push({ type: "remove-volume", name: v.name, reason: "not mounted by any service and pruneVolumes is on" });
+  }
+  return actions;
+}
+
+/** One line per action, as `berth plan` prints it. */
+export function describeEnvironmentAction(action: EnvironmentAction): string {
+  const [verb, kind] = action.type.split("-") as [string, string];
+  return `${verb} ${kind} ${action.name} (${action.reason})`;
+}

@@ -1,0 +1,89 @@
+import type Docker from "dockerode";
+import type { DockerDriver } from "./driver.ts";
+import { LABEL, ownerFilter } from "./labels.ts";
+
+export type ContainerHealth = "healthy" | "unhealthy" | "starting";
+
+/** A Berth-owned container as one list call shows it. */
+export interface ObservedContainer {
+  id: string;
+  name: string;
+  project: string;
+  environment: string;
+  service: string;
+  /** Replica slot from the label; -1 when the label is missing or malformed. */
+  slot: number;
+  specHash: string;
+  state: "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
+  exitCode?: number;
+  /** Docker's own health status, when the container has a HEALTHCHECK. */
+  health?: ContainerHealth;
+  created: number;
+  /** Address on each network, by network name. */
+  addresses: Record<string, string>;
+  /** Host ports published per container port, e.g. {"8080/tcp": 49153}. */
+  published: Record<string, number>;
+}
+
+export interface ObservedNetwork {
+  id: string;
+  name: string;
+  project: string;
+  environment: string;
+}
+
+export interface ObservedVolume {
+  name: string;
+  project: string;
+  environment: string;
+}
+
+/** What exists on a target, owned by Berth, narrowed to a scope. */
+export interface Observed {
+  containers: ObservedContainer[];
+  networks: ObservedNetwork[];
+  volumes: ObservedVolume[];
+}
+
+/** Reads container state from a list entry's Status text, so no inspect call is needed. */
+export function toObservedContainer(info: Docker.ContainerInfo): ObservedContainer {
+  const labels = info.Labels ?? {};
+  const slot = Number(labels[LABEL.replica]);
+  const health = /\((healthy|unhealthy|health: starting)\)/.exec(info.Status)?.[1];
+  const exit = /^Exited \((-?\d+)\)/.exec(info.Status)?.[1];
+  const addresses: Record<string, string> = {};
+  for (const [network, settings] of Object.entries(info.NetworkSettings?.Networks ?? {})) if (settings.IPAddress) addresses[network] = settings.IPAddress;
+  const published: Record<string, number> = {};
+  for (const port of info.Ports ?? []) if (port.PublicPort) published[`${port.PrivatePort}/${port.Type}`] = port.PublicPort;
+  return {
+    id: info.Id,
+    name: (info.Names?.[0] ?? info.Id).replace(/^\//, ""),
+    project: labels[LABEL.project] ?? "",
+    environment: labels[LABEL.environment] ?? "",
+    service: labels[LABEL.service] ?? "",
+    slot: Number.isInteger(slot) && slot >= 0 ? slot : -1,
+    specHash: labels[LABEL.specHash] ?? "",
+    state: info.State as ObservedContainer["state"],
+    exitCode: exit === undefined ? undefined : Number(exit),
+    health: health === "health: starting" ? "starting" : (health as ContainerHealth | undefined),
+    created: info.Created,
+    addresses,
+    published,
+  };
+}
+
+/** Lists Berth's containers, networks and volumes in a scope: three list calls, no inspects. */
+export async function observe(driver: DockerDriver, scope: { project?: string; environment?: string } = {}): Promise<Observed> {
+  const filter = ownerFilter(scope);
+  const [containers, networks, volumes] = await Promise.all([driver.listContainers(filter), driver.listNetworks(filter), driver.listVolumes(filter)]);
+  return {
+    containers: containers.map(toObservedContainer),
+    networks: networks.map((n) => ({ id: n.Id, name: n.Name, project: n.Labels?.[LABEL.project] ?? "", environment: n.Labels?.[LABEL.environment] ?? "" })),
+    volumes: volumes.map((v) => ({ name: v.Name, project: v.Labels?.[LABEL.project] ?? "", environment: v.Labels?.[LABEL.environment] ?? "" })),
+  };
+}
+
+/** Lists only the containers of a scope: one call. */
+export async function observeContainers(driver: DockerDriver, scope: { project?: string; environment?: string; service?: string }): Promise<ObservedContainer[]> {
+  return (await driver.listContainers(ownerFilter(scope))).map(toObservedContainer);
+}
