@@ -1,0 +1,75 @@
+import { assign, fromPromise, setup } from "xstate";
+import { errorOf, messageOf, outputOf } from "../../src/engine/actor-events.ts";
+import type { ServicePhase } from "../service/machine.ts";
+
+/** What an environment reconcile found: its own objects converged, and each service's phase. */
+export interface EnvironmentFacts {
+  suspended: boolean;
+  services: { service: string; phase: ServicePhase }[];
+  converged: boolean;
+  message: string;
+}
+
+export type EnvironmentPhase = "Provisioning" | "Healthy" | "Degraded" | "Failed" | "Stopped";
+
+export interface EnvironmentContext {
+  key: string;
+  phase: EnvironmentPhase;
+  facts?: EnvironmentFacts;
+  error?: string;
+}
+
+const factsOf = (event: unknown) => outputOf<EnvironmentFacts>(event);
+const allIn = (facts: EnvironmentFacts, phases: ServicePhase[]) => facts.services.every((s) => phases.includes(s.phase));
+
+const notProvided = fromPromise<EnvironmentFacts, { key: string }>(async () => {
+  throw new Error("the reconcile actor was not provided");
+});
+
+/**
+ * Lifecycle of an Environment: Provisioning until every service runs, then
+ * Healthy; Degraded when a healthy environment loses a service or one fails;
+ * Stopped when suspended and everything stopped; Failed when its own objects
+ * (network, volumes) cannot be made.
+ */
+export const environmentMachine = setup({
+  types: {} as { context: EnvironmentContext; events: { type: "RECONCILE" }; input: { key: string } },
+  actors: { reconcile: notProvided },
+  guards: {
+    stopped: ({ event }) => factsOf(event).suspended && allIn(factsOf(event), ["Stopped"]),
+    healthy: ({ event }) => !factsOf(event).suspended && allIn(factsOf(event), ["Running"]),
+    anyFailed: ({ event }) => factsOf(event).services.some((s) => s.phase === "Failed"),
+    wasHealthy: ({ context }) => context.phase === "Healthy" || context.phase === "Degraded",
+  },
+  actions: {
+    recordFacts: assign({ facts: ({ event }) => factsOf(event), error: undefined }),
+    recordError: assign({ error: ({ event }) => messageOf(errorOf(event)) }),
+    enterPhase: assign({ phase: (_, params: { phase: EnvironmentPhase }) => params.phase }),
+  },
+}).createMachine({
+  id: "environment",
+  context: ({ input }) => ({ key: input.key, phase: "Provisioning" }),
+  initial: "provisioning",
+  on: { RECONCILE: ".reconciling" },
+  states: {
+    reconciling: {
+      invoke: {
+        src: "reconcile",
+        input: ({ context }) => ({ key: context.key }),
+        onDone: [
+          { guard: "stopped", target: "stopped", actions: "recordFacts" },
+          { guard: "healthy", target: "healthy", actions: "recordFacts" },
+          { guard: "anyFailed", target: "degraded", actions: "recordFacts" },
+          { guard: "wasHealthy", target: "degraded", actions: "recordFacts" },
+          { target: "provisioning", actions: "recordFacts" },
+        ],
+        onError: { target: "failed", actions: "recordError" },
+      },
+    },
+    provisioning: { entry: { type: "enterPhase", params: { phase: "Provisioning" } } },
+    healthy: { entry: { type: "enterPhase", params: { phase: "Healthy" } } },
+    degraded: { entry: { type: "enterPhase", params: { phase: "Degraded" } } },
+    stopped: { entry: { type: "enterPhase", params: { phase: "Stopped" } } },
+    failed: { entry: { type: "enterPhase", params: { phase: "Failed" } } },
+  },
+});
