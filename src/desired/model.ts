@@ -201,3 +201,16 @@ export function dependencyOrder<S extends { service: string; dependsOn: { servic
   for (const s of services) visit(s, new Set());
   return ordered;
 }
+
+/** Every secret value the model puts into containers, so that sinks can mask them. */
+export function secretValuesOf(model: DesiredModel): Set<string> {
+  const values = new Set<string>();
+  for (const service of model.services.values()) {
+    const secret = new Set(service.secretNames);
+    for (const entry of service.template.Env ?? []) {
+      const split = entry.indexOf("=");
+      if (secret.has(entry.slice(0, split))) values.add(entry.slice(split + 1));
+    }
+  }
+  return values;
+}

@@ -168,6 +168,10 @@ export class DockerDriver {
     await this.call("network.create", () => this.docker.createNetwork(options), { mutating: true, object: options.Name, reason });
   }
 
+  async connectNetwork(network: string, containerId: string, aliases: string[], reason: string): Promise<void> {
+    await this.call("network.connect", () => this.docker.getNetwork(network).connect({ Container: containerId, EndpointConfig: { Aliases: aliases } }), { mutating: true, object: `${network}/${containerId}`, reason });
+  }
+
   async removeNetwork(id: string, reason: string): Promise<void> {
     await this.call("network.remove", () => this.docker.getNetwork(id).remove(), { mutating: true, object: id, reason }).catch((error) => {
       if (error instanceof DockerCallError && error.statusCode === 404) return;

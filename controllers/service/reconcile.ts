@@ -1,0 +1,82 @@
+import { observe, observeContainers, type ObservedContainer } from "../../src/docker/observe.ts";
+import type { DesiredService } from "../../src/desired/model.ts";
+import { executeServiceActions } from "../../src/engine/execute.ts";
+import type { ReconcileDeps } from "../../src/engine/deps.ts";
+import { environmentKey } from "../../src/desired/names.ts";
+import { currentContainers, isReady, unmetDependencies } from "./dependencies.ts";
+import { TerminalReconcileError, type ServiceFacts } from "./machine.ts";
+import { planImage, planService } from "./plan.ts";
+
+/** How soon to look again while waiting on a dependency or on health. */
+const WAIT_REQUEUE_MS = 1_000;
+
+export class ImageMissingError extends Error {
+  constructor(ref: string, target: string) {
+    super(`image ${ref} is not on DeploymentTarget/${target} and imagePullPolicy is Never; expected it built or loaded there first, e.g. npm run demo:images`);
+    this.name = "ImageMissingError";
+  }
+}
+
+/** Converges one Service of one Environment; safe to call any number of times. */
+export async function reconcileService(key: string, deps: ReconcileDeps): Promise<ServiceFacts> {
+  const model = deps.model();
+  const desired = model.services.get(key);
+  // A service gone from the manifests is pruned by its environment's reconcile.
+  if (!desired) return { desired: 0, running: 0, ready: 0, converged: true, message: "not declared" };
+  if (desired.error) throw new TerminalReconcileError(desired.error);
+
+  const driver = deps.driver(desired.target);
+  const scope = { project: desired.project, environment: desired.environment };
+  const containers = await observeContainers(driver, scope);
+  const own = containers.filter((c) => c.service === desired.service);
+  const network = model.environments.get(desired.environment)!.network;
+  deps.prober.track(key, desired.healthCheck, network, own);
+
+  let actions = planService(desired, own);
+  const peers = new Map(model.environments.get(desired.environment)!.services.map((s) => [s.service, s]));
+  const waiting = unmetDependencies(desired, peers, containers, deps.healthOf);
+  if (waiting.length) actions = actions.filter((a) => a.type !== "create" && a.type !== "start");
+
+  if (actions.some((a) => a.type === "create")) {
+    const shared = await observe(driver, scope);
+    const ready = [network, ...desired.extraNetworks].every((n) => shared.networks.some((o) => o.name === n));
+    if (!ready) {
+      deps.enqueue(environmentKey(desired.environment));
+      return facts(desired, own, deps, false, "waiting for the environment's network and volumes", WAIT_REQUEUE_MS);
+    }
+    const present = await driver.imageExists(desired.image.ref);
+    if (!present && desired.image.pullPolicy === "Never" && !desired.image.build) throw new ImageMissingError(desired.image.ref, desired.target);
+    actions = [...planImage(desired.image, present), ...actions];
+  }
+
+  await executeServiceActions(driver, desired, actions, deps.log);
+  const after = actions.length ? (await observeContainers(driver, { ...scope, service: desired.service })) : own;
+  if (actions.length) deps.prober.track(key, desired.healthCheck, network, after);
+  const message = waiting.length ? `waiting for ${waiting.join(", ")}` : undefined;
+  return facts(desired, after, deps, actions.length === 0 && waiting.length === 0, message, waiting.length ? WAIT_REQUEUE_MS : undefined);
+}
+
+function facts(
+  desired: DesiredService,
+  containers: readonly ObservedContainer[],
+  deps: ReconcileDeps,
+  converged: boolean,
+  message: string | undefined,
+  requeueAfterMs: number | undefined,
+): ServiceFacts {
+  const current = currentContainers(desired, containers);
+  const running = current.filter((c) => c.state === "running").length;
+  const ready = current.filter((c) => isReady(c, desired, deps.healthOf)).length;
+  const want = desired.suspended ? 0 : desired.replicas;
+  const stillRunning = desired.suspended ? containers.filter((c) => c.state === "running").length : running;
+  // Running but not yet healthy: look again soon rather than at the next resync.
+  const healthPending = !desired.suspended && ready < running;
+  return {
+    desired: want,
+    running: stillRunning,
+    ready,
+    converged,
+    message: message ?? `${running}/${want} running, ${ready} ready`,
+    requeueAfterMs: requeueAfterMs ?? (healthPending ? WAIT_REQUEUE_MS : undefined),
+  };
+}

@@ -1,0 +1,109 @@
+import type { ServiceAction } from "../../controllers/service/plan.ts";
+import type { EnvironmentAction } from "../../controllers/environment/plan.ts";
+import type { DockerDriver } from "../docker/driver.ts";
+import { LABEL } from "../docker/labels.ts";
+import type { DesiredEnvironment, DesiredService } from "../desired/model.ts";
+import type { Logger } from "../log/logger.ts";
+
+const DONE_MESSAGE: Record<ServiceAction["type"], string> = {
+  pull: "image pulled",
+  build: "image built",
+  create: "container created",
+  start: "container started",
+  stop: "container stopped",
+  remove: "container removed",
+};
+
+/** Applies a service's plan in order; the only place that changes a service's containers. */
+export async function executeServiceActions(driver: DockerDriver, desired: DesiredService, actions: readonly ServiceAction[], log: Logger): Promise<void> {
+  for (const action of actions) {
+    const reason = `${desired.key}: ${action.type} (${action.reason})`;
+    switch (action.type) {
+      case "pull":
+        await driver.pullImage(action.ref, reason);
+        break;
+      case "build": {
+        const build = desired.image.build!;
+        await driver.buildImage(
+          { context: build.dir, src: build.files },
+          { t: action.ref, dockerfile: build.dockerfile, buildargs: JSON.stringify(build.args ?? {}), target: build.target, networkmode: "none", labels: JSON.stringify({ [LABEL.managed]: "true", [LABEL.project]: desired.project, [LABEL.service]: desired.service }) },
+          reason,
+        );
+        break;
+      }
+      case "create":
+        await createAndStart(driver, desired, action.slot, action.name, reason);
+        break;
+      case "start":
+        await driver.startContainer(action.id, reason);
+        break;
+      case "stop":
+        await driver.stopContainer(action.id, desired.stopGraceSeconds, reason);
+        break;
+      case "remove":
+        await driver.stopContainer(action.id, desired.stopGraceSeconds, reason);
+        await driver.removeContainer(action.id, reason);
+        break;
+    }
+    log.info(DONE_MESSAGE[action.type], {
+      target: desired.target,
+      service: desired.key,
+      ...("name" in action ? { container: action.name } : { image: action.ref }),
+      reason: action.reason,
+    });
+  }
+}
+
+/** Creates and starts one replica; a container that fails to start is removed, so none is left half-made. */
+async function createAndStart(driver: DockerDriver, desired: DesiredService, slot: number, name: string, reason: string): Promise<void> {
+  const labels = { ...desired.template.Labels, [LABEL.replica]: String(slot), [LABEL.specHash]: desired.specHash };
+  const id = await driver.createContainer({ ...desired.template, name, Labels: labels }, reason);
+  try {
+    for (const network of desired.extraNetworks) await driver.connectNetwork(network, id, [desired.service], reason);
+    await driver.startContainer(id, reason);
+  } catch (error) {
+    await driver.removeContainer(id, `${reason}: clean up after failed start`).catch(() => {});
+    throw error;
+  }
+}
+
+const ENVIRONMENT_MESSAGE: Record<EnvironmentAction["type"], string> = {
+  "create-network": "network created",
+  "remove-network": "network removed",
+  "create-volume": "volume created",
+  "remove-volume": "volume removed",
+  "remove-container": "container pruned",
+};
+
+/** Applies an environment's plan in order: creations, then removals of containers before networks. */
+export async function executeEnvironmentActions(
+  driver: DockerDriver,
+  scope: { key: string; project: string; environment: string },
+  desired: DesiredEnvironment | undefined,
+  actions: readonly EnvironmentAction[],
+  log: Logger,
+): Promise<void> {
+  const labels = { [LABEL.managed]: "true", [LABEL.project]: scope.project, [LABEL.environment]: scope.environment, ...(desired?.labels ?? {}) };
+  for (const action of actions) {
+    const reason = `${scope.key}: ${action.type} (${action.reason})`;
+    switch (action.type) {
+      case "create-network":
+        await driver.createNetwork({ Name: action.name, Driver: "bridge", CheckDuplicate: true, Labels: labels }, reason);
+        break;
+      case "create-volume":
+        await driver.createVolume({ Name: action.name, Labels: { ...labels, [LABEL.volume]: action.name } }, reason);
+        break;
+      case "remove-container":
+        await driver.stopContainer(action.id, 10, reason);
+        await driver.removeContainer(action.id, reason);
+        break;
+      case "remove-network":
+        await driver.removeNetwork(action.id, reason);
+        break;
+      case "remove-volume":
+        await driver.removeVolume(action.name, reason);
+        break;
+    }
+    log.info(ENVIRONMENT_MESSAGE[action.type], { target: driver.target, environment: scope.key, object: action.name, reason: action.reason });
+  }
+}

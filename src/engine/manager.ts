@@ -1,0 +1,393 @@
+import { createActor, fromPromise, waitFor, type Actor } from "xstate";
+import { reconcileEnvironment } from "../../controllers/environment/reconcile.ts";
+import { environmentMachine, type EnvironmentPhase } from "../../controllers/environment/machine.ts";
+import { projectMachine } from "../../controllers/project/machine.ts";
+import { reconcileService } from "../../controllers/service/reconcile.ts";
+import { serviceMachine, type ServicePhase } from "../../controllers/service/machine.ts";
+import { targetMachine, type EngineInfo } from "../../controllers/deploymenttarget/machine.ts";
+import type { DockerDriver, EngineEvent } from "../docker/driver.ts";
+import { LABEL, ownerFilter } from "../docker/labels.ts";
+import { observeContainers } from "../docker/observe.ts";
+import { buildDesiredModel, secretValuesOf, type DesiredModel } from "../desired/model.ts";
+import { environmentKey, serviceKey } from "../desired/names.ts";
+import { hashOf } from "../desired/hash.ts";
+import { HealthProber } from "../health/prober.ts";
+import type { Logger, Redactor } from "../log/logger.ts";
+import type { DesiredState } from "../manifests/load.ts";
+import type { DeploymentTarget } from "../manifests/types.ts";
+import { WorkQueue, type QueueClock } from "../workqueue/workqueue.ts";
+import type { OrphanEnvironment, ReconcileDeps } from "./deps.ts";
+
+/** Engine events that may mean a container drifted from its spec. */
+const TRIGGERS = ["die", "destroy", "stop", "kill", "oom", "health_status"];
+
+export interface ManagerOptions {
+  log: Logger;
+  redactor: Redactor;
+  /** Builds the driver for a target (local socket or SSH). */
+  connect: (target: DeploymentTarget) => DockerDriver;
+  workers?: number;
+  resyncMs?: number;
+  /** Follow engine event streams (the daemon does; a one-shot apply need not). */
+  watchEvents?: boolean;
+  daemonEnv?: NodeJS.ProcessEnv;
+  queueClock?: QueueClock;
+  /** Called before each periodic resync, e.g. to re-read the manifests. */
+  beforeResync?: () => Promise<void>;
+}
+
+/** One line of `status`: what a controller last made of a resource. */
+export interface ResourceStatus {
+  kind: string;
+  name: string;
+  phase: string;
+  message: string;
+  ready: boolean;
+  converged: boolean;
+  error?: string;
+}
+
+type ServiceActor = Actor<typeof serviceMachine>;
+type EnvironmentActor = Actor<typeof environmentMachine>;
+type TargetActor = Actor<typeof targetMachine>;
+
+/** Runs the controllers: target connections, the workqueue and its workers, events and resync. */
+export class Manager {
+  readonly queue: WorkQueue;
+  private model: DesiredModel = { targets: new Map(), projects: new Map(), environments: new Map(), services: new Map(), complete: true };
+  private readonly drivers = new Map<string, { specHash: string; driver?: DockerDriver; error?: Error }>();
+  private readonly targets = new Map<string, { specHash: string; actor: TargetActor }>();
+  private readonly services = new Map<string, ServiceActor>();
+  private readonly environments = new Map<string, EnvironmentActor>();
+  private readonly projects = new Map<string, Actor<typeof projectMachine>>();
+  private readonly orphans = new Map<string, OrphanEnvironment>();
+  private readonly prober: HealthProber;
+  private readonly deps: ReconcileDeps;
+  private workers: Promise<void>[] = [];
+  private resyncTimer?: NodeJS.Timeout;
+  private running = false;
+
+  constructor(private readonly options: ManagerOptions) {
+    this.queue = new WorkQueue(options.queueClock);
+    this.prober = new HealthProber((key, container, status, result) => {
+      options.log.info("health changed", { service: key, container: container.slice(0, 12), status, output: result.output });
+      this.enqueueWithDependents(key);
+    });
+    this.deps = {
+      model: () => this.model,
+      driver: (target) => this.driverFor(target),
+      prober: this.prober,
+      healthOf: (container, service) => (service.healthCheck?.exec ? container.health : this.prober.status(container.id)),
+      log: options.log,
+      servicePhase: (key) => this.services.get(key)?.getSnapshot().context.phase,
+      enqueue: (key) => this.queue.add(key),
+      orphan: (environment) => this.orphans.get(environment),
+    };
+  }
+
+  /** Takes a new desired state: rebuilds the model, starts controllers for new resources, queues everything. */
+  setDesired(state: DesiredState): void {
+    this.model = buildDesiredModel(state, { daemonEnv: this.options.daemonEnv });
+    this.options.redactor.setSecrets(secretValuesOf(this.model));
+    for (const [name] of this.model.environments) this.orphans.delete(name);
+    this.syncTargets();
+    for (const key of this.model.services.keys()) this.serviceActor(key);
+    for (const env of this.model.environments.values()) this.environmentActor(env.key);
+    for (const name of this.model.projects.keys()) this.projectActor(name);
+    this.enqueueAll();
+  }
+
+  /** Starts workers and the periodic resync. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const count = this.options.workers ?? 4;
+    this.workers = Array.from({ length: count }, () => this.work());
+    const resyncMs = this.options.resyncMs ?? 5 * 60_000;
+    this.resyncTimer = setInterval(() => void this.resync(), resyncMs);
+    this.resyncTimer.unref();
+  }
+
+  /** Stops taking work, lets in-flight reconciles finish, then closes connections. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.resyncTimer);
+    this.queue.shutdown();
+    await Promise.all(this.workers);
+    this.prober.stop();
+    for (const { actor } of this.targets.values()) actor.stop();
+    for (const actor of [...this.services.values(), ...this.environments.values(), ...this.projects.values()]) actor.stop();
+  }
+
+  /** Re-reads (via beforeResync) and queues every key, so drift is found even when an event was missed. */
+  async resync(): Promise<void> {
+    try {
+      await this.options.beforeResync?.();
+    } catch (error) {
+      this.options.log.warn("resync could not re-read the manifests", { error });
+    }
+    for (const name of this.targets.keys()) if (this.isActive(name)) await this.discoverOrphans(name);
+    this.enqueueAll();
+  }
+
+  /** The desired model currently in force. */
+  get desired(): DesiredModel {
+    return this.model;
+  }
+
+  /** Connection phase and engine of each target. */
+  targetStatus(): { name: string; phase: string; engine?: EngineInfo; error?: string }[] {
+    return [...this.targets].map(([name, { actor }]) => {
+      const { phase, engine, error } = actor.getSnapshot().context;
+      return { name, phase, engine, error };
+    });
+  }
+
+  /** What every controller last made of its resource. */
+  status(): ResourceStatus[] {
+    const out: ResourceStatus[] = [];
+    for (const t of this.targetStatus()) out.push({ kind: "DeploymentTarget", name: t.name, phase: t.phase, message: t.error ?? (t.engine ? `Docker ${t.engine.version} (API ${t.engine.apiVersion})` : ""), ready: t.phase === "Active", converged: true, error: t.error });
+    for (const [name, actor] of this.projects) {
+      const { phase } = actor.getSnapshot().context;
+      out.push({ kind: "Project", name, phase, message: "", ready: phase === "Ready" || phase === "Stopped", converged: true });
+    }
+    for (const [key, actor] of this.environments) {
+      if (!this.model.environments.has(key.slice("Environment/".length))) continue;
+      const { phase, facts, error } = actor.getSnapshot().context;
+      out.push({ kind: "Environment", name: key.slice("Environment/".length), phase, message: error ?? facts?.message ?? "", ready: phase === "Healthy" || phase === "Stopped", converged: !!facts?.converged && !error, error });
+    }
+    for (const [key, actor] of this.services) {
+      if (!this.model.services.has(key)) continue;
+      const { phase, facts, error } = actor.getSnapshot().context;
+      out.push({ kind: "Service", name: key.slice("Service/".length), phase, message: error ?? facts?.message ?? "", ready: phase === "Running" || phase === "Stopped", converged: !!facts?.converged && !error, error });
+    }
+    return out;
+  }
+
+  /** The driver for a target, if connected. */
+  driverFor(target: string): DockerDriver {
+    const entry = this.drivers.get(target);
+    if (!entry?.driver || !this.isActive(target)) throw new TargetUnavailableError(target, this.targets.get(target)?.actor.getSnapshot().context.error);
+    return entry.driver;
+  }
+
+  private isActive(target: string): boolean {
+    return this.targets.get(target)?.actor.getSnapshot().context.phase === "Active";
+  }
+
+  private syncTargets(): void {
+    for (const [name, target] of this.model.targets) {
+      const specHash = hashOf(target.spec);
+      const existing = this.targets.get(name);
+      if (existing?.specHash === specHash) continue;
+      existing?.actor.stop();
+      try {
+        this.drivers.set(name, { specHash, driver: this.options.connect(target) });
+      } catch (error) {
+        // The target's connect step reports it; the target stays unreachable, nothing else stops.
+        this.drivers.set(name, { specHash, error: error instanceof Error ? error : new Error(String(error)) });
+      }
+      this.startTarget(name, specHash);
+    }
+    for (const [name, { actor }] of this.targets) {
+      if (this.model.targets.has(name)) continue;
+      actor.stop();
+      this.targets.delete(name);
+      this.drivers.delete(name);
+    }
+  }
+
+  private startTarget(name: string, specHash: string): void {
+    const log = this.options.log.with({ target: name });
+    const actor = createActor(
+      targetMachine.provide({
+        actors: {
+          connect: fromPromise(async () => {
+            const { driver, error } = this.drivers.get(name)!;
+            if (!driver) throw error;
+            const started = performance.now();
+            await driver.ping();
+            const latencyMs = Math.round(performance.now() - started);
+            const version = await driver.version();
+            return { version: version.Version, apiVersion: version.ApiVersion, latencyMs };
+          }),
+          watchEvents: fromPromise(async ({ signal }) => {
+            if (this.options.watchEvents === false) return new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+            await this.driverFor(name).events(ownerFilter(), (event) => this.onEngineEvent(name, event), signal);
+          }),
+        },
+      }),
+      { input: { name } },
+    );
+    let lastPhase = "";
+    let connections = 0;
+    actor.subscribe((snapshot) => {
+      const { phase, error, engine } = snapshot.context;
+      if (phase === lastPhase && snapshot.context.connections === connections) return;
+      if (phase === "Active" && snapshot.context.connections !== connections) {
+        log.info("target connected", { engine: engine?.version, api: engine?.apiVersion, latencyMs: engine?.latencyMs });
+        void this.discoverOrphans(name).then(() => this.enqueueTarget(name));
+      } else if (phase === "Unreachable") {
+        log.warn("target unreachable", { error, retryInMs: snapshot.context.backoffMs });
+      }
+      lastPhase = phase;
+      connections = snapshot.context.connections;
+    });
+    this.targets.set(name, { specHash, actor });
+    actor.start();
+  }
+
+  /** Environments that exist on a target but in no manifest are queued so their reconcile prunes them. */
+  private async discoverOrphans(target: string): Promise<void> {
+    try {
+      const driver = this.driverFor(target);
+      const containers = await observeContainers(driver, {});
+      const networks = await driver.listNetworks(ownerFilter());
+      const seen = [...containers.map((c) => ({ project: c.project, environment: c.environment })), ...networks.map((n) => ({ project: n.Labels?.[LABEL.project] ?? "", environment: n.Labels?.[LABEL.environment] ?? "" }))];
+      for (const { project, environment } of seen) {
+        if (!environment || this.model.environments.has(environment) || this.orphans.has(environment)) continue;
+        this.orphans.set(environment, { project, target });
+        this.environmentActor(environmentKey(environment));
+        this.queue.add(environmentKey(environment));
+      }
+    } catch (error) {
+      this.options.log.warn("could not list objects on target", { target, error });
+    }
+  }
+
+  private onEngineEvent(target: string, event: EngineEvent): void {
+    if (!TRIGGERS.some((t) => event.action === t || event.action.startsWith(`${t}:`))) return;
+    const environment = event.labels[LABEL.environment];
+    const service = event.labels[LABEL.service];
+    if (!environment || !service) return;
+    const key = serviceKey(environment, service);
+    this.options.log.debug("engine event", { target, action: event.action, service: key, container: event.id.slice(0, 12) });
+    if (this.model.services.has(key)) this.enqueueWithDependents(key);
+    else this.queue.add(environmentKey(environment));
+  }
+
+  private enqueueWithDependents(key: string): void {
+    this.queue.add(key);
+    const service = this.model.services.get(key);
+    if (!service) return;
+    for (const other of this.model.environments.get(service.environment)?.services ?? []) {
+      if (other.dependsOn.some((d) => d.service === service.service)) this.queue.add(other.key);
+    }
+  }
+
+  private enqueueAll(): void {
+    for (const env of this.model.environments.values()) this.queue.add(env.key);
+    for (const key of this.model.services.keys()) this.queue.add(key);
+    for (const name of this.orphans.keys()) this.queue.add(environmentKey(name));
+  }
+
+  private enqueueTarget(target: string): void {
+    for (const env of this.model.environments.values()) if (env.target === target) this.queue.add(env.key);
+    for (const s of this.model.services.values()) if (s.target === target) this.queue.add(s.key);
+    for (const [name, o] of this.orphans) if (o.target === target) this.queue.add(environmentKey(name));
+  }
+
+  private targetOfKey(key: string): string | undefined {
+    if (key.startsWith("Service/")) return this.model.services.get(key)?.target;
+    const name = key.slice("Environment/".length);
+    return this.model.environments.get(name)?.target ?? this.orphans.get(name)?.target;
+  }
+
+  private serviceActor(key: string): ServiceActor {
+    let actor = this.services.get(key);
+    if (!actor) {
+      actor = createActor(serviceMachine.provide({ actors: { reconcile: fromPromise(({ input }) => reconcileService(input.key, this.deps)) } }), { input: { key } });
+      actor.start();
+      this.services.set(key, actor);
+    }
+    return actor;
+  }
+
+  private environmentActor(key: string): EnvironmentActor {
+    let actor = this.environments.get(key);
+    if (!actor) {
+      actor = createActor(environmentMachine.provide({ actors: { reconcile: fromPromise(({ input }) => reconcileEnvironment(input.key, this.deps)) } }), { input: { key } });
+      actor.start();
+      this.environments.set(key, actor);
+    }
+    return actor;
+  }
+
+  private projectActor(name: string) {
+    let actor = this.projects.get(name);
+    if (!actor) {
+      actor = createActor(projectMachine, { input: { name } });
+      actor.start();
+      this.projects.set(name, actor);
+    }
+    return actor;
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        await this.process(key);
+      } catch (error) {
+        this.options.log.error("reconcile crashed", { key, error });
+        this.queue.addRateLimited(key);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    const target = this.targetOfKey(key);
+    if (!target) return; // declared nowhere and never seen: nothing to do
+    if (!this.isActive(target)) return; // the target's next connection queues it again
+    const actor: ServiceActor | EnvironmentActor = key.startsWith("Service/") ? this.serviceActor(key) : this.environmentActor(key);
+    actor.send({ type: "RECONCILE" });
+    const snapshot = await waitFor(actor as Actor<typeof serviceMachine>, (s) => !s.matches("reconciling"), { timeout: Infinity });
+    const context = snapshot.context as { error?: string; terminal?: boolean; facts?: { requeueAfterMs?: number } };
+    if (key.startsWith("Environment/")) this.updateProjects();
+    if (context.error) {
+      const retryInMs = context.terminal ? undefined : this.queue.addRateLimited(key);
+      this.options.log.warn("reconcile failed", { key, error: context.error, retryInMs: retryInMs ?? "after the manifest changes" });
+      return;
+    }
+    this.queue.forget(key);
+    if (context.facts?.requeueAfterMs) this.queue.addAfter(key, context.facts.requeueAfterMs);
+  }
+
+  private updateProjects(): void {
+    for (const [name, actor] of this.projects) {
+      const environments: Record<string, EnvironmentPhase> = {};
+      for (const env of this.model.environments.values()) {
+        if (env.project === name) environments[env.environment] = this.environments.get(env.key)?.getSnapshot().context.phase ?? "Provisioning";
+      }
+      actor.send({ type: "ENVIRONMENTS", environments });
+    }
+  }
+
+  /** Resolves once every key has converged (and, with `ready`, every service runs healthy), or the timeout passes. */
+  async settle(options: { timeoutMs: number; ready: boolean }): Promise<{ ok: boolean; pending: ResourceStatus[] }> {
+    const deadline = Date.now() + options.timeoutMs;
+    for (;;) {
+      const statuses = this.status().filter((s) => s.kind === "Service" || s.kind === "Environment");
+      const pending = statuses.filter((s) => !s.converged || (options.ready && !s.ready));
+      const terminal = [...this.services.values()].some((a) => a.getSnapshot().context.terminal);
+      const unreachable = this.status().filter((s) => s.kind === "DeploymentTarget" && s.phase === "Unreachable");
+      if (pending.length === 0 && (statuses.length > 0 || this.queue.idle)) return { ok: true, pending: [] };
+      if (unreachable.length > 0) return { ok: false, pending: [...unreachable, ...pending] };
+      if (terminal || Date.now() > deadline) return { ok: false, pending };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+export class TargetUnavailableError extends Error {
+  constructor(target: string, cause?: string) {
+    super(`DeploymentTarget/${target} is not connected${cause ? `: ${cause}` : ""}`);
+    this.name = "TargetUnavailableError";
+  }
+}
+
+/** Phases as shown to operators. */
+export type Phase = ServicePhase | EnvironmentPhase;

@@ -1,0 +1,126 @@
+import { connect } from "node:net";
+import type { ContainerHealth, ObservedContainer } from "../docker/observe.ts";
+import type { HealthCheck } from "../manifests/types.ts";
+import { durationMs } from "../desired/units.ts";
+
+/** Result of one probe. */
+export interface ProbeResult {
+  ok: boolean;
+  /** HTTP status for http checks. */
+  status?: number;
+  output: string;
+  responseMs: number;
+}
+
+/** Opens a TCP connection to a container port; SSH targets forward it through their connection. */
+export type Dialer = (host: string, port: number, timeoutMs: number) => Promise<{ close(): void }>;
+
+export const directDialer: Dialer = (host, port, timeoutMs) =>
+  new Promise((resolve, reject) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
+    socket.once("connect", () => resolve({ close: () => socket.destroy() }));
+    socket.once("timeout", () => {
+      socket.destroy();
+      reject(new Error(`connect to ${host}:${port} timed out after ${timeoutMs} ms`));
+    });
+    socket.once("error", reject);
+  });
+
+/** Runs one http or tcp check against an address. */
+export async function probeOnce(check: HealthCheck, address: string, dial: Dialer = directDialer): Promise<ProbeResult> {
+  const timeoutMs = durationMs(check.timeout);
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  try {
+    if (check.tcp) {
+      const socket = await dial(address, check.tcp.port, timeoutMs);
+      socket.close();
+      return { ok: true, output: `connected to port ${check.tcp.port}`, responseMs: elapsed() };
+    }
+    const http = check.http!;
+    const response = await fetch(`http://${address}:${http.port}${http.path}`, { method: http.method, signal: AbortSignal.timeout(timeoutMs) });
+    const body = http.method === "HEAD" ? "" : await response.text();
+    const statusOk = http.expectStatus !== undefined ? response.status === http.expectStatus : response.status >= 200 && response.status < 400;
+    const bodyOk = !http.bodyPattern || new RegExp(http.bodyPattern).test(body);
+    const excerpt = body.slice(0, 200);
+    const why = !statusOk ? `status ${response.status}${http.expectStatus ? `, expected ${http.expectStatus}` : ""}` : !bodyOk ? `body does not match /${http.bodyPattern}/` : `status ${response.status}`;
+    return { ok: statusOk && bodyOk, status: response.status, output: `${why}: ${excerpt}`.trim(), responseMs: elapsed() };
+  } catch (error) {
+    return { ok: false, output: error instanceof Error ? (error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message) : String(error), responseMs: elapsed() };
+  }
+}
+
+interface Tracked {
+  serviceKey: string;
+  check: HealthCheck;
+  address: string;
+  startedAt: number;
+  failures: number;
+  status: ContainerHealth;
+  timer?: NodeJS.Timeout;
+  last?: ProbeResult;
+}
+
+/**
+ * Keeps probing the running containers of services with http or tcp checks,
+ * as Docker does for exec checks: `retries` consecutive failures make a
+ * container unhealthy, failures during `startPeriod` do not count.
+ */
+export class HealthProber {
+  private readonly tracked = new Map<string, Tracked>();
+
+  constructor(private readonly onChange: (serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult) => void, private readonly dial: Dialer = directDialer) {}
+
+  /** Sets the containers probed for one service; containers no longer listed stop being probed. */
+  track(serviceKey: string, check: HealthCheck | undefined, network: string, containers: readonly ObservedContainer[]): void {
+    const wanted = new Map(check && !check.exec ? containers.filter((c) => c.state === "running" && c.addresses[network]).map((c) => [c.id, c]) : []);
+    for (const [id, t] of this.tracked) {
+      if (t.serviceKey === serviceKey && !wanted.has(id)) this.untrack(id);
+    }
+    for (const [id, c] of wanted) {
+      if (this.tracked.has(id)) continue;
+      const entry: Tracked = { serviceKey, check: check!, address: c.addresses[network]!, startedAt: Date.now(), failures: 0, status: "starting" };
+      this.tracked.set(id, entry);
+      this.schedule(id, entry, 0);
+    }
+  }
+
+  /** Berth's view of a container's health for http/tcp checks; undefined when not probed. */
+  status(containerId: string): ContainerHealth | undefined {
+    return this.tracked.get(containerId)?.status;
+  }
+
+  /** The last probe result of a container, for messages. */
+  lastResult(containerId: string): ProbeResult | undefined {
+    return this.tracked.get(containerId)?.last;
+  }
+
+  stop(): void {
+    for (const id of [...this.tracked.keys()]) this.untrack(id);
+  }
+
+  private untrack(id: string) {
+    clearTimeout(this.tracked.get(id)?.timer);
+    this.tracked.delete(id);
+  }
+
+  private schedule(id: string, entry: Tracked, delayMs: number) {
+    entry.timer = setTimeout(async () => {
+      const result = await probeOnce(entry.check, entry.address, this.dial);
+      if (this.tracked.get(id) !== entry) return; // untracked while probing
+      entry.last = result;
+      const before = entry.status;
+      const inGrace = Date.now() - entry.startedAt < durationMs(entry.check.startPeriod);
+      if (result.ok) {
+        entry.failures = 0;
+        entry.status = "healthy";
+      } else if (!inGrace || before === "healthy") {
+        entry.failures++;
+        if (entry.failures >= entry.check.retries) entry.status = "unhealthy";
+      }
+      if (entry.status !== before) this.onChange(entry.serviceKey, id, entry.status, result);
+      this.schedule(id, entry, durationMs(entry.status === "starting" ? "1s" : entry.check.interval));
+    }, delayMs);
+    entry.timer.unref();
+  }
+}
