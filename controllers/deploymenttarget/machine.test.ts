@@ -104,16 +104,69 @@ describe("targetMachine", () => {
     expect(t.watch.calls).toHaveLength(2);
   });
 
-  it("Active -> Connecting when the event stream breaks, recording the error until the next connect", async () => {
+  it("Active -> Unreachable when the event stream breaks, recording the error, then Connecting after the backoff", async () => {
     const t = start();
     await t.connectSucceeds();
     t.watch.last().reject(new Error("socket hang up"));
-    const connecting = await t.settled("Connecting");
-    expect(connecting).toMatchObject({ error: "socket hang up", engine: ENGINE, connections: 1 });
+    const unreachable = await t.settled("Unreachable");
+    expect(t.actor.getSnapshot().value).toBe("unreachable");
+    expect(unreachable).toEqual({ name: NAME, phase: "Unreachable", engine: ENGINE, error: "socket hang up", backoffMs: INITIAL_BACKOFF_MS, connections: 1 });
+    expect(t.connect.calls).toHaveLength(1);
+
+    t.clock.increment(INITIAL_BACKOFF_MS - 1);
+    expect(t.phase()).toBe("Unreachable");
+    expect(t.connect.calls).toHaveLength(1);
+
+    t.clock.increment(1);
+    expect(t.actor.getSnapshot().value).toBe("connecting");
+    expect(t.actor.getSnapshot().context).toMatchObject({ phase: "Connecting", error: "socket hang up", engine: ENGINE, connections: 1, backoffMs: 2 * INITIAL_BACKOFF_MS });
+    expect(t.connect.calls).toHaveLength(2);
 
     const active = await t.connectSucceeds();
     expect(active.error).toBeUndefined();
     expect(active.connections).toBe(2);
+    expect(active.backoffMs).toBe(INITIAL_BACKOFF_MS);
+    expect(t.watch.calls).toHaveLength(2);
+  });
+
+  it("records a non-Error event stream rejection as a string", async () => {
+    const t = start();
+    await t.connectSucceeds();
+    t.watch.last().reject("EOF");
+    expect((await t.settled("Unreachable")).error).toBe("EOF");
+  });
+
+  it("a stream that keeps breaking right after connecting waits the backoff each time instead of spinning", async () => {
+    const t = start();
+    for (let round = 1; round <= 3; round++) {
+      expect((await t.connectSucceeds()).connections).toBe(round);
+      t.watch.last().reject(new Error("events endpoint refused"));
+      await t.settled("Unreachable");
+      expect(t.connect.calls).toHaveLength(round);
+      t.clock.increment(INITIAL_BACKOFF_MS - 1);
+      expect(t.phase()).toBe("Unreachable");
+      expect(t.connect.calls).toHaveLength(round);
+      t.clock.increment(1);
+      expect(t.phase()).toBe("Connecting");
+      expect(t.connect.calls).toHaveLength(round + 1);
+    }
+    expect(t.watch.calls).toHaveLength(3);
+  });
+
+  it("RECONNECT from Unreachable after a broken stream -> Connecting at once", async () => {
+    const t = start();
+    await t.connectSucceeds();
+    t.watch.last().reject(new Error("socket hang up"));
+    await t.settled("Unreachable");
+    t.actor.send({ type: "RECONNECT" });
+    expect(t.phase()).toBe("Connecting");
+    expect(t.connect.calls).toHaveLength(2);
+    expect(t.actor.getSnapshot().context.backoffMs).toBe(INITIAL_BACKOFF_MS);
+
+    // The cancelled backoff timer does not fire later.
+    t.clock.increment(INITIAL_BACKOFF_MS);
+    expect(t.phase()).toBe("Connecting");
+    expect(t.connect.calls).toHaveLength(2);
   });
 
   it("Unreachable waits the backoff delay, then retries", async () => {
@@ -156,7 +209,7 @@ describe("targetMachine", () => {
     expect(t.actor.getSnapshot().context.backoffMs).toBe(8 * INITIAL_BACKOFF_MS);
 
     expect((await t.connectSucceeds()).backoffMs).toBe(INITIAL_BACKOFF_MS);
-    t.watch.last().reject(new Error("EOF"));
+    t.watch.last().resolve();
     await t.settled("Connecting");
     await t.connectFails();
     t.clock.increment(INITIAL_BACKOFF_MS - 1);

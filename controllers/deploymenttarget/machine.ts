@@ -72,7 +72,8 @@ export const targetMachine = setup({
         src: "watchEvents",
         input: ({ context }) => ({ name: context.name }),
         onDone: { target: "connecting" },
-        onError: { target: "connecting", actions: "recordError" },
+        // A stream that breaks waits out the backoff, so a refused event endpoint cannot spin.
+        onError: { target: "unreachable", actions: "recordError" },
       },
       on: { RECONNECT: "connecting" },
     },

@@ -56,11 +56,11 @@ async function phasesAfter(...outcomes: Outcome[]) {
 }
 
 describe("environmentMachine", () => {
-  it("starts Provisioning with no facts and no error", () => {
+  it("starts Provisioning, never healthy, with no facts and no error", () => {
     const { actor, inputs } = start();
     const snapshot = actor.getSnapshot();
     expect(snapshot.value).toBe("provisioning");
-    expect(snapshot.context).toEqual({ key: KEY, phase: "Provisioning" });
+    expect(snapshot.context).toEqual({ key: KEY, phase: "Provisioning", everHealthy: false });
     expect(inputs).toEqual([]);
   });
 
@@ -68,15 +68,21 @@ describe("environmentMachine", () => {
     { name: "suspended, every service Stopped", facts: suspended("Stopped", "Stopped"), phase: "Stopped" },
     { name: "suspended, no services", facts: suspended(), phase: "Stopped" },
     { name: "not suspended, every service Running", facts: live("Running", "Running", "Running"), phase: "Healthy" },
+    { name: "not suspended, one service scaled to zero (Stopped), others Running", facts: live("Running", "Stopped", "Running"), phase: "Healthy" },
+    { name: "not suspended, every service scaled to zero (Stopped)", facts: live("Stopped", "Stopped"), phase: "Healthy" },
+    { name: "not suspended, no services", facts: live(), phase: "Healthy" },
     { name: "one service Failed among Running", facts: live("Running", "Failed"), phase: "Degraded" },
     { name: "one service Failed among Starting", facts: live("Starting", "Failed"), phase: "Degraded" },
-    { name: "suspended, one service Failed", facts: suspended("Stopped", "Failed"), phase: "Degraded" },
+    { name: "suspended, one service Failed", facts: suspended("Stopped", "Failed"), phase: "Provisioning" },
+    { name: "suspended, a service still Stopping", facts: suspended("Stopped", "Stopping"), phase: "Provisioning" },
+    { name: "suspended, every service still Running", facts: suspended("Running", "Running"), phase: "Provisioning" },
+    { name: "a service Stopped among Starting", facts: live("Stopped", "Starting"), phase: "Provisioning" },
     { name: "never healthy, a service still Starting", facts: live("Running", "Starting"), phase: "Provisioning" },
     { name: "never healthy, a service still Configured", facts: live("Configured", "Running"), phase: "Provisioning" },
   ] satisfies { name: string; facts: EnvironmentFacts; phase: EnvironmentPhase }[])("first reconcile: $name -> $phase", async ({ facts: reported, phase }) => {
     const { actor, inputs } = start(reported);
     const context = await reconcile(actor);
-    expect(context).toEqual({ key: KEY, phase, facts: reported });
+    expect(context).toEqual({ key: KEY, phase, everHealthy: phase === "Healthy", facts: reported });
     expect(actor.getSnapshot().value).toBe(phase.toLowerCase());
     expect(inputs).toEqual([{ key: KEY }]);
   });
@@ -99,9 +105,17 @@ describe("environmentMachine", () => {
   it.each([
     { name: "stays Degraded while a service is still Starting", outcomes: [live("Running"), live("Starting"), live("Starting")], want: ["Healthy", "Degraded", "Degraded"] },
     { name: "recovers to Healthy once everything runs again", outcomes: [live("Running"), live("Failed"), live("Running")], want: ["Healthy", "Degraded", "Healthy"] },
-    { name: "Degraded by a failure, then Starting -> still Degraded", outcomes: [live("Failed"), live("Starting")], want: ["Degraded", "Degraded"] },
+    { name: "never healthy: Degraded by a failure, then Starting -> Provisioning", outcomes: [live("Failed"), live("Starting")], want: ["Degraded", "Provisioning"] },
+    { name: "once healthy: Degraded by a failure, then Starting -> still Degraded", outcomes: [live("Running"), live("Failed"), live("Starting")], want: ["Healthy", "Degraded", "Degraded"] },
+    { name: "Healthy -> Failed (reconcile error) -> a service Starting -> Degraded", outcomes: [live("Running", "Running"), { throws: new Error("network shop_dev: gone") }, live("Running", "Starting")], want: ["Healthy", "Failed", "Degraded"] },
+    { name: "never healthy: Failed (reconcile error) -> a service Starting -> Provisioning", outcomes: [{ throws: new Error("network shop_dev: gone") }, live("Running", "Starting")], want: ["Failed", "Provisioning"] },
+    { name: "Healthy with a service scaled to zero stays Healthy", outcomes: [live("Running", "Running"), live("Running", "Stopped")], want: ["Healthy", "Healthy"] },
+    { name: "suspending a Healthy environment: Provisioning while services stop, then Stopped", outcomes: [live("Running", "Running"), suspended("Stopping", "Running"), suspended("Stopped", "Stopping"), suspended("Stopped", "Stopped")], want: ["Healthy", "Provisioning", "Provisioning", "Stopped"] },
+    { name: "suspending a Healthy environment with a Failed service: Provisioning, then Stopped", outcomes: [live("Running", "Running"), suspended("Stopping", "Failed"), suspended("Stopped", "Stopped")], want: ["Healthy", "Provisioning", "Stopped"] },
     { name: "Provisioning -> Healthy once everything runs", outcomes: [live("Starting", "Running"), live("Running", "Running")], want: ["Provisioning", "Healthy"] },
-    { name: "suspend and resume: Healthy -> Stopped -> Provisioning -> Healthy", outcomes: [live("Running"), suspended("Stopped"), live("Starting"), live("Running")], want: ["Healthy", "Stopped", "Provisioning", "Healthy"] },
+    // Stopped forgets the earlier health: coming back from a suspension is provisioning again.
+    { name: "suspend and resume after Healthy: Healthy -> Stopped -> Provisioning -> Healthy", outcomes: [live("Running"), suspended("Stopped"), live("Starting"), live("Running")], want: ["Healthy", "Stopped", "Provisioning", "Healthy"] },
+    { name: "suspend and resume, never Healthy: Provisioning -> Stopped -> Provisioning -> Healthy", outcomes: [live("Starting"), suspended("Stopped"), live("Starting"), live("Running")], want: ["Provisioning", "Stopped", "Provisioning", "Healthy"] },
   ] satisfies { name: string; outcomes: Outcome[]; want: EnvironmentPhase[] }[])("$name", async ({ outcomes, want }) => {
     expect(await phasesAfter(...outcomes)).toEqual(want);
   });
@@ -113,7 +127,7 @@ describe("environmentMachine", () => {
     const { actor } = start({ throws: thrown });
     const context = await reconcile(actor);
     expect(actor.getSnapshot().value).toBe("failed");
-    expect(context).toEqual({ key: KEY, phase: "Failed", error });
+    expect(context).toEqual({ key: KEY, phase: "Failed", everHealthy: false, error });
   });
 
   it("fails with a clear message when no reconcile actor is provided", async () => {
@@ -127,10 +141,49 @@ describe("environmentMachine", () => {
     const healthy = live("Running");
     const { actor } = start(healthy, { throws: new Error("volume shop_dev_data: permission denied") }, healthy);
     await reconcile(actor);
-    expect(await reconcile(actor)).toEqual({ key: KEY, phase: "Failed", facts: healthy, error: "volume shop_dev_data: permission denied" });
+    expect(await reconcile(actor)).toEqual({ key: KEY, phase: "Failed", everHealthy: true, facts: healthy, error: "volume shop_dev_data: permission denied" });
     const context = await reconcile(actor);
-    expect(context).toEqual({ key: KEY, phase: "Healthy", facts: healthy });
+    expect(context).toEqual({ key: KEY, phase: "Healthy", everHealthy: true, facts: healthy });
     expect(context.error).toBeUndefined();
+  });
+
+  it("remembers it was Healthy through later phases, until a suspension stops it", async () => {
+    const { actor } = start(live("Starting"), live("Running"), live("Failed"), { throws: new Error("boom") }, suspended("Stopped"));
+    const seen: [EnvironmentPhase, boolean][] = [];
+    for (let i = 0; i < 5; i++) {
+      const { phase, everHealthy } = await reconcile(actor);
+      seen.push([phase, everHealthy]);
+    }
+    expect(seen).toEqual([
+      ["Provisioning", false],
+      ["Healthy", true],
+      ["Degraded", true],
+      ["Failed", true],
+      ["Stopped", false],
+    ]);
+  });
+
+  it("ignores RECONCILE during a reconcile: the running one is not restarted and its result is used", async () => {
+    const calls: { resolve: (facts: EnvironmentFacts) => void; signal: AbortSignal }[] = [];
+    const machine = environmentMachine.provide({
+      actors: {
+        reconcile: fromPromise<EnvironmentFacts, { key: string }>(({ signal }) => new Promise((resolve) => calls.push({ resolve, signal }))),
+      },
+    });
+    const actor = createActor(machine, { input: { key: KEY } }).start();
+    actor.send({ type: "RECONCILE" });
+    actor.send({ type: "RECONCILE" });
+    actor.send({ type: "RECONCILE" });
+    expect(actor.getSnapshot().value).toBe("reconciling");
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.signal.aborted).toBe(false);
+
+    const reported = live("Running", "Stopped");
+    calls[0]?.resolve(reported);
+    const { context } = await waitFor(actor, (s) => !s.matches("reconciling"));
+    expect(actor.getSnapshot().value).toBe("healthy");
+    expect(context).toEqual({ key: KEY, phase: "Healthy", everHealthy: true, facts: reported });
+    expect(calls).toHaveLength(1);
   });
 
   const into: Record<EnvironmentPhase, Outcome[]> = {

@@ -133,23 +133,26 @@ describe("serviceMachine", () => {
     expect(inputs).toHaveLength(setup.length + 1);
   });
 
-  it("RECONCILE during a reconcile aborts it, starts another and ignores the superseded result", async () => {
-    const calls: { resolve: (facts: ServiceFacts) => void; signal: AbortSignal }[] = [];
+  it("ignores RECONCILE during a reconcile: the actor is invoked once and its result decides the phase", async () => {
+    const calls: { input: { key: string }; resolve: (facts: ServiceFacts) => void; signal: AbortSignal }[] = [];
     const machine = serviceMachine.provide({
       actors: {
-        reconcile: fromPromise<ServiceFacts, { key: string }>(({ signal }) => new Promise((resolve) => calls.push({ resolve, signal }))),
+        reconcile: fromPromise<ServiceFacts, { key: string }>(({ input, signal }) => new Promise((resolve) => calls.push({ input, resolve, signal }))),
       },
     });
     const actor = createActor(machine, { input: { key: KEY } }).start();
     actor.send({ type: "RECONCILE" });
     actor.send({ type: "RECONCILE" });
-    expect(calls.map((c) => c.signal.aborted)).toEqual([true, false]);
+    actor.send({ type: "RECONCILE" });
+    expect(actor.getSnapshot().value).toBe("reconciling");
+    expect(calls.map((c) => c.input)).toEqual([{ key: KEY }]);
+    expect(calls[0]?.signal.aborted).toBe(false);
 
     calls[0]?.resolve(facts(0, 0, 0));
-    calls[1]?.resolve(facts(1, 1, 1));
     const { context } = await waitFor(actor, (s) => !s.matches("reconciling"));
-    expect(context.phase).toBe("Running");
-    expect(context.facts).toEqual(facts(1, 1, 1));
+    expect(actor.getSnapshot().value).toBe("stopped");
+    expect(context).toEqual({ key: KEY, phase: "Stopped", facts: facts(0, 0, 0), terminal: false });
+    expect(calls).toHaveLength(1);
   });
 
   it("walks a whole lifecycle: Starting -> Running -> Stopping -> Stopped -> Starting", async () => {

@@ -69,6 +69,8 @@ export const serviceMachine = setup({
   states: {
     configured: {},
     reconciling: {
+      // One reconcile at a time: a request during one is served by the workqueue's next pass.
+      on: { RECONCILE: {} },
       invoke: {
         src: "reconcile",
         input: ({ context }) => ({ key: context.key }),

@@ -343,10 +343,14 @@ export class Manager {
     if (!target) return; // declared nowhere and never seen: nothing to do
     if (!this.isActive(target)) return; // the target's next connection queues it again
     const actor: ServiceActor | EnvironmentActor = key.startsWith("Service/") ? this.serviceActor(key) : this.environmentActor(key);
+    const phaseBefore = actor.getSnapshot().context.phase;
     actor.send({ type: "RECONCILE" });
     const snapshot = await waitFor(actor as Actor<typeof serviceMachine>, (s) => !s.matches("reconciling"), { timeout: Infinity });
     const context = snapshot.context as { error?: string; terminal?: boolean; facts?: { requeueAfterMs?: number } };
     if (key.startsWith("Environment/")) this.updateProjects();
+    // An environment's phase follows its services': look at it again when one changes.
+    const service = this.model.services.get(key);
+    if (service && snapshot.context.phase !== phaseBefore) this.queue.add(environmentKey(service.environment));
     if (context.error) {
       const retryInMs = context.terminal ? undefined : this.queue.addRateLimited(key);
       this.options.log.warn("reconcile failed", { key, error: context.error, retryInMs: retryInMs ?? "after the manifest changes" });

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { connectDocker } from "../../src/docker/connection.ts";
-import { TEST_PAGE } from "../support/busybox-image.ts";
+import { TEST_PAGE } from "./global-setup.ts";
 
 const docker = connectDocker(inject("dockerHost"));
 const name = `berth-harness-${randomBytes(4).toString("hex")}`;
