@@ -378,7 +378,7 @@ export class Manager {
       const pending = statuses.filter((s) => !s.converged || (options.ready && !s.ready));
       const terminal = [...this.services.values()].some((a) => a.getSnapshot().context.terminal);
       const unreachable = this.status().filter((s) => s.kind === "DeploymentTarget" && s.phase === "Unreachable");
-      if (pending.length === 0 && (statuses.length > 0 || this.queue.idle)) return { ok: true, pending: [] };
+      if (pending.length === 0 && !this.queue.busy) return { ok: true, pending: [] };
       if (unreachable.length > 0) return { ok: false, pending: [...unreachable, ...pending] };
       if (terminal || Date.now() > deadline) return { ok: false, pending };
       await new Promise((r) => setTimeout(r, 100));

@@ -128,6 +128,11 @@ export class WorkQueue {
     return this.queue.length;
   }
 
+  /** True while a key is queued or being processed (delayed keys do not count). */
+  get busy(): boolean {
+    return this.queue.length > 0 || this.processing.size > 0 || this.dirty.size > 0;
+  }
+
   /** True when nothing is queued, processing, or waiting on a delay. */
   get idle(): boolean {
     return this.queue.length === 0 && this.processing.size === 0 && this.timers.size === 0 && this.dirty.size === 0;

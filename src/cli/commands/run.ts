@@ -1,10 +1,9 @@
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { createManager, createRuntimeLogger, logOptions, parseDurationFlag, Redactor, type LogOptions } from "../runtime.ts";
-import type { DesiredState } from "../../manifests/load.ts";
-import { watchManifests } from "../../manifests/watch.ts";
-import type { Logger } from "../../log/logger.ts";
+import { createRuntimeLogger, logOptions, parseDurationFlag, Redactor, type LogOptions } from "../runtime.ts";
+import { driverForTarget } from "../../docker/transport.ts";
+import { startDaemon } from "../../engine/daemon.ts";
 
 interface RunOptions extends LogOptions {
   workers: number;
@@ -24,48 +23,28 @@ export const register: CommandModule["register"] = (program, io) => {
   command.action(async (dir: string, options: RunOptions) => {
     const redactor = new Redactor();
     const log = createRuntimeLogger(io, options, redactor);
-    let watcher: Awaited<ReturnType<typeof watchManifests>> | undefined;
-    const manager = createManager(io, log, redactor, {
+    const daemon = await startDaemon({
+      dir,
+      log,
+      redactor,
+      connect: (target) => driverForTarget(target, { env: io.env }),
+      daemonEnv: io.env,
       workers: options.workers,
       resyncMs: options.resync,
-      beforeResync: async () => void (await watcher?.reload()),
     });
-    const onState = (state: DesiredState) => {
-      reportManifestState(log, state);
-      manager.setDesired(state);
-    };
-    watcher = await watchManifests(dir, { onChange: onState, onError: (error) => log.error("manifests unreadable", { dir, error: error.message, cause: error.cause }) });
-    log.info("berth started", { dir: watcher.current.dir, workers: options.workers, resyncMs: options.resync, revision: watcher.current.revision?.commit });
-    onState(watcher.current);
-    manager.start();
-
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        log.info("stopping", { signal });
+    const signal = await new Promise<string>((resolve) => {
+      const stop = (name: string) => {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
-        resolve();
+        resolve(name);
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
     });
-    await watcher.close();
-    await manager.stop();
-    log.info("berth stopped");
+    log.info("stopping", { signal });
+    await daemon.stop();
   });
 };
-
-function reportManifestState(log: Logger, state: DesiredState): void {
-  for (const error of state.errors) log.warn("manifest error", { error: error.message });
-  const stale = state.files.filter((f) => f.state !== "valid").map((f) => f.file);
-  log.info("manifests loaded", {
-    resources: state.resources.length,
-    errors: state.errors.length,
-    complete: state.complete,
-    heldBack: stale.length ? stale.join(",") : undefined,
-    revision: state.revision?.commit,
-  });
-}
 
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);

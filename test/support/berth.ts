@@ -1,0 +1,99 @@
+import { randomBytes } from "node:crypto";
+import type Docker from "dockerode";
+import { connectDocker } from "../../src/docker/connection.ts";
+import type { DockerCall } from "../../src/docker/driver.ts";
+import { LABEL } from "../../src/docker/labels.ts";
+import { driverForTarget } from "../../src/docker/transport.ts";
+import { startDaemon, type Daemon } from "../../src/engine/daemon.ts";
+import { Manager, type ResourceStatus } from "../../src/engine/manager.ts";
+import { createLogger, Redactor } from "../../src/log/logger.ts";
+import { loadManifests } from "../../src/manifests/load.ts";
+
+/** Everything a test needs to drive Berth against the test engine and see what it did. */
+export interface TestRuntime {
+  dockerHost: string;
+  docker: Docker;
+  calls: DockerCall[];
+  logs: string[];
+  redactor: Redactor;
+  /** Mutating calls made since `since` (an index into calls). */
+  mutations(since?: number): DockerCall[];
+}
+
+export function createTestRuntime(dockerHost: string): TestRuntime {
+  const calls: DockerCall[] = [];
+  return {
+    dockerHost,
+    docker: connectDocker(dockerHost),
+    calls,
+    logs: [],
+    redactor: new Redactor(),
+    mutations: (since = 0) => calls.slice(since).filter((c) => c.mutating),
+  };
+}
+
+function managerOptions(rt: TestRuntime) {
+  const log = createLogger({ level: "debug", write: (line) => rt.logs.push(line), redactor: rt.redactor });
+  const env = { DOCKER_HOST: rt.dockerHost };
+  return {
+    log,
+    redactor: rt.redactor,
+    connect: (target: Parameters<typeof driverForTarget>[0]) => driverForTarget(target, { env, hooks: { onCall: (call: DockerCall) => rt.calls.push(call) } }),
+    daemonEnv: env,
+    workers: 2,
+  };
+}
+
+/** What `berth apply [--wait]` does, in-process so its Docker calls can be counted. */
+export async function applyOnce(dir: string, rt: TestRuntime, options: { wait?: boolean; timeoutMs?: number } = {}): Promise<{ ok: boolean; pending: ResourceStatus[]; status: ResourceStatus[] }> {
+  const state = await loadManifests(dir);
+  if (state.errors.length) throw new Error(state.errors.map((e) => e.message).join("\n"));
+  const manager = new Manager({ ...managerOptions(rt), watchEvents: false });
+  manager.setDesired(state);
+  manager.start();
+  try {
+    const result = await manager.settle({ timeoutMs: options.timeoutMs ?? 60_000, ready: options.wait ?? true });
+    return { ...result, status: manager.status() };
+  } finally {
+    await manager.stop();
+  }
+}
+
+/** What `berth run` does, in-process. */
+export function runDaemon(dir: string, rt: TestRuntime, options: { resyncMs?: number } = {}): Promise<Daemon> {
+  return startDaemon({ ...managerOptions(rt), dir, debounceMs: 100, resyncMs: options.resyncMs ?? 60_000 });
+}
+
+/** A project name no other test uses. */
+export function uniqueProject(prefix = "t"): string {
+  return `${prefix}${randomBytes(3).toString("hex")}`;
+}
+
+/** Berth's containers of a project, as Docker lists them. */
+export async function projectContainers(docker: Docker, project: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${LABEL.project}=${project}`] } });
+}
+
+/** Removes everything a test project left on the engine, volumes included. */
+export async function removeProject(docker: Docker, project: string): Promise<void> {
+  const filters = { label: [`${LABEL.project}=${project}`] };
+  for (const c of await docker.listContainers({ all: true, filters })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+  for (const n of await docker.listNetworks({ filters })) await docker.getNetwork(n.Id).remove().catch(() => {});
+  for (const v of (await docker.listVolumes({ filters })).Volumes ?? []) await docker.getVolume(v.Name).remove().catch(() => {});
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
