@@ -8,6 +8,7 @@ export interface EnvironmentFacts {
   services: { service: string; phase: ServicePhase }[];
   converged: boolean;
   message: string;
+  requeueAfterMs?: number;
 }
 
 export type EnvironmentPhase = "Provisioning" | "Healthy" | "Degraded" | "Failed" | "Stopped";

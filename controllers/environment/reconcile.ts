@@ -25,5 +25,6 @@ export async function reconcileEnvironment(key: string, deps: ReconcileDeps): Pr
   const message = pruneBlocked
     ? "manifests have errors: nothing is pruned until they are fixed"
     : `${services.filter((s) => s.phase === "Running").length}/${services.length} services running`;
-  return { suspended: desired?.suspended ?? false, services, converged: actions.length === 0, message };
+  // After a change, look again to confirm it (level-triggered); the next pass is normally a no-op.
+  return { suspended: desired?.suspended ?? false, services, converged: actions.length === 0, message, requeueAfterMs: actions.length ? 200 : undefined };
 }

@@ -9,6 +9,8 @@ import { planImage, planService } from "./plan.ts";
 
 /** How soon to look again while waiting on a dependency or on health. */
 const WAIT_REQUEUE_MS = 1_000;
+/** After changing something, look again soon to confirm the change took (level-triggered). */
+const VERIFY_REQUEUE_MS = 200;
 
 export class ImageMissingError extends Error {
   constructor(ref: string, target: string) {
@@ -53,7 +55,7 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
   const after = actions.length ? (await observeContainers(driver, { ...scope, service: desired.service })) : own;
   if (actions.length) deps.prober.track(key, desired.healthCheck, network, after);
   const message = waiting.length ? `waiting for ${waiting.join(", ")}` : undefined;
-  return facts(desired, after, deps, actions.length === 0 && waiting.length === 0, message, waiting.length ? WAIT_REQUEUE_MS : undefined);
+  return facts(desired, after, deps, actions.length === 0 && waiting.length === 0, message, waiting.length ? WAIT_REQUEUE_MS : actions.length ? VERIFY_REQUEUE_MS : undefined);
 }
 
 function facts(

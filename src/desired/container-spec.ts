@@ -8,6 +8,7 @@ import { volumeName } from "./names.ts";
 export type ContainerTemplate = Omit<Docker.ContainerCreateOptions, "name">;
 
 export interface TemplateInput {
+  target: string;
   project: string;
   environment: string;
   service: string;
@@ -44,6 +45,7 @@ export function containerTemplate(input: TemplateInput): ContainerTemplate {
     Labels: {
       ...input.labels,
       [LABEL.managed]: "true",
+      [LABEL.target]: input.target,
       [LABEL.project]: project,
       [LABEL.environment]: environment,
       [LABEL.service]: service,

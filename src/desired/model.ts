@@ -148,6 +148,7 @@ function desiredService(
     const image = imageSource(service, override.image, resolvePath);
     const env_ = resolveEnv(env.spec, spec.env, override.env, files, daemonEnv);
     const template = containerTemplate({
+      target: env.spec.target,
       project,
       environment,
       service: name,

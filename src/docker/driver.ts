@@ -150,8 +150,9 @@ export class DockerDriver {
     await this.call("container.start", () => this.docker.getContainer(id).start(), { mutating: true, object: id, reason });
   }
 
-  async stopContainer(id: string, timeoutSeconds: number, reason: string): Promise<void> {
-    await this.call("container.stop", () => this.docker.getContainer(id).stop({ t: timeoutSeconds }), { mutating: true, object: id, reason }).catch((error) => {
+  /** Stops gracefully: SIGTERM, then SIGKILL after the timeout (default: the container's own StopTimeout). */
+  async stopContainer(id: string, timeoutSeconds: number | undefined, reason: string): Promise<void> {
+    await this.call("container.stop", () => this.docker.getContainer(id).stop(timeoutSeconds === undefined ? {} : { t: timeoutSeconds }), { mutating: true, object: id, reason }).catch((error) => {
       if (error instanceof DockerCallError && error.statusCode === 304) return; // already stopped
       throw error;
     });

@@ -11,9 +11,11 @@ export const LABEL = {
   volume: "dev.berth.volume",
 } as const;
 
-/** Label filter values selecting Berth's objects, optionally narrowed to one environment or service. */
-export function ownerFilter(scope: { project?: string; environment?: string; service?: string } = {}): string[] {
+/** Label filter values selecting Berth's objects on one target, optionally narrowed to one environment or service. */
+export function ownerFilter(scope: { target?: string; project?: string; environment?: string; service?: string } = {}): string[] {
   const filters = [`${LABEL.managed}=true`];
+  // A target owns what carries its name: two targets on one engine never prune each other.
+  if (scope.target) filters.push(`${LABEL.target}=${scope.target}`);
   if (scope.project) filters.push(`${LABEL.project}=${scope.project}`);
   if (scope.environment) filters.push(`${LABEL.environment}=${scope.environment}`);
   if (scope.service) filters.push(`${LABEL.service}=${scope.service}`);

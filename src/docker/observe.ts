@@ -74,7 +74,7 @@ export function toObservedContainer(info: Docker.ContainerInfo): ObservedContain
 
 /** Lists Berth's containers, networks and volumes in a scope: three list calls, no inspects. */
 export async function observe(driver: DockerDriver, scope: { project?: string; environment?: string } = {}): Promise<Observed> {
-  const filter = ownerFilter(scope);
+  const filter = ownerFilter({ ...scope, target: driver.target });
   const [containers, networks, volumes] = await Promise.all([driver.listContainers(filter), driver.listNetworks(filter), driver.listVolumes(filter)]);
   return {
     containers: containers.map(toObservedContainer),
@@ -85,5 +85,5 @@ export async function observe(driver: DockerDriver, scope: { project?: string; e
 
 /** Lists only the containers of a scope: one call. */
 export async function observeContainers(driver: DockerDriver, scope: { project?: string; environment?: string; service?: string }): Promise<ObservedContainer[]> {
-  return (await driver.listContainers(ownerFilter(scope))).map(toObservedContainer);
+  return (await driver.listContainers(ownerFilter({ ...scope, target: driver.target }))).map(toObservedContainer);
 }

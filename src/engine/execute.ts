@@ -83,7 +83,7 @@ export async function executeEnvironmentActions(
   actions: readonly EnvironmentAction[],
   log: Logger,
 ): Promise<void> {
-  const labels = { [LABEL.managed]: "true", [LABEL.project]: scope.project, [LABEL.environment]: scope.environment, ...(desired?.labels ?? {}) };
+  const labels = { ...(desired?.labels ?? {}), [LABEL.managed]: "true", [LABEL.target]: driver.target, [LABEL.project]: scope.project, [LABEL.environment]: scope.environment };
   for (const action of actions) {
     const reason = `${scope.key}: ${action.type} (${action.reason})`;
     switch (action.type) {
@@ -94,7 +94,8 @@ export async function executeEnvironmentActions(
         await driver.createVolume({ Name: action.name, Labels: { ...labels, [LABEL.volume]: action.name } }, reason);
         break;
       case "remove-container":
-        await driver.stopContainer(action.id, 10, reason);
+        // The container's own stop timeout (its service's stopGracePeriod) applies.
+        await driver.stopContainer(action.id, undefined, reason);
         await driver.removeContainer(action.id, reason);
         break;
       case "remove-network":

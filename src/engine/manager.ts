@@ -213,7 +213,7 @@ export class Manager {
           }),
           watchEvents: fromPromise(async ({ signal }) => {
             if (this.options.watchEvents === false) return new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
-            await this.driverFor(name).events(ownerFilter(), (event) => this.onEngineEvent(name, event), signal);
+            await this.driverFor(name).events(ownerFilter({ target: name }), (event) => this.onEngineEvent(name, event), signal);
           }),
         },
       }),
@@ -242,7 +242,7 @@ export class Manager {
     try {
       const driver = this.driverFor(target);
       const containers = await observeContainers(driver, {});
-      const networks = await driver.listNetworks(ownerFilter());
+      const networks = await driver.listNetworks(ownerFilter({ target }));
       const seen = [...containers.map((c) => ({ project: c.project, environment: c.environment })), ...networks.map((n) => ({ project: n.Labels?.[LABEL.project] ?? "", environment: n.Labels?.[LABEL.environment] ?? "" }))];
       for (const { project, environment } of seen) {
         if (!environment || this.model.environments.has(environment) || this.orphans.has(environment)) continue;

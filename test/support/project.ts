@@ -1,0 +1,68 @@
+import type { ManifestDir } from "./manifest-dir.ts";
+
+export interface TestService {
+  image?: string;
+  replicas?: number;
+  env?: Record<string, string>;
+  command?: string[];
+  dependsOn?: { service: string; condition: string }[];
+  healthCheck?: string;
+  volumes?: string;
+  ports?: string;
+}
+
+const httpd = ["httpd", "-f", "-p", "8080", "-h", "/www"];
+
+/** Writes a complete project for the test engine: target, project, one environment, one file per service. */
+export function writeProject(dir: ManifestDir, project: string, dockerHost: string, services: Record<string, TestService>, options: { environment?: string; targetLabels?: string } = {}): void {
+  const environment = options.environment ?? "dev";
+  dir.write(
+    "base.yaml",
+    `apiVersion: berth.dev/v1alpha1
+kind: DeploymentTarget
+metadata:
+  name: ${project}-engine
+spec:
+  type: local
+  docker:
+    host: ${dockerHost}
+${options.targetLabels ? `  labels: ${options.targetLabels}\n` : ""}---
+apiVersion: berth.dev/v1alpha1
+kind: Project
+metadata:
+  name: ${project}
+`,
+  );
+  dir.write(
+    `env-${environment}.yaml`,
+    `apiVersion: berth.dev/v1alpha1
+kind: Environment
+metadata:
+  name: ${project}-${environment}
+spec:
+  project: ${project}
+  target: ${project}-engine
+`,
+  );
+  for (const [name, s] of Object.entries(services)) writeService(dir, project, name, s);
+}
+
+export function writeService(dir: ManifestDir, project: string, name: string, s: TestService): void {
+  const env = Object.entries(s.env ?? {}).map(([k, v]) => `    - {name: ${k}, value: ${JSON.stringify(v)}}`).join("\n");
+  const depends = (s.dependsOn ?? []).map((d) => `    - {service: ${d.service}, condition: ${d.condition}}`).join("\n");
+  dir.write(
+    `svc-${name}.yaml`,
+    `apiVersion: berth.dev/v1alpha1
+kind: Service
+metadata:
+  name: ${name}
+spec:
+  project: ${project}
+  image: ${s.image ?? "berth-test/busybox:1"}
+  imagePullPolicy: Never
+  command: ${JSON.stringify(s.command ?? httpd)}
+  replicas: ${s.replicas ?? 1}
+  stopGracePeriod: 1s
+${env ? `  env:\n${env}\n` : ""}${depends ? `  dependsOn:\n${depends}\n` : ""}${s.healthCheck ? `  healthCheck: ${s.healthCheck}\n` : ""}${s.volumes ? `  volumes: ${s.volumes}\n` : ""}${s.ports ? `  ports: ${s.ports}\n` : ""}`,
+  );
+}
