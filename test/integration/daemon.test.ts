@@ -90,3 +90,27 @@ describe("berth run", () => {
     expect(rt.mutations(mark)).toEqual([]);
   });
 });
+
+describe("berth run as a process", () => {
+  it("stops cleanly on SIGTERM: exit 0, nothing half-made", async () => {
+    const { spawn } = await import("node:child_process");
+    const project = uniqueProject();
+    projects.push(project);
+    dir = createManifestDir();
+    writeProject(dir, project, rt.dockerHost, { web: { replicas: 3 } });
+    const child = spawn(process.execPath, ["bin/berth.js", "run", dir.dir, "--log-format", "json"], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    // Stop while containers are still being created.
+    await eventually(async () => (stderr.includes('"msg":"container created"') ? true : undefined), 30_000, "the first container");
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    const lines = stderr.trim().split("\n").map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.map((l) => l.msg)).toContain("stopping");
+    expect(lines.at(-1)!.msg).toBe("berth stopped");
+    const containers = await projectContainers(rt.docker, project);
+    expect(containers.length).toBeGreaterThan(0);
+    expect(containers.every((c) => c.State === "running")).toBe(true);
+  });
+});
