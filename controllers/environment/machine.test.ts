@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createActor, fromPromise, waitFor } from "xstate";
 import type { ServicePhase } from "../service/machine.ts";
 import { environmentMachine, type EnvironmentFacts, type EnvironmentPhase } from "./machine.ts";
+import { reconcileOnce, scriptedReconcile, type Outcome } from "../../test/support/scripted-reconcile.ts";
 
 const KEY = "shop/dev";
 
@@ -18,37 +19,21 @@ function facts(suspended: boolean, ...phases: ServicePhase[]): EnvironmentFacts 
 const live = (...phases: ServicePhase[]) => facts(false, ...phases);
 const suspended = (...phases: ServicePhase[]) => facts(true, ...phases);
 
-/** What one reconcile does: report facts, or throw. */
-type Outcome = EnvironmentFacts | { throws: unknown };
-
 /** A started environment actor whose reconciles play the given outcomes in order. */
-function start(...outcomes: Outcome[]) {
-  const inputs: { key: string }[] = [];
-  const machine = environmentMachine.provide({
-    actors: {
-      reconcile: fromPromise<EnvironmentFacts, { key: string }>(async ({ input }) => {
-        inputs.push(input);
-        const next = outcomes.shift();
-        if (next === undefined) throw new Error("test: no outcome left for this reconcile");
-        if ("throws" in next) throw next.throws;
-        return next;
-      }),
-    },
-  });
-  return { actor: createActor(machine, { input: { key: KEY } }).start(), inputs };
+function start(...outcomes: Outcome<EnvironmentFacts>[]) {
+  const { actor: reconcile, inputs } = scriptedReconcile(outcomes);
+  return { actor: createActor(environmentMachine.provide({ actors: { reconcile } }), { input: { key: KEY } }).start(), inputs };
 }
 
 type EnvironmentActor = ReturnType<typeof start>["actor"];
 
 /** Sends RECONCILE and waits for the reconcile to settle; returns the context. */
 async function reconcile(actor: EnvironmentActor) {
-  actor.send({ type: "RECONCILE" });
-  expect(actor.getSnapshot().value).toBe("reconciling");
-  return (await waitFor(actor, (s) => !s.matches("reconciling"))).context;
+  return (await reconcileOnce(actor)).context;
 }
 
 /** Runs every outcome through a fresh actor and returns the phase after each reconcile. */
-async function phasesAfter(...outcomes: Outcome[]) {
+async function phasesAfter(...outcomes: Outcome<EnvironmentFacts>[]) {
   const { actor } = start(...outcomes);
   const phases: EnvironmentPhase[] = [];
   for (let i = outcomes.length; i > 0; i--) phases.push((await reconcile(actor)).phase);
@@ -116,7 +101,7 @@ describe("environmentMachine", () => {
     // Stopped forgets the earlier health: coming back from a suspension is provisioning again.
     { name: "suspend and resume after Healthy: Healthy -> Stopped -> Provisioning -> Healthy", outcomes: [live("Running"), suspended("Stopped"), live("Starting"), live("Running")], want: ["Healthy", "Stopped", "Provisioning", "Healthy"] },
     { name: "suspend and resume, never Healthy: Provisioning -> Stopped -> Provisioning -> Healthy", outcomes: [live("Starting"), suspended("Stopped"), live("Starting"), live("Running")], want: ["Provisioning", "Stopped", "Provisioning", "Healthy"] },
-  ] satisfies { name: string; outcomes: Outcome[]; want: EnvironmentPhase[] }[])("$name", async ({ outcomes, want }) => {
+  ] satisfies { name: string; outcomes: Outcome<EnvironmentFacts>[]; want: EnvironmentPhase[] }[])("$name", async ({ outcomes, want }) => {
     expect(await phasesAfter(...outcomes)).toEqual(want);
   });
 
@@ -186,7 +171,7 @@ describe("environmentMachine", () => {
     expect(calls).toHaveLength(1);
   });
 
-  const into: Record<EnvironmentPhase, Outcome[]> = {
+  const into: Record<EnvironmentPhase, Outcome<EnvironmentFacts>[]> = {
     Provisioning: [],
     Healthy: [live("Running")],
     Degraded: [live("Failed")],
@@ -194,7 +179,7 @@ describe("environmentMachine", () => {
     Failed: [{ throws: new Error("boom") }],
   };
 
-  it.each(Object.entries(into) as [EnvironmentPhase, Outcome[]][])("accepts RECONCILE from %s", async (from, setup) => {
+  it.each(Object.entries(into) as [EnvironmentPhase, Outcome<EnvironmentFacts>[]][])("accepts RECONCILE from %s", async (from, setup) => {
     const next = from === "Stopped" ? live("Failed") : suspended("Stopped");
     const { actor, inputs } = start(...setup, next);
     for (let i = 0; i < setup.length; i++) await reconcile(actor);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createActor, fromPromise, waitFor } from "xstate";
 import { serviceMachine, TerminalReconcileError, type ServiceFacts, type ServicePhase } from "./machine.ts";
+import { reconcileOnce, scriptedReconcile, type Outcome } from "../../test/support/scripted-reconcile.ts";
 
 const KEY = "shop/dev/web";
 
@@ -8,33 +9,17 @@ function facts(desired: number, running: number, ready: number): ServiceFacts {
   return { desired, running, ready, converged: running === desired && ready === desired, message: `${ready}/${desired} ready` };
 }
 
-/** What one reconcile does: report facts, or throw. */
-type Outcome = ServiceFacts | { throws: unknown };
-
 /** A started service actor whose reconciles play the given outcomes in order. */
-function start(...outcomes: Outcome[]) {
-  const inputs: { key: string }[] = [];
-  const machine = serviceMachine.provide({
-    actors: {
-      reconcile: fromPromise<ServiceFacts, { key: string }>(async ({ input }) => {
-        inputs.push(input);
-        const next = outcomes.shift();
-        if (next === undefined) throw new Error("test: no outcome left for this reconcile");
-        if ("throws" in next) throw next.throws;
-        return next;
-      }),
-    },
-  });
-  return { actor: createActor(machine, { input: { key: KEY } }).start(), inputs };
+function start(...outcomes: Outcome<ServiceFacts>[]) {
+  const { actor: reconcile, inputs } = scriptedReconcile(outcomes);
+  return { actor: createActor(serviceMachine.provide({ actors: { reconcile } }), { input: { key: KEY } }).start(), inputs };
 }
 
 type ServiceActor = ReturnType<typeof start>["actor"];
 
 /** Sends RECONCILE and waits for the reconcile to settle; returns the context. */
 async function reconcile(actor: ServiceActor) {
-  actor.send({ type: "RECONCILE" });
-  expect(actor.getSnapshot().value).toBe("reconciling");
-  return (await waitFor(actor, (s) => !s.matches("reconciling"))).context;
+  return (await reconcileOnce(actor)).context;
 }
 
 const phaseCases: { name: string; facts: ServiceFacts; phase: ServicePhase; state: string }[] = [
@@ -112,7 +97,7 @@ describe("serviceMachine", () => {
     expect(context.error).toBeUndefined();
   });
 
-  const into: Record<ServicePhase, Outcome[]> = {
+  const into: Record<ServicePhase, Outcome<ServiceFacts>[]> = {
     Configured: [],
     Starting: [facts(1, 0, 0)],
     Running: [facts(1, 1, 1)],
@@ -121,7 +106,7 @@ describe("serviceMachine", () => {
     Failed: [{ throws: new Error("boom") }],
   };
 
-  it.each(Object.entries(into) as [ServicePhase, Outcome[]][])("accepts RECONCILE from %s", async (from, setup) => {
+  it.each(Object.entries(into) as [ServicePhase, Outcome<ServiceFacts>[]][])("accepts RECONCILE from %s", async (from, setup) => {
     const next = from === "Running" ? facts(0, 0, 0) : facts(1, 1, 1);
     const { actor, inputs } = start(...setup, next);
     for (let i = 0; i < setup.length; i++) await reconcile(actor);

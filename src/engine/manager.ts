@@ -1,4 +1,4 @@
-import { createActor, fromPromise, waitFor, type Actor } from "xstate";
+import { createActor, fromPromise, waitFor, type Actor, type AnyStateMachine } from "xstate";
 import { reconcileEnvironment } from "../../controllers/environment/reconcile.ts";
 import { environmentMachine, type EnvironmentPhase } from "../../controllers/environment/machine.ts";
 import { projectMachine } from "../../controllers/project/machine.ts";
@@ -294,33 +294,15 @@ export class Manager {
   }
 
   private serviceActor(key: string): ServiceActor {
-    let actor = this.services.get(key);
-    if (!actor) {
-      actor = createActor(serviceMachine.provide({ actors: { reconcile: fromPromise(({ input }) => reconcileService(input.key, this.deps)) } }), { input: { key } });
-      actor.start();
-      this.services.set(key, actor);
-    }
-    return actor;
+    return ensureActor(this.services, key, () => serviceMachine.provide({ actors: { reconcile: fromPromise(({ input }) => reconcileService(input.key, this.deps)) } }));
   }
 
   private environmentActor(key: string): EnvironmentActor {
-    let actor = this.environments.get(key);
-    if (!actor) {
-      actor = createActor(environmentMachine.provide({ actors: { reconcile: fromPromise(({ input }) => reconcileEnvironment(input.key, this.deps)) } }), { input: { key } });
-      actor.start();
-      this.environments.set(key, actor);
-    }
-    return actor;
+    return ensureActor(this.environments, key, () => environmentMachine.provide({ actors: { reconcile: fromPromise(({ input }) => reconcileEnvironment(input.key, this.deps)) } }));
   }
 
   private projectActor(name: string) {
-    let actor = this.projects.get(name);
-    if (!actor) {
-      actor = createActor(projectMachine, { input: { name } });
-      actor.start();
-      this.projects.set(name, actor);
-    }
-    return actor;
+    return ensureActor(this.projects, name, () => projectMachine, { name });
   }
 
   private async work(): Promise<void> {
@@ -384,6 +366,16 @@ export class Manager {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/** The running actor for a key, created and started on first use. */
+function ensureActor<M extends AnyStateMachine>(actors: Map<string, Actor<M>>, key: string, machine: () => M, input: unknown = { key }): Actor<M> {
+  let actor = actors.get(key);
+  if (!actor) {
+    actor = createActor(machine(), { input } as never).start();
+    actors.set(key, actor);
+  }
+  return actor;
 }
 
 export class TargetUnavailableError extends Error {
