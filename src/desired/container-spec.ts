@@ -86,5 +86,7 @@ function resourceLimits(resources: Resources | undefined): Partial<Docker.HostCo
     NanoCpus: resources.cpus !== undefined ? Math.round(resources.cpus * 1e9) : undefined,
     Memory: resources.memory !== undefined ? memoryBytes(resources.memory) : undefined,
     MemoryReservation: resources.reservations?.memory !== undefined ? memoryBytes(resources.reservations.memory) : undefined,
+    // Docker has no CPU reservation for plain containers; the closest is a relative weight under contention.
+    CpuShares: resources.reservations?.cpus !== undefined ? Math.round(resources.reservations.cpus * 1024) : undefined,
   };
 }

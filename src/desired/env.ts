@@ -23,8 +23,13 @@ export class EnvFileReader {
   private readonly cache = new Map<string, Record<string, string>>();
   constructor(private readonly manifestsDir: string) {}
 
+  /** Absolute path of an env file named in a manifest. */
+  resolve(path: string): string {
+    return isAbsolute(path) ? path : resolve(this.manifestsDir, path);
+  }
+
   read(path: string): Record<string, string> {
-    const file = isAbsolute(path) ? path : resolve(this.manifestsDir, path);
+    const file = this.resolve(path);
     let values = this.cache.get(file);
     if (!values) {
       try {
@@ -72,6 +77,6 @@ function resolveOne(variable: EnvVar, files: EnvFileReader, daemonEnv: NodeJS.Pr
   }
   const key = from.key ?? variable.name;
   const value = files.read(from.envFile!)[key];
-  if (value === undefined) throw new SpecError(`env ${variable.name} reads key ${key} from ${from.envFile}, which has no such key; expected a line ${key}=… in that file`);
+  if (value === undefined) throw new SpecError(`env ${variable.name} reads key ${key} from ${files.resolve(from.envFile!)}, which has no such key; expected a line ${key}=… in that file`);
   return { value, secret: true };
 }
