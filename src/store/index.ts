@@ -1,0 +1,50 @@
+import { AuditRepository, DeploymentRepository, DriftRepository, EventRepository, HealthRepository, ResourceRepository, SnapshotRepository, TargetRepository, enforceRetention, type Retention } from "./repositories.ts";
+import { openDatabase, type OpenedDatabase } from "./store.ts";
+
+/** The repositories Berth writes what it observes to; passed to whoever needs them. */
+export interface Store {
+  url: string;
+  resources: ResourceRepository;
+  events: EventRepository;
+  health: HealthRepository;
+  deployments: DeploymentRepository;
+  drift: DriftRepository;
+  targets: TargetRepository;
+  audit: AuditRepository;
+  snapshots: SnapshotRepository;
+  /** Round trip to the database, in milliseconds. */
+  ping(): Promise<number>;
+  enforceRetention(retention: Retention): Promise<number>;
+  close(): void;
+}
+
+/** Builds the repositories over an opened database. */
+export function createStore(opened: OpenedDatabase, now: () => number = Date.now): Store {
+  const { db, client } = opened;
+  return {
+    url: opened.url,
+    resources: new ResourceRepository(db, now),
+    events: new EventRepository(db, now),
+    health: new HealthRepository(db),
+    deployments: new DeploymentRepository(db, now),
+    drift: new DriftRepository(db, now),
+    targets: new TargetRepository(db, now),
+    audit: new AuditRepository(db),
+    snapshots: new SnapshotRepository(db, now),
+    async ping() {
+      const started = performance.now();
+      await client.execute("SELECT 1");
+      return performance.now() - started;
+    },
+    enforceRetention: (retention) => enforceRetention(db, retention, now()),
+    close: () => client.close(),
+  };
+}
+
+/** Opens (and migrates) the database at `url` and returns its store. */
+export async function openStore(url?: string): Promise<Store> {
+  return createStore(await openDatabase(url));
+}
+
+export { DEFAULT_DB_URL } from "./store.ts";
+export { DEFAULT_RETENTION, type Retention } from "./repositories.ts";

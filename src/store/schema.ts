@@ -1,0 +1,138 @@
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Every controller key's last known state: spec, generations, phase and conditions. */
+export const resources = sqliteTable("resources", {
+  /** Controller key, e.g. `Service/development/web`. */
+  key: text("key").primaryKey(),
+  kind: text("kind").notNull(),
+  name: text("name").notNull(),
+  /** The manifest spec as JSON, secret literals masked. */
+  spec: text("spec").notNull(),
+  specHash: text("spec_hash").notNull(),
+  /** Bumps whenever specHash changes. */
+  generation: integer("generation").notNull(),
+  /** The generation the last successful reconcile converged. */
+  observedGeneration: integer("observed_generation").notNull().default(0),
+  phase: text("phase").notNull(),
+  message: text("message").notNull().default(""),
+  /** Kubernetes-style conditions as JSON: [{type, status, reason, message, lastTransitionTime}]. */
+  conditions: text("conditions").notNull().default("[]"),
+  sourceFile: text("source_file"),
+  revision: text("revision"),
+  updatedAt: integer("updated_at").notNull(),
+  /** Optimistic concurrency: every write must name the version it read. */
+  stateVersion: integer("state_version").notNull().default(1),
+});
+
+/** Kubernetes-style events; a repeat of the same event folds into one row with a count. */
+export const events = sqliteTable(
+  "events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    type: text("type").notNull(),
+    reason: text("reason").notNull(),
+    message: text("message").notNull(),
+    involvedKind: text("involved_kind").notNull(),
+    involvedName: text("involved_name").notNull(),
+    firstTime: integer("first_time").notNull(),
+    lastTime: integer("last_time").notNull(),
+    count: integer("count").notNull().default(1),
+  },
+  (t) => [
+    uniqueIndex("events_fold").on(t.involvedKind, t.involvedName, t.type, t.reason, t.message),
+    index("events_last_time").on(t.lastTime),
+  ],
+);
+
+/** Health check results per container over time. */
+export const healthResults = sqliteTable(
+  "health_results",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** Container name. */
+    instance: text("instance").notNull(),
+    service: text("service").notNull(),
+    time: integer("time").notNull(),
+    status: text("status").notNull(),
+    checkType: text("check_type").notNull(),
+    exitCode: integer("exit_code"),
+    httpStatus: integer("http_status"),
+    output: text("output"),
+    responseMs: real("response_ms"),
+    error: text("error"),
+  },
+  (t) => [index("health_instance_time").on(t.instance, t.time), index("health_status_time").on(t.status, t.time), index("health_service_time").on(t.service, t.time)],
+);
+
+/** One row per rollout of a service revision. */
+export const deployments = sqliteTable(
+  "deployments",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    service: text("service").notNull(),
+    /** The spec hash deployed. */
+    revision: text("revision").notNull(),
+    image: text("image").notNull(),
+    imageDigest: text("image_digest"),
+    manifestRevision: text("manifest_revision"),
+    status: text("status").notNull(),
+    startedAt: integer("started_at").notNull(),
+    completedAt: integer("completed_at"),
+    previousRevision: text("previous_revision"),
+    healthCheckPassed: integer("health_check_passed", { mode: "boolean" }),
+    error: text("error"),
+  },
+  (t) => [index("deployments_service_started").on(t.service, t.startedAt)],
+);
+
+/** Immutable record of each pass that found Docker different from a spec it had already converged. */
+export const driftChecks = sqliteTable(
+  "drift_checks",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    time: integer("time").notNull(),
+    key: text("key").notNull(),
+    /** JSON: [{path, observed, desired}]. */
+    differences: text("differences").notNull(),
+    repaired: integer("repaired", { mode: "boolean" }).notNull(),
+  },
+  (t) => [index("drift_key_time").on(t.key, t.time)],
+);
+
+/** Last known state of each Docker engine. */
+export const targets = sqliteTable("targets", {
+  name: text("name").primaryKey(),
+  status: text("status").notNull(),
+  engineVersion: text("engine_version"),
+  apiVersion: text("api_version"),
+  latencyMs: real("latency_ms"),
+  lastSeen: integer("last_seen"),
+  error: text("error"),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Every mutating Docker call, why it was made, and how it ended. */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    time: integer("time").notNull(),
+    target: text("target").notNull(),
+    operation: text("operation").notNull(),
+    object: text("object"),
+    reason: text("reason"),
+    outcome: text("outcome").notNull(),
+    error: text("error"),
+    durationMs: real("duration_ms").notNull(),
+  },
+  (t) => [index("audit_time").on(t.time), index("audit_target_time").on(t.target, t.time)],
+);
+
+/** Persisted XState snapshots of long-running actors (rollouts), so a restarted daemon resumes them. */
+export const actorSnapshots = sqliteTable("actor_snapshots", {
+  /** Actor id, e.g. `rollout/Service/production/web`. */
+  id: text("id").primaryKey(),
+  machine: text("machine").notNull(),
+  snapshot: text("snapshot").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});

@@ -1,0 +1,49 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient, type Client } from "@libsql/client";
+import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import { migrate } from "drizzle-orm/libsql/migrator";
+import * as schema from "./schema.ts";
+
+export type Database = LibSQLDatabase<typeof schema>;
+
+/** Where the embedded database lives unless --db says otherwise. */
+export const DEFAULT_DB_URL = "file:.berth/berth.db";
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url));
+
+export class StoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreError";
+  }
+}
+
+export interface OpenedDatabase {
+  client: Client;
+  db: Database;
+  url: string;
+}
+
+/**
+ * Opens a libSQL database (an embedded file by default, or any libSQL server
+ * URL) and applies every pending migration, so an older database upgrades in place.
+ */
+export async function openDatabase(url: string = DEFAULT_DB_URL, options: { migrationsDir?: string; authToken?: string } = {}): Promise<OpenedDatabase> {
+  if (url.startsWith("file:") && !url.startsWith("file::memory:")) mkdirSync(dirname(url.slice("file:".length)), { recursive: true });
+  const client = createClient({ url, authToken: options.authToken });
+  try {
+    if (url.startsWith("file:")) {
+      // WAL lets CLI readers run while the daemon writes.
+      await client.execute("PRAGMA journal_mode = WAL");
+      await client.execute("PRAGMA busy_timeout = 5000");
+    }
+    const db = drizzle(client, { schema });
+    await migrate(db, { migrationsFolder: options.migrationsDir ?? MIGRATIONS_DIR });
+    return { client, db, url };
+  } catch (error) {
+    client.close();
+    throw new StoreError(`cannot open the store at ${url}; expected a writable file: path or a reachable libSQL URL, e.g. --db file:.berth/berth.db`, { cause: error });
+  }
+}
