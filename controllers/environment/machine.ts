@@ -1,5 +1,6 @@
 import { assign, fromPromise, setup } from "xstate";
 import { errorOf, messageOf, outputOf } from "../../src/engine/actor-events.ts";
+import type { Change } from "../../src/engine/observer.ts";
 import type { ServicePhase } from "../service/machine.ts";
 
 /** What an environment reconcile found: its own objects converged, and each service's phase. */
@@ -9,6 +10,8 @@ export interface EnvironmentFacts {
   converged: boolean;
   message: string;
   requeueAfterMs?: number;
+  /** What this pass changed in Docker. */
+  changes?: Change[];
 }
 
 export type EnvironmentPhase = "Provisioning" | "Healthy" | "Degraded" | "Failed" | "Stopped";

@@ -1,5 +1,6 @@
 import type { Observed } from "../../src/docker/observe.ts";
 import type { DesiredEnvironment } from "../../src/desired/model.ts";
+import type { Change } from "../../src/engine/observer.ts";
 
 /** One step on an environment's shared objects: networks, volumes, and containers no manifest declares. */
 export type EnvironmentAction =
@@ -46,6 +47,12 @@ export function planEnvironment(desired: DesiredEnvironment | undefined, observe
     for (const v of observed.volumes) if (!wantedVolumes.has(v.name)) actions.push({ type: "remove-volume", name: v.name, reason: "not mounted by any service and pruneVolumes is on" });
   }
   return actions;
+}
+
+/** What an action says about Docker versus the spec, for drift records. */
+export function environmentChange(action: EnvironmentAction): Change {
+  const [verb, kind] = action.type.split("-") as [string, string];
+  return verb === "create" ? { path: `${kind} ${action.name}`, observed: "absent", desired: "present" } : { path: `${kind} ${action.name}`, observed: "present", desired: `absent (${action.reason})` };
 }
 
 /** One line per action, as `berth plan` prints it. */

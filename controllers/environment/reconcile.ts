@@ -1,30 +1,62 @@
 import { observe } from "../../src/docker/observe.ts";
-import type { ReconcileDeps } from "../../src/engine/deps.ts";
+import type { OrphanEnvironment, ReconcileDeps } from "../../src/engine/deps.ts";
 import { executeEnvironmentActions } from "../../src/engine/execute.ts";
+import type { Change } from "../../src/engine/observer.ts";
+import { TargetUnavailableError } from "../../src/engine/target-unavailable.ts";
 import type { EnvironmentFacts } from "./machine.ts";
-import { planEnvironment } from "./plan.ts";
+import { environmentChange, planEnvironment } from "./plan.ts";
 
-/** Converges an Environment's network and volumes and prunes what no manifest declares; safe to repeat. */
+/**
+ * Converges an Environment's network and volumes, prunes what no manifest
+ * declares, and clears copies of it left on other targets or projects; safe to repeat.
+ */
 export async function reconcileEnvironment(key: string, deps: ReconcileDeps): Promise<EnvironmentFacts> {
   const name = key.slice("Environment/".length);
   const model = deps.model();
   const desired = model.environments.get(name);
-  const owner = desired ?? deps.orphan(name);
-  if (!owner) return { suspended: false, services: [], converged: true, message: "not declared and nothing left to remove" };
+  const changes: Change[] = [];
+  let pruneBlocked = false;
 
-  const driver = deps.driver(owner.target);
-  const scope = { key, project: owner.project, environment: name };
-  const observed = await observe(driver, { project: owner.project, environment: name });
-  const actions = planEnvironment(desired, observed, { allowPrune: model.complete });
-  await executeEnvironmentActions(driver, scope, desired, actions, deps.log);
-  // New networks and volumes unblock services waiting for them.
-  if (desired && actions.some((a) => a.type.startsWith("create"))) for (const s of desired.services) deps.enqueue(s.key);
+  if (desired) {
+    const driver = deps.driver(desired.target);
+    const scope = { key, project: desired.project, environment: name };
+    const observed = await observe(driver, { project: desired.project, environment: name });
+    const actions = planEnvironment(desired, observed, { allowPrune: model.complete });
+    await executeEnvironmentActions(driver, scope, desired, actions, deps.log);
+    changes.push(...actions.map(environmentChange));
+    // New networks and volumes unblock services waiting for them.
+    if (actions.some((a) => a.type.startsWith("create"))) for (const s of desired.services) deps.enqueue(s.key);
+    pruneBlocked = !model.complete && observed.containers.some((c) => !desired.services.some((s) => s.service === c.service));
+  }
+
+  for (const owner of deps.orphans(name)) {
+    const pruned = await pruneOrphan(key, name, owner, deps, model.complete);
+    if (pruned === undefined) continue; // its target is not connected: tried again when it is
+    changes.push(...pruned.changes);
+    pruneBlocked ||= pruned.blocked;
+    if (!pruned.blocked) deps.forgetOrphan(name, owner);
+  }
 
   const services = (desired?.services ?? []).map((s) => ({ service: s.service, phase: deps.servicePhase(s.key) ?? "Configured" }));
-  const pruneBlocked = !model.complete && (!desired || observed.containers.some((c) => !desired.services.some((s) => s.service === c.service)));
   const message = pruneBlocked
     ? "manifests have errors: nothing is pruned until they are fixed"
-    : `${services.filter((s) => s.phase === "Running").length}/${services.length} services running`;
+    : desired
+      ? `${services.filter((s) => s.phase === "Running").length}/${services.length} services running`
+      : "not declared; its containers and networks were removed";
   // After a change, look again to confirm it (level-triggered); the next pass is normally a no-op.
-  return { suspended: desired?.suspended ?? false, services, converged: actions.length === 0, message, requeueAfterMs: actions.length ? 200 : undefined };
+  return { suspended: desired?.suspended ?? false, services, converged: changes.length === 0, message, requeueAfterMs: changes.length ? 200 : undefined, changes };
+}
+
+async function pruneOrphan(key: string, name: string, owner: OrphanEnvironment, deps: ReconcileDeps, allowPrune: boolean): Promise<{ changes: Change[]; blocked: boolean } | undefined> {
+  let driver;
+  try {
+    driver = deps.driver(owner.target);
+  } catch (error) {
+    if (error instanceof TargetUnavailableError) return undefined;
+    throw error;
+  }
+  const observed = await observe(driver, { project: owner.project, environment: name });
+  const actions = planEnvironment(undefined, observed, { allowPrune });
+  await executeEnvironmentActions(driver, { key, project: owner.project, environment: name }, undefined, actions, deps.log);
+  return { changes: actions.map(environmentChange), blocked: !allowPrune && observed.containers.length + observed.networks.length > 0 };
 }

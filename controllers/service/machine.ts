@@ -1,5 +1,6 @@
 import { assign, fromPromise, setup } from "xstate";
 import { errorOf, messageOf, outputOf } from "../../src/engine/actor-events.ts";
+import type { Change } from "../../src/engine/observer.ts";
 
 /** Facts a reconcile reports back; the machine turns them into a phase. */
 export interface ServiceFacts {
@@ -11,6 +12,8 @@ export interface ServiceFacts {
   message: string;
   /** Ask to be reconciled again after this long (waiting on a dependency or health). */
   requeueAfterMs?: number;
+  /** What this pass changed in Docker. */
+  changes?: Change[];
 }
 
 export type ServicePhase = "Configured" | "Starting" | "Running" | "Stopping" | "Stopped" | "Failed";

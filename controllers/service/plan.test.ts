@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ObservedContainer } from "../../src/docker/observe.ts";
-import { describeServiceAction, planImage, planService, type ServiceDesired } from "./plan.ts";
+import { describeServiceAction, holdBackStarts, planImage, planService, type ServiceDesired } from "./plan.ts";
 
 const HASH = "a".repeat(64);
 const OLD = "b".repeat(64);
@@ -39,7 +39,9 @@ describe("planService", () => {
     { name: "stopped container of the current spec -> start it", desired: svc(), observed: [container(0, { state: "exited", exitCode: 137 })], want: ["start shop-dev-web-0-aaaaaaa (container is exited)"] },
     { name: "created but never started -> start it", desired: svc(), observed: [container(0, { state: "created" })], want: ["start shop-dev-web-0-aaaaaaa (container is created)"] },
     { name: "one-shot job that exited 0 with restartPolicy no -> leave it", desired: svc({ restartPolicy: "no" }), observed: [container(0, { state: "exited", exitCode: 0 })], want: [] },
-    { name: "one-shot job that failed -> start again", desired: svc({ restartPolicy: "no" }), observed: [container(0, { state: "exited", exitCode: 1 })], want: ["start shop-dev-web-0-aaaaaaa (container is exited)"] },
+    { name: "one-shot job that failed -> left to its restart policy, no restart loop", desired: svc({ restartPolicy: "no" }), observed: [container(0, { state: "exited", exitCode: 1 })], want: [] },
+    { name: "on-failure container that exited -> left to Docker's restart policy", desired: svc({ restartPolicy: "on-failure" }), observed: [container(0, { state: "exited", exitCode: 3 })], want: [] },
+    { name: "always-restart container stopped by someone -> start it", desired: svc({ restartPolicy: "always" }), observed: [container(0, { state: "exited", exitCode: 0 })], want: ["start shop-dev-web-0-aaaaaaa (container is exited)"] },
     { name: "dead container -> replace", desired: svc(), observed: [container(0, { state: "dead" })], want: ["remove shop-dev-web-0-aaaaaaa (container is dead)", "create shop-dev-web-0-aaaaaaa (replace dead container)"] },
     { name: "scale down -> remove the highest slots", desired: svc({ replicas: 1 }), observed: [container(0), container(1), container(2)], want: ["remove shop-dev-web-2-aaaaaaa (scaled down)", "remove shop-dev-web-1-aaaaaaa (scaled down)"] },
     { name: "replicas 0 -> remove all", desired: svc({ replicas: 0 }), observed: [container(0)], want: ["remove shop-dev-web-0-aaaaaaa (scaled down)"] },
@@ -66,5 +68,20 @@ describe("planImage", () => {
     { name: "build when the content tag is missing", image: { ref: "berth-build/shop-web:abc", pullPolicy: "Never" as const, build: { dir: "/x", files: [], dockerfile: "Dockerfile" } }, present: false, want: ["build berth-build/shop-web:abc (image not built yet)"] },
   ])("$name", ({ image, present, want }) => {
     expect(planImage(image, present).map(describeServiceAction)).toEqual(want);
+  });
+});
+
+describe("holdBackStarts", () => {
+  it("keeps scale-downs, drops creations, starts and the removals their replacements depend on", () => {
+    const desired = svc({ replicas: 2 });
+    const observed = [container(0, { specHash: OLD }), container(1, { state: "created" }), container(2)];
+    const actions = planService(desired, observed);
+    expect(actions.map(describeServiceAction)).toEqual([
+      "create shop-dev-web-0-aaaaaaa (spec changed)",
+      "remove shop-dev-web-0-bbbbbbb (outdated spec)",
+      "start shop-dev-web-1-aaaaaaa (container is created)",
+      "remove shop-dev-web-2-aaaaaaa (scaled down)",
+    ]);
+    expect(holdBackStarts(actions).map(describeServiceAction)).toEqual(["remove shop-dev-web-2-aaaaaaa (scaled down)"]);
   });
 });

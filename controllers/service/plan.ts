@@ -1,6 +1,7 @@
 import type { ObservedContainer } from "../../src/docker/observe.ts";
 import type { DesiredService, ImageSource } from "../../src/desired/model.ts";
 import { containerName } from "../../src/desired/names.ts";
+import type { Change } from "../../src/engine/observer.ts";
 
 /** One step that brings a service's containers closer to the manifest. */
 export type ServiceAction =
@@ -9,14 +10,26 @@ export type ServiceAction =
   | { type: "create"; slot: number; name: string; reason: string }
   | { type: "start"; id: string; name: string; reason: string }
   | { type: "stop"; id: string; name: string; reason: string }
-  | { type: "remove"; id: string; name: string; reason: string };
+  | { type: "remove"; id: string; name: string; slot: number; reason: string };
 
 export type ServiceDesired = Pick<DesiredService, "project" | "environment" | "service" | "replicas" | "suspended" | "specHash" | "strategy" | "restartPolicy">;
 
 const STOPPED = new Set(["created", "exited", "dead"]);
 
-/** A one-shot container that finished well stays finished when its restart policy says so. */
-function completed(c: ObservedContainer, restartPolicy: ServiceDesired["restartPolicy"]): boolean {
+/**
+ * Whether Berth should start a stopped container of the current spec. A
+ * container never started is started. An exited one is started again only
+ * under a policy that restarts (someone stopped it); under `no` and
+ * `on-failure` an exit is the container's own outcome, and Docker's policy
+ * decides about restarts, so a crashing job cannot be restarted in a loop.
+ */
+function shouldStart(c: ObservedContainer, restartPolicy: ServiceDesired["restartPolicy"]): boolean {
+  if (c.state === "created") return true;
+  return restartPolicy === "always" || restartPolicy === "unless-stopped";
+}
+
+/** A container that ran to completion under a policy that does not restart it. */
+export function completed(c: ObservedContainer, restartPolicy: ServiceDesired["restartPolicy"]): boolean {
   return c.state === "exited" && c.exitCode === 0 && (restartPolicy === "no" || restartPolicy === "on-failure");
 }
 
@@ -39,9 +52,9 @@ export function planService(desired: ServiceDesired, observed: readonly Observed
     const others = inSlot.filter((c) => c !== current);
     if (current) {
       if (current.state === "dead") {
-        actions.push({ type: "remove", id: current.id, name: current.name, reason: "container is dead" });
+        actions.push(removal(current, "container is dead"));
         actions.push(create(desired, slot, "replace dead container"));
-      } else if (STOPPED.has(current.state) && !completed(current, desired.restartPolicy)) {
+      } else if (STOPPED.has(current.state) && shouldStart(current, desired.restartPolicy)) {
         actions.push({ type: "start", id: current.id, name: current.name, reason: `container is ${current.state}` });
       }
       for (const c of others) actions.push(removal(c, c.specHash === desired.specHash ? "duplicate in its replica slot" : "outdated spec"));
@@ -66,7 +79,17 @@ function create(desired: ServiceDesired, slot: number, reason: string): ServiceA
 }
 
 function removal(c: ObservedContainer, reason: string): ServiceAction {
-  return { type: "remove", id: c.id, name: c.name, reason };
+  return { type: "remove", id: c.id, name: c.name, slot: c.slot, reason };
+}
+
+/**
+ * The plan minus everything that would bring a replica up while a dependency
+ * is unmet: creations, starts, and the removals of old containers whose
+ * replacements are held back (so a rolling update never leaves a slot empty).
+ */
+export function holdBackStarts(actions: readonly ServiceAction[]): ServiceAction[] {
+  const heldSlots = new Set(actions.flatMap((a) => (a.type === "create" ? [a.slot] : [])));
+  return actions.filter((a) => a.type !== "create" && a.type !== "start" && !(a.type === "remove" && heldSlots.has(a.slot)));
 }
 
 /** The image step a plan with creations needs first, if any. */
@@ -75,6 +98,23 @@ export function planImage(image: ImageSource, present: boolean): ServiceAction[]
   if (image.pullPolicy === "Always") return [{ type: "pull", ref: image.ref, reason: "imagePullPolicy Always" }];
   if (!present && image.pullPolicy === "IfNotPresent") return [{ type: "pull", ref: image.ref, reason: "image not present" }];
   return [];
+}
+
+/** What an action says about Docker versus the spec, for drift records. */
+export function serviceChange(action: ServiceAction): Change {
+  switch (action.type) {
+    case "pull":
+    case "build":
+      return { path: `image ${action.ref}`, observed: "absent", desired: "present" };
+    case "create":
+      return { path: `replica ${action.slot}`, observed: action.reason, desired: `running ${action.name}` };
+    case "start":
+      return { path: `container ${action.name}`, observed: action.reason, desired: "running" };
+    case "stop":
+      return { path: `container ${action.name}`, observed: "running", desired: `stopped (${action.reason})` };
+    case "remove":
+      return { path: `container ${action.name}`, observed: action.reason, desired: "absent" };
+  }
 }
 
 /** One line per action, as `berth plan` prints it. */

@@ -5,7 +5,7 @@ import type { ReconcileDeps } from "../../src/engine/deps.ts";
 import { environmentKey } from "../../src/desired/names.ts";
 import { currentContainers, isReady, unmetDependencies } from "./dependencies.ts";
 import { TerminalReconcileError, type ServiceFacts } from "./machine.ts";
-import { planImage, planService } from "./plan.ts";
+import { completed, holdBackStarts, planImage, planService, serviceChange } from "./plan.ts";
 
 /** How soon to look again while waiting on a dependency or on health. */
 const WAIT_REQUEUE_MS = 1_000;
@@ -24,7 +24,10 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
   const model = deps.model();
   const desired = model.services.get(key);
   // A service gone from the manifests is pruned by its environment's reconcile.
-  if (!desired) return { desired: 0, running: 0, ready: 0, converged: true, message: "not declared" };
+  if (!desired) {
+    deps.prober.track(key, undefined, "", []);
+    return { desired: 0, running: 0, ready: 0, converged: true, message: "not declared" };
+  }
   if (desired.error) throw new TerminalReconcileError(desired.error);
 
   const driver = deps.driver(desired.target);
@@ -37,11 +40,15 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
   let actions = planService(desired, own);
   const peers = new Map(model.environments.get(desired.environment)!.services.map((s) => [s.service, s]));
   const waiting = unmetDependencies(desired, peers, containers, deps.healthOf);
-  if (waiting.length) actions = actions.filter((a) => a.type !== "create" && a.type !== "start");
+  if (waiting.length) actions = holdBackStarts(actions);
 
   if (actions.some((a) => a.type === "create")) {
     const shared = await observe(driver, scope);
-    const ready = [network, ...desired.extraNetworks].every((n) => shared.networks.some((o) => o.name === n));
+    const environment = model.environments.get(desired.environment)!;
+    // Docker would create a missing volume itself, without Berth's labels: let the environment make it first.
+    const ready =
+      [network, ...desired.extraNetworks].every((n) => shared.networks.some((o) => o.name === n)) &&
+      environment.volumes.every((v) => shared.volumes.some((o) => o.name === v));
     if (!ready) {
       deps.enqueue(environmentKey(desired.environment));
       return facts(desired, own, deps, false, "waiting for the environment's network and volumes", WAIT_REQUEUE_MS);
@@ -55,7 +62,10 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
   const after = actions.length ? (await observeContainers(driver, { ...scope, service: desired.service })) : own;
   if (actions.length) deps.prober.track(key, desired.healthCheck, network, after);
   const message = waiting.length ? `waiting for ${waiting.join(", ")}` : undefined;
-  return facts(desired, after, deps, actions.length === 0 && waiting.length === 0, message, waiting.length ? WAIT_REQUEUE_MS : actions.length ? VERIFY_REQUEUE_MS : undefined);
+  return {
+    ...facts(desired, after, deps, actions.length === 0 && waiting.length === 0, message, waiting.length ? WAIT_REQUEUE_MS : actions.length ? VERIFY_REQUEUE_MS : undefined),
+    changes: actions.map(serviceChange),
+  };
 }
 
 function facts(
@@ -67,8 +77,10 @@ function facts(
   requeueAfterMs: number | undefined,
 ): ServiceFacts {
   const current = currentContainers(desired, containers);
-  const running = current.filter((c) => c.state === "running").length;
-  const ready = current.filter((c) => isReady(c, desired, deps.healthOf)).length;
+  // A one-shot container that finished well has done what it is for.
+  const done = current.filter((c) => completed(c, desired.restartPolicy)).length;
+  const running = current.filter((c) => c.state === "running").length + done;
+  const ready = current.filter((c) => isReady(c, desired, deps.healthOf)).length + done;
   const want = desired.suspended ? 0 : desired.replicas;
   const stillRunning = desired.suspended ? containers.filter((c) => c.state === "running").length : running;
   // Running but not yet healthy: look again soon rather than at the next resync.

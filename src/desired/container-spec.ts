@@ -56,7 +56,7 @@ export function containerTemplate(input: TemplateInput): ContainerTemplate {
     HostConfig: {
       NetworkMode: input.network,
       PortBindings: Object.keys(bindings).length ? bindings : undefined,
-      Mounts: spec.volumes?.map((v) => mount(v, project, environment, input.resolvePath)),
+      Mounts: spec.volumes?.map((v) => mount(v, input.target, project, environment, input.resolvePath)),
       RestartPolicy: { Name: spec.restartPolicy === "no" ? "" : spec.restartPolicy },
       ...resourceLimits(input.resources),
     },
@@ -74,10 +74,13 @@ function dockerHealthcheck(check: HealthCheck): Docker.HealthConfig {
   };
 }
 
-function mount(volume: VolumeMount, project: string, environment: string, resolvePath: (p: string) => string): Docker.MountSettings {
+function mount(volume: VolumeMount, target: string, project: string, environment: string, resolvePath: (p: string) => string): Docker.MountSettings {
   if (volume.type === "tmpfs") return { Type: "tmpfs", Source: "", Target: volume.target, ReadOnly: volume.readOnly };
-  const source = volume.type === "volume" ? volumeName(project, environment, volume.source!) : resolvePath(volume.source!);
-  return { Type: volume.type, Source: source, Target: volume.target, ReadOnly: volume.readOnly };
+  if (volume.type === "bind") return { Type: "bind", Source: resolvePath(volume.source!), Target: volume.target, ReadOnly: volume.readOnly };
+  const name = volumeName(project, environment, volume.source!);
+  // Should Docker ever create the volume itself, it still carries Berth's labels and stays visible to pruning rules.
+  const labels = { [LABEL.managed]: "true", [LABEL.target]: target, [LABEL.project]: project, [LABEL.environment]: environment, [LABEL.volume]: name };
+  return { Type: "volume", Source: name, Target: volume.target, ReadOnly: volume.readOnly, VolumeOptions: { NoCopy: false, Labels: labels, DriverConfig: { Name: "local", Options: {} } } };
 }
 
 function resourceLimits(resources: Resources | undefined): Partial<Docker.HostConfig> {

@@ -9,6 +9,7 @@ import type {
   Service,
   ServiceSpec,
 } from "../manifests/types.ts";
+import { LABEL } from "../docker/labels.ts";
 import { readBuildContext } from "./build-context.ts";
 import { containerTemplate, type ContainerTemplate } from "./container-spec.ts";
 import { EnvFileReader, resolveEnv, SpecError } from "./env.ts";
@@ -163,7 +164,7 @@ function desiredService(
     });
     // The revision label is informational: a new commit alone must not recreate containers.
     const specHash = hashOf({ template, extraNetworks: base.extraNetworks });
-    if (revision) template.Labels!["dev.berth.revision"] = revision;
+    if (revision) template.Labels![LABEL.revision] = revision;
     return { ...base, image, template, specHash, secretNames: env_.secretNames };
   } catch (error) {
     if (!(error instanceof SpecError)) throw error;

@@ -147,13 +147,16 @@ export class DockerDriver {
   }
 
   async startContainer(id: string, reason: string): Promise<void> {
-    await this.call("container.start", () => this.docker.getContainer(id).start(), { mutating: true, object: id, reason });
+    await this.call("container.start", () => this.docker.getContainer(id).start(), { mutating: true, object: id, reason }).catch((error) => {
+      if (error instanceof DockerCallError && error.statusCode === 304) return; // already running
+      throw error;
+    });
   }
 
   /** Stops gracefully: SIGTERM, then SIGKILL after the timeout (default: the container's own StopTimeout). */
   async stopContainer(id: string, timeoutSeconds: number | undefined, reason: string): Promise<void> {
     await this.call("container.stop", () => this.docker.getContainer(id).stop(timeoutSeconds === undefined ? {} : { t: timeoutSeconds }), { mutating: true, object: id, reason }).catch((error) => {
-      if (error instanceof DockerCallError && error.statusCode === 304) return; // already stopped
+      if (error instanceof DockerCallError && (error.statusCode === 304 || error.statusCode === 404)) return; // already stopped, or gone
       throw error;
     });
   }
@@ -185,7 +188,10 @@ export class DockerDriver {
   }
 
   async removeVolume(name: string, reason: string): Promise<void> {
-    await this.call("volume.remove", () => this.docker.getVolume(name).remove(), { mutating: true, object: name, reason });
+    await this.call("volume.remove", () => this.docker.getVolume(name).remove(), { mutating: true, object: name, reason }).catch((error) => {
+      if (error instanceof DockerCallError && error.statusCode === 404) return;
+      throw error;
+    });
   }
 
   async pullImage(ref: string, reason: string): Promise<void> {
@@ -232,8 +238,13 @@ export class DockerDriver {
           const line = pending.slice(0, newline).trim();
           pending = pending.slice(newline + 1);
           if (!line) continue;
-          const raw = JSON.parse(line) as { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; time: number };
-          onEvent({ type: raw.Type, action: raw.Action, id: raw.Actor.ID, labels: raw.Actor.Attributes ?? {}, time: raw.time });
+          try {
+            const raw = JSON.parse(line) as { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; time: number };
+            onEvent({ type: raw.Type, action: raw.Action, id: raw.Actor.ID, labels: raw.Actor.Attributes ?? {}, time: raw.time });
+          } catch (error) {
+            // An unreadable event ends the stream: the target reconnects and re-queues everything, so nothing it meant is lost.
+            stream.destroy(new DockerCallError(this.target, "events", error));
+          }
         }
       });
       stream.on("end", () => resolve());

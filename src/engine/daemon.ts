@@ -19,17 +19,23 @@ export interface DaemonOptions extends Omit<ManagerOptions, "beforeResync"> {
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { dir, debounceMs, log, ...managerOptions } = options;
   let watcher: ManifestWatcher | undefined;
-  const manager = new Manager({ ...managerOptions, log, beforeResync: async () => void (await watcher?.reload()) });
+  const manager = new Manager({
+    ...managerOptions,
+    log,
+    // Env files and build contexts are read when the model is built: rebuild it on every resync.
+    beforeResync: async () => void (watcher && manager.setDesired(await watcher.reload())),
+  });
   const onState = (state: DesiredState) => {
-    reportManifestState(log, state);
+    // The model first, so the redactor knows this state's secrets before anything is logged.
     manager.setDesired(state);
+    reportManifestState(log, state);
   };
   watcher = await watchManifests(dir, {
     debounceMs,
     onChange: onState,
     onError: (error) => log.error("manifests unreadable", { dir, error: error.message, cause: error.cause }),
   });
-  log.info("berth started", { dir: watcher.current.dir, workers: options.workers ?? 4, resyncMs: options.resyncMs, revision: watcher.current.revision?.commit });
+  log.info("berth started", { dir: watcher.current.dir, workers: manager.workers, resyncMs: manager.resyncMs, revision: watcher.current.revision?.commit });
   onState(watcher.current);
   manager.start();
   return {

@@ -13,7 +13,7 @@ export interface OrphanEnvironment {
 
 /** What every reconcile is given; nothing is imported as a singleton. */
 export interface ReconcileDeps {
-  /** The model of the last good manifests, read fresh on every reconcile. */
+  /** The model of the manifests in force (each file's last valid version), read fresh on every reconcile. */
   model(): DesiredModel;
   /** The driver of a target; throws when the target is not connected. */
   driver(target: string): DockerDriver;
@@ -22,5 +22,8 @@ export interface ReconcileDeps {
   log: Logger;
   servicePhase(key: string): ServicePhase | undefined;
   enqueue(key: string): void;
-  orphan(environment: string): OrphanEnvironment | undefined;
+  /** Copies of an environment where no manifest declares it (another target or project, or deleted). */
+  orphans(environment: string): OrphanEnvironment[];
+  /** Called once an orphan copy has nothing left to prune. */
+  forgetOrphan(environment: string, owner: OrphanEnvironment): void;
 }

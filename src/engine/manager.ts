@@ -17,6 +17,7 @@ import type { DesiredState } from "../manifests/load.ts";
 import type { DeploymentTarget } from "../manifests/types.ts";
 import { WorkQueue, type QueueClock } from "../workqueue/workqueue.ts";
 import type { OrphanEnvironment, ReconcileDeps } from "./deps.ts";
+import { TargetUnavailableError } from "./target-unavailable.ts";
 
 /** Engine events that may mean a container drifted from its spec. */
 const TRIGGERS = ["die", "destroy", "stop", "kill", "oom", "health_status"];
@@ -45,6 +46,8 @@ export interface ResourceStatus {
   ready: boolean;
   converged: boolean;
   error?: string;
+  /** The error needs a manifest change; retrying will not help. */
+  terminal?: boolean;
 }
 
 type ServiceActor = Actor<typeof serviceMachine>;
@@ -60,10 +63,11 @@ export class Manager {
   private readonly services = new Map<string, ServiceActor>();
   private readonly environments = new Map<string, EnvironmentActor>();
   private readonly projects = new Map<string, Actor<typeof projectMachine>>();
-  private readonly orphans = new Map<string, OrphanEnvironment>();
+  /** Copies of environments on targets (or under projects) where no manifest declares them, by environment name. */
+  private readonly orphans = new Map<string, OrphanEnvironment[]>();
   private readonly prober: HealthProber;
   private readonly deps: ReconcileDeps;
-  private workers: Promise<void>[] = [];
+  private workerLoops: Promise<void>[] = [];
   private resyncTimer?: NodeJS.Timeout;
   private running = false;
 
@@ -81,15 +85,31 @@ export class Manager {
       log: options.log,
       servicePhase: (key) => this.services.get(key)?.getSnapshot().context.phase,
       enqueue: (key) => this.queue.add(key),
-      orphan: (environment) => this.orphans.get(environment),
+      orphans: (environment) => this.orphans.get(environment) ?? [],
+      forgetOrphan: (environment, owner) => {
+        const left = (this.orphans.get(environment) ?? []).filter((o) => o.target !== owner.target || o.project !== owner.project);
+        if (left.length) this.orphans.set(environment, left);
+        else this.orphans.delete(environment);
+      },
     };
   }
 
   /** Takes a new desired state: rebuilds the model, starts controllers for new resources, queues everything. */
   setDesired(state: DesiredState): void {
+    const previous = this.model;
     this.model = buildDesiredModel(state, { daemonEnv: this.options.daemonEnv });
     this.options.redactor.setSecrets(secretValuesOf(this.model));
-    for (const [name] of this.model.environments) this.orphans.delete(name);
+    // An environment that left the manifests, or moved, leaves a copy behind to prune now, not at the next resync.
+    for (const old of previous.environments.values()) {
+      const now = this.model.environments.get(old.environment);
+      if (!now || now.target !== old.target || now.project !== old.project) this.addOrphan(old.environment, { project: old.project, target: old.target });
+    }
+    for (const [name, owners] of this.orphans) {
+      const declared = this.model.environments.get(name);
+      const left = owners.filter((o) => !declared || o.target !== declared.target || o.project !== declared.project);
+      if (left.length) this.orphans.set(name, left);
+      else this.orphans.delete(name);
+    }
     this.syncTargets();
     for (const key of this.model.services.keys()) this.serviceActor(key);
     for (const env of this.model.environments.values()) this.environmentActor(env.key);
@@ -101,10 +121,8 @@ export class Manager {
   start(): void {
     if (this.running) return;
     this.running = true;
-    const count = this.options.workers ?? 4;
-    this.workers = Array.from({ length: count }, () => this.work());
-    const resyncMs = this.options.resyncMs ?? 5 * 60_000;
-    this.resyncTimer = setInterval(() => void this.resync(), resyncMs);
+    this.workerLoops = Array.from({ length: this.workers }, () => this.work());
+    this.resyncTimer = setInterval(() => void this.resync(), this.resyncMs);
     this.resyncTimer.unref();
   }
 
@@ -113,10 +131,20 @@ export class Manager {
     this.running = false;
     clearInterval(this.resyncTimer);
     this.queue.shutdown();
-    await Promise.all(this.workers);
+    await Promise.all(this.workerLoops);
     this.prober.stop();
     for (const { actor } of this.targets.values()) actor.stop();
     for (const actor of [...this.services.values(), ...this.environments.values(), ...this.projects.values()]) actor.stop();
+  }
+
+  /** Reconciles running at once. */
+  get workers(): number {
+    return this.options.workers ?? 4;
+  }
+
+  /** How often everything is looked at again without any trigger. */
+  get resyncMs(): number {
+    return this.options.resyncMs ?? 5 * 60_000;
   }
 
   /** Re-reads (via beforeResync) and queues every key, so drift is found even when an event was missed. */
@@ -158,8 +186,8 @@ export class Manager {
     }
     for (const [key, actor] of this.services) {
       if (!this.model.services.has(key)) continue;
-      const { phase, facts, error } = actor.getSnapshot().context;
-      out.push({ kind: "Service", name: key.slice("Service/".length), phase, message: error ?? facts?.message ?? "", ready: phase === "Running" || phase === "Stopped", converged: !!facts?.converged && !error, error });
+      const { phase, facts, error, terminal } = actor.getSnapshot().context;
+      out.push({ kind: "Service", name: key.slice("Service/".length), phase, message: error ?? facts?.message ?? "", ready: phase === "Running" || phase === "Stopped", converged: !!facts?.converged && !error, error, terminal });
     }
     return out;
   }
@@ -245,14 +273,21 @@ export class Manager {
       const networks = await driver.listNetworks(ownerFilter({ target }));
       const seen = [...containers.map((c) => ({ project: c.project, environment: c.environment })), ...networks.map((n) => ({ project: n.Labels?.[LABEL.project] ?? "", environment: n.Labels?.[LABEL.environment] ?? "" }))];
       for (const { project, environment } of seen) {
-        if (!environment || this.model.environments.has(environment) || this.orphans.has(environment)) continue;
-        this.orphans.set(environment, { project, target });
-        this.environmentActor(environmentKey(environment));
-        this.queue.add(environmentKey(environment));
+        const declared = this.model.environments.get(environment);
+        if (!environment || (declared && declared.target === target && declared.project === project)) continue;
+        this.addOrphan(environment, { project, target });
       }
     } catch (error) {
       this.options.log.warn("could not list objects on target", { target, error });
     }
+  }
+
+  private addOrphan(environment: string, owner: OrphanEnvironment): void {
+    const owners = this.orphans.get(environment) ?? [];
+    if (owners.some((o) => o.target === owner.target && o.project === owner.project)) return;
+    this.orphans.set(environment, [...owners, owner]);
+    this.environmentActor(environmentKey(environment));
+    this.queue.add(environmentKey(environment));
   }
 
   private onEngineEvent(target: string, event: EngineEvent): void {
@@ -284,13 +319,13 @@ export class Manager {
   private enqueueTarget(target: string): void {
     for (const env of this.model.environments.values()) if (env.target === target) this.queue.add(env.key);
     for (const s of this.model.services.values()) if (s.target === target) this.queue.add(s.key);
-    for (const [name, o] of this.orphans) if (o.target === target) this.queue.add(environmentKey(name));
+    for (const [name, owners] of this.orphans) if (owners.some((o) => o.target === target)) this.queue.add(environmentKey(name));
   }
 
   private targetOfKey(key: string): string | undefined {
     if (key.startsWith("Service/")) return this.model.services.get(key)?.target;
     const name = key.slice("Environment/".length);
-    return this.model.environments.get(name)?.target ?? this.orphans.get(name)?.target;
+    return this.model.environments.get(name)?.target ?? this.orphans.get(name)?.[0]?.target;
   }
 
   private serviceActor(key: string): ServiceActor {
@@ -352,17 +387,23 @@ export class Manager {
     }
   }
 
-  /** Resolves once every key has converged (and, with `ready`, every service runs healthy), or the timeout passes. */
+  /**
+   * Resolves once every key has converged (and, with `ready`, every service
+   * runs healthy) or cannot get further without a manifest change or an
+   * unreachable target coming back; or when the timeout passes. `ok` only
+   * when nothing failed.
+   */
   async settle(options: { timeoutMs: number; ready: boolean }): Promise<{ ok: boolean; pending: ResourceStatus[] }> {
     const deadline = Date.now() + options.timeoutMs;
     for (;;) {
-      const statuses = this.status().filter((s) => s.kind === "Service" || s.kind === "Environment");
-      const pending = statuses.filter((s) => !s.converged || (options.ready && !s.ready));
-      const terminal = [...this.services.values()].some((a) => a.getSnapshot().context.terminal);
-      const unreachable = this.status().filter((s) => s.kind === "DeploymentTarget" && s.phase === "Unreachable");
-      if (pending.length === 0 && !this.queue.busy) return { ok: true, pending: [] };
-      if (unreachable.length > 0) return { ok: false, pending: [...unreachable, ...pending] };
-      if (terminal || Date.now() > deadline) return { ok: false, pending };
+      const all = this.status();
+      const down = new Set(all.filter((s) => s.kind === "DeploymentTarget" && s.phase === "Unreachable").map((s) => s.name));
+      const statuses = all.filter((s) => s.kind === "Service" || s.kind === "Environment");
+      const stuck = statuses.filter((s) => s.terminal || down.has(this.targetOfKey(`${s.kind}/${s.name}`) ?? ""));
+      const pending = statuses.filter((s) => !stuck.includes(s) && (!s.converged || (options.ready && !s.ready)));
+      const failed = [...all.filter((s) => s.kind === "DeploymentTarget" && down.has(s.name)), ...stuck];
+      if (pending.length === 0 && !this.queue.busy) return { ok: failed.length === 0, pending: failed };
+      if (Date.now() > deadline) return { ok: false, pending: [...failed, ...pending] };
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -378,12 +419,6 @@ function ensureActor<M extends AnyStateMachine>(actors: Map<string, Actor<M>>, k
   return actor;
 }
 
-export class TargetUnavailableError extends Error {
-  constructor(target: string, cause?: string) {
-    super(`DeploymentTarget/${target} is not connected${cause ? `: ${cause}` : ""}`);
-    this.name = "TargetUnavailableError";
-  }
-}
 
 /** Phases as shown to operators. */
 export type Phase = ServicePhase | EnvironmentPhase;

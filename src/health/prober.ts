@@ -69,7 +69,8 @@ interface Tracked {
 export class HealthProber {
   private readonly tracked = new Map<string, Tracked>();
 
-  constructor(private readonly onChange: (serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult) => void, private readonly dial: Dialer = directDialer) {}
+  /** `onResult` hears every probe; `changed` says whether the container's health status moved. */
+  constructor(private readonly onResult: (serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean) => void, private readonly dial: Dialer = directDialer) {}
 
   /** Sets the containers probed for one service; containers no longer listed stop being probed. */
   track(serviceKey: string, check: HealthCheck | undefined, network: string, containers: readonly ObservedContainer[]): void {
@@ -78,7 +79,10 @@ export class HealthProber {
       if (t.serviceKey === serviceKey && !wanted.has(id)) this.untrack(id);
     }
     for (const [id, c] of wanted) {
-      if (this.tracked.has(id)) continue;
+      const known = this.tracked.get(id);
+      // A restarted container may come back on another address: probe where it is now.
+      if (known && known.address === c.addresses[network] && JSON.stringify(known.check) === JSON.stringify(check)) continue;
+      if (known) this.untrack(id);
       const entry: Tracked = { serviceKey, check: check!, address: c.addresses[network]!, startedAt: Date.now(), failures: 0, status: "starting" };
       this.tracked.set(id, entry);
       this.schedule(id, entry, 0);
@@ -118,7 +122,7 @@ export class HealthProber {
         entry.failures++;
         if (entry.failures >= entry.check.retries) entry.status = "unhealthy";
       }
-      if (entry.status !== before) this.onChange(entry.serviceKey, id, entry.status, result);
+      this.onResult(entry.serviceKey, id, entry.status, result, entry.status !== before);
       this.schedule(id, entry, durationMs(entry.status === "starting" ? "1s" : entry.check.interval));
     }, delayMs);
     entry.timer.unref();

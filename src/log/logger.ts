@@ -61,17 +61,17 @@ export function createLogger(options: LoggerOptions = {}, bound: LogFields = {})
   const now = options.now ?? (() => new Date());
   const emit = (level: LogLevel, message: string, fields: LogFields = {}) => {
     if (LEVELS[level] < min) return;
-    const all = { ...bound, ...fields };
+    // Mask before quoting or escaping: an escaped secret would no longer match.
+    const entries = Object.entries({ ...bound, ...fields })
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, typeof v === "number" || typeof v === "boolean" ? v : redact(render(v))] as const);
     const time = now().toISOString();
     if (options.format === "json") {
-      const entries = Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === "number" || typeof v === "boolean" ? v : render(v)]));
-      write(redact(JSON.stringify({ time, level, msg: message, ...entries })));
+      write(JSON.stringify({ time, level, msg: redact(message), ...Object.fromEntries(entries) }));
       return;
     }
-    const pairs = Object.entries(all)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${textValue(render(v))}`);
-    write(redact([time, level.padEnd(5), message, ...pairs].join(" ")));
+    const pairs = entries.map(([k, v]) => `${k}=${textValue(String(v))}`);
+    write([time, level.padEnd(5), redact(message), ...pairs].join(" "));
   };
   return {
     debug: (m, f) => emit("debug", m, f),

@@ -87,6 +87,13 @@ const berthLabels = (service: string, environment = "dev") => ({
 
 // ---------------------------------------------------------------------------
 
+/** The labels a volume gets should Docker create it from a mount. */
+const volumeOptions = (env: string, volume: string) => ({
+  NoCopy: false,
+  DriverConfig: { Name: "local", Options: {} },
+  Labels: { "dev.berth.managed": "true", "dev.berth.target": "local", "dev.berth.project": "shop", "dev.berth.environment": env, "dev.berth.volume": `shop-${env}-${volume}` },
+});
+
 describe("names and keys", () => {
   it("derives keys and Docker names from project, environment and resource names", async () => {
     const { model } = await modelOf({
@@ -116,7 +123,7 @@ describe("names and keys", () => {
       expect(db).toMatchObject({ key: `Service/${env}/db`, project: "shop", environment: env, service: "db", target: "local" });
       expect(db.extraNetworks).toEqual([`shop-${env}-backend`, `shop-${env}-metrics`]);
       expect(db.template.HostConfig?.NetworkMode).toBe(`shop-${env}`);
-      expect(db.template.HostConfig?.Mounts).toEqual([{ Type: "volume", Source: `shop-${env}-data`, Target: "/data", ReadOnly: false }]);
+      expect(db.template.HostConfig?.Mounts).toEqual([{ Type: "volume", Source: `shop-${env}-data`, Target: "/data", ReadOnly: false, VolumeOptions: volumeOptions(env, "data") }]);
       expect(db.template.NetworkingConfig).toEqual({ EndpointsConfig: { [`shop-${env}`]: { Aliases: ["db"] } } });
     }
   });
@@ -184,7 +191,7 @@ describe("container template", () => {
           "5353/udp": [{ HostIp: "127.0.0.1", HostPort: "5353" }],
         },
         Mounts: [
-          { Type: "volume", Source: "shop-dev-data", Target: "/data", ReadOnly: false },
+          { Type: "volume", Source: "shop-dev-data", Target: "/data", ReadOnly: false, VolumeOptions: volumeOptions("dev", "data") },
           { Type: "bind", Source: join(dir.dir, "config"), Target: "/etc/web", ReadOnly: true },
           { Type: "tmpfs", Source: "", Target: "/tmp", ReadOnly: false },
         ],

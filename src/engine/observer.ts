@@ -1,0 +1,42 @@
+import type { EngineInfo, TargetPhase } from "../../controllers/deploymenttarget/machine.ts";
+import type { EngineEvent } from "../docker/driver.ts";
+import type { ContainerHealth } from "../docker/observe.ts";
+import type { DesiredModel } from "../desired/model.ts";
+import type { ProbeResult } from "../health/prober.ts";
+import type { DesiredState } from "../manifests/load.ts";
+
+/** One difference between Docker and the spec, as a plan step saw it. */
+export interface Change {
+  path: string;
+  observed: string;
+  desired: string;
+}
+
+/** What one reconcile of a key came to. */
+export interface ReconcileOutcome {
+  key: string;
+  kind: "Service" | "Environment";
+  name: string;
+  phase: string;
+  previousPhase: string;
+  message: string;
+  ready: boolean;
+  converged: boolean;
+  error?: string;
+  terminal: boolean;
+  /** What the pass changed in Docker, one entry per executed plan step. */
+  changes: Change[];
+  /** The pass changed Docker although the spec had already converged: drift. */
+  drift: boolean;
+  running?: number;
+  desired?: number;
+}
+
+/** Everything the manager reports; the recorder (store, metrics, events) listens. All calls are fire-and-forget. */
+export interface ManagerObserver {
+  desiredChanged?(state: DesiredState, model: DesiredModel): void;
+  targetChanged?(name: string, phase: TargetPhase, engine: EngineInfo | undefined, error: string | undefined): void;
+  reconciled?(outcome: ReconcileOutcome): void;
+  engineEvent?(target: string, event: EngineEvent): void;
+  healthProbed?(serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean): void;
+}
