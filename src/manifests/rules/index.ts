@@ -1,6 +1,7 @@
 import type { ManifestError } from "../errors.ts";
 import type { Catalog, Rule } from "./catalog.ts";
 import { healthyDependenciesHaveChecks, noDependencyCycles } from "./dependencies.ts";
+import { generatedNamesAreUnique } from "./names.ts";
 import { hostPortsAreFree } from "./ports.ts";
 import { referencesExist } from "./references.ts";
 import { healthIntervalCoversTimeout, projectsAreComplete, targetsMatchTheirType, volumesAreWellFormed } from "./shape.ts";
@@ -17,6 +18,7 @@ export const RULES: readonly Rule[] = [
   healthIntervalCoversTimeout,
   volumesAreWellFormed,
   hostPortsAreFree,
+  generatedNamesAreUnique,
 ];
 
 /** Runs every cross-resource rule and returns all problems. */

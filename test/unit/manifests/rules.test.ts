@@ -150,6 +150,16 @@ describe("cross-resource rules", () => {
         "web.yaml:10:29: Service/web: /data is mounted twice; expected each target path once, e.g. target: /data-2",
       ],
     },
+    {
+      name: "two environments whose names run together into one volume name on a target",
+      files: {
+        "web.yaml": doc("Service", "web", "project: shop\nimage: web:1\nvolumes:\n  - {source: eu-data, target: /a}\n  - {source: data, target: /b}"),
+        "prod.yaml": doc("Environment", "dev-eu", "project: shop\ntarget: local"),
+      },
+      want: [
+        "prod.yaml:4:9: Environment/dev-eu: Docker name shop-dev-eu-data (volume data) is also the name of volume eu-data of Environment/dev on DeploymentTarget/local; expected environment, volume and network names that do not run together into the same Docker name, e.g. name: deveu",
+      ],
+    },
   ])("$name", async ({ files, want }: { files: Record<string, string | undefined>; want: string[] }) => {
     expect(await problems(files)).toEqual(want);
   });
