@@ -1,9 +1,12 @@
 import { Option } from "commander";
 import { driverForTarget } from "../docker/transport.ts";
-import { Manager, type ManagerOptions } from "../engine/manager.ts";
+import type { ManagerOptions } from "../engine/manager.ts";
 import { createLogger, Redactor, type Logger, type LogLevel } from "../log/logger.ts";
 import { parseDuration } from "../manifests/duration.ts";
 import { loadManifests, type DesiredState } from "../manifests/load.ts";
+import { Metrics } from "../metrics/metrics.ts";
+import { Recorder } from "../record/recorder.ts";
+import { DEFAULT_DB_URL, openStore, type Store } from "../store/index.ts";
 import type { CliIO } from "./context.ts";
 
 /** Reads manifests for a command that acts on them; prints every problem and returns undefined when invalid. */
@@ -28,14 +31,9 @@ export function logOptions(): Option[] {
   ];
 }
 
-/** A logger writing to stderr through one redactor, so no sink sees a secret. */
-export function createRuntimeLogger(io: CliIO, options: LogOptions, redactor: Redactor): Logger {
-  return createLogger({ format: options.logFormat, level: options.logLevel, write: (line) => io.stderr(`${line}\n`), redactor });
-}
-
-/** A manager wired to real drivers. */
-export function createManager(io: CliIO, log: Logger, redactor: Redactor, options: Partial<ManagerOptions>): Manager {
-  return new Manager({ log, redactor, connect: (target) => driverForTarget(target, { env: io.env }), daemonEnv: io.env, ...options });
+/** --db: the store every command reads or writes. */
+export function dbOption(): Option {
+  return new Option("--db <url>", "libSQL database: a file: path or a libSQL server URL").default(DEFAULT_DB_URL);
 }
 
 /** Parses a duration flag such as 5m or 30s. */
@@ -45,4 +43,42 @@ export function parseDurationFlag(value: string): number {
   return ms;
 }
 
-export { Redactor };
+/** Everything a converging command runs with: one redactor that every sink passes through. */
+export interface Runtime {
+  log: Logger;
+  redactor: Redactor;
+  store: Store;
+  metrics: Metrics;
+  recorder: Recorder;
+  /** Manager options wired to real drivers, the recorder and metrics. */
+  managerOptions: Pick<ManagerOptions, "log" | "redactor" | "connect" | "daemonEnv" | "observer" | "metrics">;
+  close(): Promise<void>;
+}
+
+/** Opens the store and builds logger, metrics and recorder for `apply` and `run`. */
+export async function createRuntime(io: CliIO, options: LogOptions & { db: string }): Promise<Runtime> {
+  const redactor = new Redactor();
+  const log = createLogger({ format: options.logFormat, level: options.logLevel, write: (line) => io.stderr(`${line}\n`), redactor });
+  const store = await openStore(options.db);
+  const metrics = new Metrics();
+  const recorder = new Recorder({ store, metrics, redactor, log });
+  return {
+    log,
+    redactor,
+    store,
+    metrics,
+    recorder,
+    managerOptions: {
+      log,
+      redactor,
+      connect: (target) => driverForTarget(target, { env: io.env, hooks: { onCall: recorder.onDockerCall } }),
+      daemonEnv: io.env,
+      observer: recorder,
+      metrics,
+    },
+    async close() {
+      await recorder.flush();
+      store.close();
+    },
+  };
+}

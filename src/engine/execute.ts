@@ -1,6 +1,6 @@
 import type { ServiceAction } from "../../controllers/service/plan.ts";
 import type { EnvironmentAction } from "../../controllers/environment/plan.ts";
-import type { DockerDriver } from "../docker/driver.ts";
+import { DockerCallError, type DockerDriver } from "../docker/driver.ts";
 import { LABEL } from "../docker/labels.ts";
 import type { DesiredEnvironment, DesiredService } from "../desired/model.ts";
 import type { Logger } from "../log/logger.ts";
@@ -67,6 +67,15 @@ async function createAndStart(driver: DockerDriver, desired: DesiredService, slo
   }
 }
 
+/** A 409 on create means an object of that name exists but is not this target's: say so, never take it over. */
+function nameTaken(error: unknown, kind: string, name: string, target: string): unknown {
+  if (!(error instanceof DockerCallError) || error.statusCode !== 409) return error;
+  return new Error(
+    `a ${kind} named ${name} already exists on DeploymentTarget/${target} but does not carry this target's labels (made by hand, by another tool, or by another target); expected no ${kind} of that name, e.g. docker ${kind} rm ${name} once nothing uses it`,
+    { cause: error },
+  );
+}
+
 const ENVIRONMENT_MESSAGE: Record<EnvironmentAction["type"], string> = {
   "create-network": "network created",
   "remove-network": "network removed",
@@ -88,7 +97,9 @@ export async function executeEnvironmentActions(
     const reason = `${scope.key}: ${action.type} (${action.reason})`;
     switch (action.type) {
       case "create-network":
-        await driver.createNetwork({ Name: action.name, Driver: "bridge", CheckDuplicate: true, Labels: labels }, reason);
+        await driver.createNetwork({ Name: action.name, Driver: "bridge", CheckDuplicate: true, Labels: labels }, reason).catch((error) => {
+          throw nameTaken(error, "network", action.name, driver.target);
+        });
         break;
       case "create-volume":
         await driver.createVolume({ Name: action.name, Labels: { ...labels, [LABEL.volume]: action.name } }, reason);

@@ -1,9 +1,9 @@
 import { createActor, fromPromise, waitFor, type Actor, type AnyStateMachine } from "xstate";
 import { reconcileEnvironment } from "../../controllers/environment/reconcile.ts";
-import { environmentMachine, type EnvironmentPhase } from "../../controllers/environment/machine.ts";
+import { environmentMachine, type EnvironmentFacts, type EnvironmentPhase } from "../../controllers/environment/machine.ts";
 import { projectMachine } from "../../controllers/project/machine.ts";
 import { reconcileService } from "../../controllers/service/reconcile.ts";
-import { serviceMachine, type ServicePhase } from "../../controllers/service/machine.ts";
+import { serviceMachine, type ServiceFacts, type ServicePhase } from "../../controllers/service/machine.ts";
 import { targetMachine, type EngineInfo } from "../../controllers/deploymenttarget/machine.ts";
 import type { DockerDriver, EngineEvent } from "../docker/driver.ts";
 import { LABEL, ownerFilter } from "../docker/labels.ts";
@@ -16,8 +16,13 @@ import type { Logger, Redactor } from "../log/logger.ts";
 import type { DesiredState } from "../manifests/load.ts";
 import type { DeploymentTarget } from "../manifests/types.ts";
 import { WorkQueue, type QueueClock } from "../workqueue/workqueue.ts";
+import type { Metrics } from "../metrics/metrics.ts";
 import type { OrphanEnvironment, ReconcileDeps } from "./deps.ts";
+import type { ManagerObserver } from "./observer.ts";
 import { TargetUnavailableError } from "./target-unavailable.ts";
+
+/** Controllers whose keys go through the workqueue. */
+const CONTROLLERS = ["service", "environment"] as const;
 
 /** Engine events that may mean a container drifted from its spec. */
 const TRIGGERS = ["die", "destroy", "stop", "kill", "oom", "health_status"];
@@ -35,6 +40,9 @@ export interface ManagerOptions {
   queueClock?: QueueClock;
   /** Called before each periodic resync, e.g. to re-read the manifests. */
   beforeResync?: () => Promise<void>;
+  /** Hears what the manager sees and does: the store, events and metrics listen here. */
+  observer?: ManagerObserver;
+  metrics?: Metrics;
 }
 
 /** One line of `status`: what a controller last made of a resource. */
@@ -66,17 +74,22 @@ export class Manager {
   /** Copies of environments on targets (or under projects) where no manifest declares them, by environment name. */
   private readonly orphans = new Map<string, OrphanEnvironment[]>();
   private readonly prober: HealthProber;
+  /** The spec hash each key last converged to. */
+  private readonly convergedHash = new Map<string, string>();
   private readonly deps: ReconcileDeps;
   private workerLoops: Promise<void>[] = [];
   private resyncTimer?: NodeJS.Timeout;
   private running = false;
 
   constructor(private readonly options: ManagerOptions) {
-    this.queue = new WorkQueue(options.queueClock);
-    this.prober = new HealthProber((key, container, status, result) => {
+    this.queue = new WorkQueue(options.queueClock, undefined, options.metrics?.queueObserver());
+    this.prober = new HealthProber((key, container, status, result, changed) => {
+      options.observer?.healthProbed?.(key, container, status, result, changed);
+      if (!changed) return;
       options.log.info("health changed", { service: key, container: container.slice(0, 12), status, output: result.output });
       this.enqueueWithDependents(key);
     });
+    for (const controller of CONTROLLERS) options.metrics?.maxConcurrent.set({ controller }, this.workers);
     this.deps = {
       model: () => this.model,
       driver: (target) => this.driverFor(target),
@@ -99,6 +112,7 @@ export class Manager {
     const previous = this.model;
     this.model = buildDesiredModel(state, { daemonEnv: this.options.daemonEnv });
     this.options.redactor.setSecrets(secretValuesOf(this.model));
+    this.options.observer?.desiredChanged?.(state, this.model);
     // An environment that left the manifests, or moved, leaves a copy behind to prune now, not at the next resync.
     for (const old of previous.environments.values()) {
       const now = this.model.environments.get(old.environment);
@@ -145,6 +159,12 @@ export class Manager {
   /** How often everything is looked at again without any trigger. */
   get resyncMs(): number {
     return this.options.resyncMs ?? 5 * 60_000;
+  }
+
+  /** Brings the gauges that describe the queue and work in flight up to date (before a scrape). */
+  refreshMetrics(): void {
+    this.options.metrics?.setDepths(this.queue.waiting, CONTROLLERS);
+    this.options.metrics?.refreshInFlight(CONTROLLERS);
   }
 
   /** Re-reads (via beforeResync) and queues every key, so drift is found even when an event was missed. */
@@ -252,6 +272,7 @@ export class Manager {
     actor.subscribe((snapshot) => {
       const { phase, error, engine } = snapshot.context;
       if (phase === lastPhase && snapshot.context.connections === connections) return;
+      this.options.observer?.targetChanged?.(name, phase, engine, error);
       if (phase === "Active" && snapshot.context.connections !== connections) {
         log.info("target connected", { engine: engine?.version, api: engine?.apiVersion, latencyMs: engine?.latencyMs });
         void this.discoverOrphans(name).then(() => this.enqueueTarget(name));
@@ -291,6 +312,7 @@ export class Manager {
   }
 
   private onEngineEvent(target: string, event: EngineEvent): void {
+    this.options.observer?.engineEvent?.(target, event);
     if (!TRIGGERS.some((t) => event.action === t || event.action.startsWith(`${t}:`))) return;
     const environment = event.labels[LABEL.environment];
     const service = event.labels[LABEL.service];
@@ -359,22 +381,60 @@ export class Manager {
     const target = this.targetOfKey(key);
     if (!target) return; // declared nowhere and never seen: nothing to do
     if (!this.isActive(target)) return; // the target's next connection queues it again
-    const actor: ServiceActor | EnvironmentActor = key.startsWith("Service/") ? this.serviceActor(key) : this.environmentActor(key);
+    const isService = key.startsWith("Service/");
+    const actor: ServiceActor | EnvironmentActor = isService ? this.serviceActor(key) : this.environmentActor(key);
     const phaseBefore = actor.getSnapshot().context.phase;
+    const specHash = this.specHashOf(key);
+    const endWork = this.options.metrics?.startWork(key);
     actor.send({ type: "RECONCILE" });
     const snapshot = await waitFor(actor as Actor<typeof serviceMachine>, (s) => !s.matches("reconciling"), { timeout: Infinity });
-    const context = snapshot.context as { error?: string; terminal?: boolean; facts?: { requeueAfterMs?: number } };
-    if (key.startsWith("Environment/")) this.updateProjects();
+    const context = snapshot.context as { phase: string; error?: string; terminal?: boolean; facts?: ServiceFacts & EnvironmentFacts };
+    if (!isService) this.updateProjects();
     // An environment's phase follows its services': look at it again when one changes.
     const service = this.model.services.get(key);
-    if (service && snapshot.context.phase !== phaseBefore) this.queue.add(environmentKey(service.environment));
+    if (service && context.phase !== phaseBefore) this.queue.add(environmentKey(service.environment));
+
+    const changes = context.error ? [] : (context.facts?.changes ?? []);
+    // Changes to a spec that had already converged mean Docker drifted from it.
+    const drift = changes.length > 0 && this.convergedHash.get(key) === specHash;
+    if (!context.error && context.facts?.converged) this.convergedHash.set(key, specHash);
+    const status = this.status().find((s) => `${s.kind}/${s.name}` === key);
+    this.options.observer?.reconciled?.({
+      key,
+      kind: isService ? "Service" : "Environment",
+      name: key.slice(key.indexOf("/") + 1),
+      phase: context.phase,
+      previousPhase: phaseBefore,
+      message: status?.message ?? context.error ?? context.facts?.message ?? "",
+      ready: status?.ready ?? false,
+      converged: !context.error && !!context.facts?.converged,
+      error: context.error,
+      terminal: !!context.terminal,
+      changes,
+      drift,
+      running: context.facts?.running,
+      desired: context.facts?.desired,
+    });
+
     if (context.error) {
+      endWork?.("error");
       const retryInMs = context.terminal ? undefined : this.queue.addRateLimited(key);
       this.options.log.warn("reconcile failed", { key, error: context.error, retryInMs: retryInMs ?? "after the manifest changes" });
       return;
     }
     this.queue.forget(key);
+    endWork?.(context.facts?.requeueAfterMs ? "requeue_after" : "success");
     if (context.facts?.requeueAfterMs) this.queue.addAfter(key, context.facts.requeueAfterMs);
+  }
+
+  /** What a key's reconcile converges toward, to tell drift from a new spec. */
+  private specHashOf(key: string): string {
+    const service = this.model.services.get(key);
+    if (service) return service.specHash;
+    const environment = this.model.environments.get(key.slice("Environment/".length));
+    if (!environment) return "absent";
+    const { network, extraNetworks, volumes, pruneVolumes, suspended } = environment;
+    return hashOf({ network, extraNetworks, volumes, pruneVolumes, suspended, services: environment.services.map((s) => s.service) });
   }
 
   private updateProjects(): void {

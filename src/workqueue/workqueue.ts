@@ -123,6 +123,11 @@ export class WorkQueue {
     }
   }
 
+  /** The keys waiting to be processed now, in order. */
+  get waiting(): readonly string[] {
+    return this.queue;
+  }
+
   /** Keys waiting to be processed now. */
   get depth(): number {
     return this.queue.length;

@@ -1,10 +1,10 @@
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { createManager, createRuntimeLogger, loadValid, logOptions, parseDurationFlag, Redactor, type LogOptions } from "../runtime.ts";
+import { createRuntime, dbOption, loadValid, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
 import { renderStatusTable } from "../status-table.ts";
 import { observeContainers } from "../../docker/observe.ts";
-import type { Manager, ResourceStatus } from "../../engine/manager.ts";
+import { Manager, type ResourceStatus } from "../../engine/manager.ts";
 
 /** `berth apply [DIR]`: one full reconcile of every resource, optionally waiting for health. */
 export const register: CommandModule["register"] = (program, io, setExitCode) => {
@@ -14,20 +14,21 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .argument("[dir]", "manifests directory", DEFAULT_MANIFESTS_DIR)
     .option("--wait", "also wait until every Service is Running and healthy")
     .addOption(new Option("--timeout <duration>", "give up after this long").default(5 * 60_000, "5m").argParser(parseDurationFlag))
+    .addOption(dbOption())
     .addHelpText("after", "\nExit status: 0 when everything converged (and, with --wait, is healthy), 1 otherwise.");
   for (const option of logOptions()) command.addOption(option);
-  command.action(async (dir: string, options: LogOptions & { wait?: boolean; timeout: number }) => {
+  command.action(async (dir: string, options: LogOptions & { wait?: boolean; timeout: number; db: string }) => {
     const state = await loadValid(dir, io);
     if (!state) return setExitCode(1);
-    const redactor = new Redactor();
-    const log = createRuntimeLogger(io, options, redactor);
-    const manager = createManager(io, log, redactor, { watchEvents: false });
+    const runtime = await createRuntime(io, options);
+    const manager = new Manager({ ...runtime.managerOptions, watchEvents: false });
     manager.setDesired(state);
     manager.start();
     const result = await manager.settle({ timeoutMs: options.timeout, ready: !!options.wait });
-    io.stdout(redactor.redact(renderStatusTable(manager.status())));
-    if (!result.ok) io.stdout(redactor.redact(await describeFailures(manager, result.pending)));
+    io.stdout(runtime.redactor.redact(renderStatusTable(manager.status())));
+    if (!result.ok) io.stdout(runtime.redactor.redact(await describeFailures(manager, result.pending)));
     await manager.stop();
+    await runtime.close();
     setExitCode(result.ok ? 0 : 1);
   });
 };

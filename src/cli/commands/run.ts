@@ -1,13 +1,18 @@
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { createRuntimeLogger, logOptions, parseDurationFlag, Redactor, type LogOptions } from "../runtime.ts";
-import { driverForTarget } from "../../docker/transport.ts";
+import { createRuntime, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
 import { startDaemon } from "../../engine/daemon.ts";
+import { DEFAULT_LISTEN, startHttpServer } from "../../http/server.ts";
+import { DEFAULT_RETENTION } from "../../store/index.ts";
 
 interface RunOptions extends LogOptions {
   workers: number;
   resync: number;
+  db: string;
+  listen: string;
+  healthRetention: number;
+  eventRetention: number;
 }
 
 /** `berth run [DIR]`: the daemon. */
@@ -18,20 +23,27 @@ export const register: CommandModule["register"] = (program, io) => {
     .argument("[dir]", "manifests directory", DEFAULT_MANIFESTS_DIR)
     .addOption(new Option("--workers <n>", "reconciles running at once").default(4).argParser((v) => positiveInt(v, "--workers")))
     .addOption(new Option("--resync <duration>", "re-check everything this often, even without events").default(5 * 60_000, "5m").argParser(parseDurationFlag))
+    .addOption(dbOption())
+    .addOption(new Option("--listen <host:port>", "HTTP server for /metrics, /healthz, /readyz and /api/v1").default(DEFAULT_LISTEN))
+    .addOption(new Option("--health-retention <duration>", "keep health results this long").default(DEFAULT_RETENTION.healthMs, "3d").argParser(parseDurationFlag))
+    .addOption(new Option("--event-retention <duration>", "keep events and the audit log this long").default(DEFAULT_RETENTION.eventsMs, "14d").argParser(parseDurationFlag))
     .addHelpText("after", "\nStops cleanly on SIGINT or SIGTERM: in-flight Docker calls finish, nothing is left half-made.");
   for (const option of logOptions()) command.addOption(option);
   command.action(async (dir: string, options: RunOptions) => {
-    const redactor = new Redactor();
-    const log = createRuntimeLogger(io, options, redactor);
-    const daemon = await startDaemon({
-      dir,
-      log,
-      redactor,
-      connect: (target) => driverForTarget(target, { env: io.env }),
-      daemonEnv: io.env,
-      workers: options.workers,
-      resyncMs: options.resync,
-    });
+    const runtime = await createRuntime(io, options);
+    const { log } = runtime;
+    const daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync });
+    const http = await startHttpServer({ listen: options.listen, metrics: runtime.metrics, store: runtime.store, manager: daemon.manager, log, manifestsLoaded: () => true });
+    log.info("http listening", { address: http.address });
+    const retention = { ...DEFAULT_RETENTION, healthMs: options.healthRetention, eventsMs: options.eventRetention, auditMs: options.eventRetention };
+    const retentionTimer = setInterval(() => {
+      runtime.store.enforceRetention(retention).then(
+        (removed) => removed && log.info("retention enforced", { removed }),
+        (error: unknown) => log.warn("retention failed", { error }),
+      );
+    }, 60 * 60_000);
+    retentionTimer.unref();
+
     const signal = await new Promise<string>((resolve) => {
       const stop = (name: string) => {
         process.off("SIGINT", stop);
@@ -42,7 +54,10 @@ export const register: CommandModule["register"] = (program, io) => {
       process.on("SIGTERM", stop);
     });
     log.info("stopping", { signal });
+    clearInterval(retentionTimer);
+    await http.close();
     await daemon.stop();
+    await runtime.close();
   });
 };
 

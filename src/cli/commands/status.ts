@@ -1,0 +1,32 @@
+import { Option } from "commander";
+import { stringify } from "yaml";
+import type { CommandModule } from "../context.ts";
+import { dbOption } from "../runtime.ts";
+import { openStore } from "../../store/index.ts";
+import { age, table } from "../table.ts";
+
+/** `berth status`: every resource's phase as last recorded, from the store. */
+export const register: CommandModule["register"] = (program, io) => {
+  program
+    .command("status")
+    .description("show every resource's phase, readiness and message as last recorded (reads the store; no daemon needed)")
+    .addOption(dbOption())
+    .addOption(new Option("-o, --output <format>", "table, json or yaml").choices(["table", "json", "yaml"]).default("table"))
+    .action(async (options: { db: string; output: "table" | "json" | "yaml" }) => {
+      const store = await openStore(options.db);
+      try {
+        const rows = (await store.resources.list()).map((r) => ({ ...r, spec: JSON.parse(r.spec) as unknown, conditions: JSON.parse(r.conditions) as { type: string; status: string }[] }));
+        if (options.output === "json") return io.stdout(`${JSON.stringify({ items: rows }, null, 2)}\n`);
+        if (options.output === "yaml") return io.stdout(stringify({ items: rows }));
+        const now = Date.now();
+        io.stdout(
+          table(
+            ["KIND", "NAME", "PHASE", "READY", "AGE", "MESSAGE"],
+            rows.map((r) => [r.kind, r.name, r.phase, r.conditions.find((c) => c.type === "Ready")?.status === "True" ? "yes" : "no", age(now - r.updatedAt), r.message]),
+          ),
+        );
+      } finally {
+        store.close();
+      }
+    });
+};

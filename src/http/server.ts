@@ -1,0 +1,115 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Manager } from "../engine/manager.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { Store } from "../store/index.ts";
+
+/** Default address of the daemon's HTTP server: loopback only. */
+export const DEFAULT_LISTEN = "127.0.0.1:9464";
+
+export interface HttpOptions {
+  listen: string;
+  metrics: Metrics;
+  store: Store;
+  manager: Manager;
+  log: Logger;
+  /** Whether the manifests have been loaded at least once. */
+  manifestsLoaded: () => boolean;
+}
+
+interface Check {
+  name: string;
+  ok: boolean;
+  latencyMs: number;
+  detail: string;
+}
+
+type Handler = (url: URL) => Promise<{ status: number; body: unknown; type?: string }>;
+
+/** Parses host:port (or :port) into listen arguments. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(.*):(\d+)$/.exec(listen);
+  if (!match) throw new Error(`invalid listen address "${listen}"; expected host:port, e.g. 127.0.0.1:9464`);
+  return { host: match[1] || "127.0.0.1", port: Number(match[2]) };
+}
+
+/** /metrics, /healthz, /readyz and the read-only JSON API under /api/v1. */
+export async function startHttpServer(options: HttpOptions): Promise<{ server: Server; address: string; close(): Promise<void> }> {
+  const { metrics, store, manager } = options;
+  const routes: Record<string, Handler> = {
+    "/metrics": async () => {
+      manager.refreshMetrics();
+      return { status: 200, body: await metrics.render(), type: metrics.registry.contentType };
+    },
+    "/healthz": async () => ({ status: 200, body: { status: "ok" } }),
+    "/readyz": async () => {
+      const checks = await readinessChecks(options);
+      const ok = checks.every((c) => c.ok);
+      return { status: ok ? 200 : 503, body: { status: ok ? "ready" : "not ready", checks } };
+    },
+    "/api/v1/resources": async () => ({ status: 200, body: { items: (await store.resources.list()).map(resourceJson) } }),
+    "/api/v1/events": async (url) => {
+      const [kind, ...rest] = (url.searchParams.get("for") ?? "").split("/");
+      return { status: 200, body: { items: await store.events.list({ kind: kind || undefined, name: rest.join("/") || undefined, limit: limitOf(url) }) } };
+    },
+    "/api/v1/health": async (url) => ({ status: 200, body: { items: await store.health.list({ service: url.searchParams.get("service") ?? undefined, limit: limitOf(url) }) } }),
+    "/api/v1/deployments": async (url) => ({ status: 200, body: { items: await store.deployments.list({ service: url.searchParams.get("service") ?? undefined, limit: limitOf(url) }) } }),
+    "/api/v1/targets": async () => ({ status: 200, body: { items: await store.targets.list() } }),
+  };
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://berth");
+    const handler = routes[url.pathname];
+    const reply = (status: number, body: unknown, type = "application/json") => {
+      res.writeHead(status, { "content-type": type });
+      res.end(typeof body === "string" ? body : `${JSON.stringify(body, null, 2)}\n`);
+    };
+    if (req.method !== "GET" && req.method !== "HEAD") return reply(405, { error: "read-only API: only GET" });
+    if (!handler) return reply(404, { error: `no such path ${url.pathname}`, paths: Object.keys(routes) });
+    handler(url)
+      .then((r) => reply(r.status, r.body, r.type))
+      .catch((error: unknown) => {
+        options.log.error("http request failed", { path: url.pathname, error });
+        reply(500, { error: "internal error" });
+      });
+  });
+  const { host, port } = parseListen(options.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address();
+  const address = typeof bound === "object" && bound ? `${bound.address}:${bound.port}` : options.listen;
+  return { server, address, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+function limitOf(url: URL): number {
+  const n = Number(url.searchParams.get("limit") ?? 100);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 1000) : 100;
+}
+
+function resourceJson(row: Awaited<ReturnType<Store["resources"]["list"]>>[number]) {
+  return { ...row, spec: JSON.parse(row.spec), conditions: JSON.parse(row.conditions) };
+}
+
+async function readinessChecks(options: HttpOptions): Promise<Check[]> {
+  const timed = async (name: string, fn: () => Promise<string>): Promise<Check> => {
+    const started = performance.now();
+    try {
+      return { name, ok: true, detail: await fn(), latencyMs: Math.round(performance.now() - started) };
+    } catch (error) {
+      return { name, ok: false, detail: error instanceof Error ? error.message : String(error), latencyMs: Math.round(performance.now() - started) };
+    }
+  };
+  const checks = [
+    await timed("store", async () => `${Math.round(await options.store.ping())} ms round trip`),
+    await timed("manifests", async () => {
+      if (!options.manifestsLoaded()) throw new Error("manifests not loaded yet");
+      return `${options.manager.desired.services.size} services`;
+    }),
+  ];
+  for (const target of options.manager.targetStatus()) {
+    checks.push({ name: `target/${target.name}`, ok: target.phase === "Active", detail: target.error ?? target.phase, latencyMs: target.engine?.latencyMs ?? 0 });
+  }
+  return checks;
+}

@@ -1,0 +1,240 @@
+import type { EngineInfo, TargetPhase } from "../../controllers/deploymenttarget/machine.ts";
+import type { DockerCall, EngineEvent } from "../docker/driver.ts";
+import { LABEL } from "../docker/labels.ts";
+import type { ContainerHealth } from "../docker/observe.ts";
+import type { DesiredModel } from "../desired/model.ts";
+import type { ManagerObserver, ReconcileOutcome } from "../engine/observer.ts";
+import type { ProbeResult } from "../health/prober.ts";
+import type { Logger, Redactor } from "../log/logger.ts";
+import type { DesiredState } from "../manifests/load.ts";
+import type { Resource } from "../manifests/types.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { Store } from "../store/index.ts";
+import { hashOf } from "../desired/hash.ts";
+import { maskedSpec } from "./masked-spec.ts";
+
+export interface RecorderOptions {
+  store: Store;
+  metrics: Metrics;
+  redactor: Redactor;
+  log: Logger;
+  /** A healthy container's steady results are written at most this often; every change and failure is written. */
+  healthSampleMs?: number;
+  now?: () => number;
+}
+
+const ACTION_REASON: Record<string, string> = {
+  "replica": "ContainerCreated",
+  "container": "ContainerChanged",
+  "image": "ImageReady",
+  "network": "NetworkChanged",
+  "volume": "VolumeChanged",
+};
+
+/**
+ * Turns what the manager reports into rows (resources, events, deployments,
+ * drift checks, health results, targets, audit log) and metrics. Writes are
+ * chained so they land in order; a failed write is logged, never thrown into
+ * the reconcile that caused it.
+ */
+export class Recorder implements ManagerObserver {
+  private chain: Promise<void> = Promise.resolve();
+  private readonly phases = new Map<string, string>();
+  private readonly lastHealthWrite = new Map<string, { time: number; status: string }>();
+  private model?: DesiredModel;
+  private readonly now: () => number;
+  private pendingAudit: Parameters<Store["audit"]["record"]>[0] = [];
+
+  constructor(private readonly options: RecorderOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Resolves when every write queued so far has landed. */
+  flush(): Promise<void> {
+    this.write("audit_log", () => this.flushAudit());
+    return this.chain;
+  }
+
+  /** Driver hook: metrics for every call, an audit row for every mutating one. */
+  readonly onDockerCall = (call: DockerCall): void => {
+    const { metrics } = this.options;
+    metrics.dockerRequests.inc({ target: call.target, operation: call.operation, outcome: call.outcome });
+    metrics.dockerLatency.observe({ target: call.target, operation: call.operation }, call.durationMs / 1000);
+    if (!call.mutating) return;
+    const redact = this.options.redactor.redact.bind(this.options.redactor);
+    this.pendingAudit.push({ time: this.now(), target: call.target, operation: call.operation, object: call.object ?? null, reason: call.reason ? redact(call.reason) : null, outcome: call.outcome, error: call.error ? redact(call.error) : null, durationMs: call.durationMs });
+    if (this.pendingAudit.length >= 50) this.write("audit_log", () => this.flushAudit());
+    else queueMicrotask(() => this.write("audit_log", () => this.flushAudit()));
+  };
+
+  desiredChanged(state: DesiredState, model: DesiredModel): void {
+    this.model = model;
+    const { metrics } = this.options;
+    metrics.manifestErrors.reset();
+    for (const file of state.files) metrics.manifestErrors.set({ file: file.file }, state.errors.filter((e) => e.file === file.file).length);
+    if (state.complete) metrics.manifestLastLoad.set(state.loadedAt.getTime() / 1000);
+    for (const error of state.errors) void this.event("Warning", "InvalidManifest", error.message, "Manifest", error.file);
+    const declared: { key: string; kind: string; name: string; spec: unknown; specHash: string; resource?: Resource }[] = [];
+    for (const target of model.targets.values()) declared.push({ key: `DeploymentTarget/${target.metadata.name}`, kind: "DeploymentTarget", name: target.metadata.name, spec: target.spec, specHash: hashOf(target.spec), resource: target });
+    for (const project of model.projects.values()) declared.push({ key: `Project/${project.metadata.name}`, kind: "Project", name: project.metadata.name, spec: project.spec, specHash: hashOf(project.spec), resource: project });
+    for (const env of model.environments.values()) {
+      const resource = state.resources.find((r) => r.kind === "Environment" && r.metadata.name === env.environment);
+      declared.push({ key: env.key, kind: "Environment", name: env.environment, spec: maskedSpec(resource?.spec), specHash: hashOf(resource?.spec ?? {}), resource });
+    }
+    for (const service of model.services.values()) {
+      const resource = state.resources.find((r) => r.kind === "Service" && r.metadata.name === service.service);
+      declared.push({ key: service.key, kind: "Service", name: service.key.slice("Service/".length), spec: maskedSpec(resource?.spec), specHash: service.specHash || "invalid", resource });
+    }
+    this.write("resources", async () => {
+      for (const d of declared) {
+        await this.options.store.resources.declare({ key: d.key, kind: d.kind, name: d.name, spec: d.spec, specHash: d.specHash, sourceFile: d.resource?.source.file, revision: state.revision?.commit });
+      }
+    });
+  }
+
+  targetChanged(name: string, phase: TargetPhase, engine: EngineInfo | undefined, error: string | undefined): void {
+    const { metrics, store } = this.options;
+    metrics.targetUp.set({ target: name }, phase === "Active" ? 1 : 0);
+    metrics.setPhase("DeploymentTarget", name, phase, this.phases.get(`DeploymentTarget/${name}`));
+    this.phases.set(`DeploymentTarget/${name}`, phase);
+    if (phase === "Connecting") return;
+    this.write("targets", () => store.targets.report({ name, status: phase, engineVersion: engine?.version, apiVersion: engine?.apiVersion, latencyMs: engine?.latencyMs, error }));
+    this.write("resources", () => store.resources.report(`DeploymentTarget/${name}`, { phase, message: error ?? (engine ? `Docker ${engine.version}` : ""), ready: phase === "Active", converged: phase === "Active" }));
+    if (phase === "Active") void this.event("Normal", "Connected", `Docker ${engine?.version} (API ${engine?.apiVersion}), ${engine?.latencyMs} ms`, "DeploymentTarget", name);
+    else void this.event("Warning", "Unreachable", error ?? "engine does not answer", "DeploymentTarget", name);
+  }
+
+  reconciled(outcome: ReconcileOutcome): void {
+    const { metrics, store } = this.options;
+    metrics.setPhase(outcome.kind, outcome.name, outcome.phase, this.phases.get(outcome.key));
+    this.phases.set(outcome.key, outcome.phase);
+    const service = this.model?.services.get(outcome.key);
+    if (service) {
+      const labels = { project: service.project, environment: service.environment, service: service.service };
+      metrics.containersDesired.set(labels, outcome.desired ?? 0);
+      metrics.containersRunning.set(labels, outcome.running ?? 0);
+      metrics.serviceHealthy.set(labels, outcome.ready && outcome.phase === "Running" ? 1 : 0);
+    }
+    if (outcome.drift) {
+      metrics.driftDetected.inc({ kind: outcome.kind });
+      if (!outcome.error) metrics.driftRepaired.inc({ kind: outcome.kind });
+      const summary = outcome.changes.map((c) => `${c.path}: ${c.observed} -> ${c.desired}`).join("; ");
+      void this.event("Warning", "DriftDetected", `Docker differed from the converged spec and was repaired: ${summary}`, outcome.kind, outcome.name);
+      this.write("drift_checks", () => store.drift.record(outcome.key, outcome.changes, !outcome.error));
+    }
+    for (const change of outcome.changes) {
+      const kind = change.path.split(" ")[0]!;
+      void this.event("Normal", ACTION_REASON[kind] ?? "Changed", `${change.path}: ${change.observed} -> ${change.desired}`, outcome.kind, outcome.name);
+    }
+    if (outcome.error) void this.event("Warning", outcome.terminal ? "InvalidSpec" : "ReconcileFailed", outcome.error, outcome.kind, outcome.name);
+    if (outcome.phase !== outcome.previousPhase) void this.event(outcome.phase === "Failed" || outcome.phase === "Degraded" ? "Warning" : "Normal", outcome.phase, outcome.message, outcome.kind, outcome.name);
+    this.write("resources", () => store.resources.report(outcome.key, { phase: outcome.phase, message: this.options.redactor.redact(outcome.message), ready: outcome.ready, converged: outcome.converged }));
+    if (service) this.write("deployments", () => this.trackDeployment(outcome));
+    if (outcome.kind === "Environment") this.recordProjects();
+  }
+
+  engineEvent(target: string, event: EngineEvent): void {
+    const environment = event.labels[LABEL.environment];
+    const service = event.labels[LABEL.service];
+    if (!environment || !service) return;
+    if (event.action.startsWith("health_status:")) {
+      const status = event.action.slice("health_status:".length).trim();
+      this.write("health_results", () => this.options.store.health.insert([{ instance: event.id.slice(0, 12), service: `Service/${environment}/${service}`, time: this.now(), status, checkType: "exec" }]));
+      return;
+    }
+    if (event.action !== "die" && event.action !== "oom") return;
+    const exit = event.labels.exitCode !== undefined ? ` with code ${event.labels.exitCode}` : "";
+    const name = event.labels.name ?? event.id.slice(0, 12);
+    void this.event("Warning", event.action === "oom" ? "OutOfMemory" : "ContainerDied", `container ${name} on ${target} ${event.action === "oom" ? "ran out of memory" : `exited${exit}`}`, "Service", `${environment}/${service}`);
+  }
+
+  healthProbed(serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean): void {
+    const service = this.model?.services.get(serviceKey);
+    const sample = this.options.healthSampleMs ?? 5 * 60_000;
+    const last = this.lastHealthWrite.get(containerId);
+    const time = this.now();
+    // Failures and changes always; a steady healthy container only once per sample period.
+    if (!changed && result.ok && last && time - last.time < sample) return;
+    this.lastHealthWrite.set(containerId, { time, status });
+    const redact = (text: string) => this.options.redactor.redact(text);
+    this.write("health_results", () =>
+      this.options.store.health.insert([
+        {
+          instance: containerId.slice(0, 12),
+          service: serviceKey,
+          time,
+          status,
+          checkType: service?.healthCheck?.http ? "http" : "tcp",
+          httpStatus: result.status ?? null,
+          output: redact(result.output.slice(0, 500)),
+          responseMs: result.responseMs,
+          error: result.ok ? null : redact(result.output.slice(0, 200)),
+        },
+      ]),
+    );
+    if (changed) void this.event(status === "unhealthy" ? "Warning" : "Normal", status === "healthy" ? "Healthy" : status === "unhealthy" ? "Unhealthy" : "HealthStarting", `container ${containerId.slice(0, 12)}: ${result.output.slice(0, 200)}`, "Service", serviceKey.slice("Service/".length));
+  }
+
+  private async trackDeployment(outcome: ReconcileOutcome): Promise<void> {
+    const service = this.model?.services.get(outcome.key);
+    if (!service || !service.specHash) return;
+    const { deployments } = this.options.store;
+    const latest = await deployments.latest(outcome.key);
+    const rolling = outcome.changes.some((c) => c.path.startsWith("replica") || c.path.startsWith("container"));
+    if ((!latest || latest.revision !== service.specHash) && (rolling || outcome.phase === "Running")) {
+      if (latest?.status === "in_progress") await deployments.finish(latest.id, { status: "failed", error: "superseded by a newer revision" });
+      const previous = latest ? (latest.status === "success" ? latest.revision : (latest.previousRevision ?? undefined)) : undefined;
+      const id = await deployments.start({ service: outcome.key, revision: service.specHash, image: service.image.ref, manifestRevision: this.model?.revision, previousRevision: previous });
+      return this.finishIfDone(id, outcome, service.specHash, service.healthCheck !== undefined);
+    }
+    if (latest && latest.revision === service.specHash && latest.status === "in_progress") return this.finishIfDone(latest.id, outcome, service.specHash, service.healthCheck !== undefined);
+  }
+
+  private async finishIfDone(id: number, outcome: ReconcileOutcome, revision: string, checked: boolean): Promise<void> {
+    const { deployments } = this.options.store;
+    if (outcome.error && outcome.terminal) {
+      await deployments.finish(id, { status: "failed", error: this.options.redactor.redact(outcome.error) });
+      this.options.metrics.deployments.inc({ result: "failed" });
+      void this.event("Warning", "DeploymentFailed", `revision ${revision.slice(0, 12)}: ${outcome.error}`, "Service", outcome.name);
+    } else if (outcome.converged && outcome.ready && outcome.phase === "Running") {
+      await deployments.finish(id, { status: "success", healthCheckPassed: checked ? true : undefined });
+      this.options.metrics.deployments.inc({ result: "success" });
+      void this.event("Normal", "DeploymentSucceeded", `revision ${revision.slice(0, 12)} is running${checked ? " and healthy" : ""}`, "Service", outcome.name);
+    }
+  }
+
+  private recordProjects(): void {
+    if (!this.model) return;
+    for (const [name] of this.model.projects) {
+      const environments = [...this.model.environments.values()].filter((e) => e.project === name).map((e) => this.phases.get(e.key) ?? "Provisioning");
+      const phase = environments.every((p) => p === "Healthy" || p === "Stopped") ? "Ready" : environments.some((p) => p === "Degraded" || p === "Failed") ? "Degraded" : "Progressing";
+      this.options.metrics.setPhase("Project", name, phase, this.phases.get(`Project/${name}`));
+      this.phases.set(`Project/${name}`, phase);
+      this.write("resources", () => this.options.store.resources.report(`Project/${name}`, { phase, message: `${environments.length} environment(s)`, ready: phase === "Ready", converged: true }));
+    }
+  }
+
+  private event(type: "Normal" | "Warning", reason: string, message: string, kind: string, name: string): void {
+    const clean = this.options.redactor.redact(message);
+    this.write("events", () => this.options.store.events.record({ type, reason, message: clean, kind, name }));
+  }
+
+  private async flushAudit(): Promise<void> {
+    const rows = this.pendingAudit.splice(0);
+    await this.options.store.audit.record(rows);
+  }
+
+  /** Queues a write behind the previous ones; times it; logs instead of throwing. */
+  private write(table: string, fn: () => Promise<unknown>): void {
+    this.chain = this.chain.then(async () => {
+      const end = this.options.metrics.storeWrite.startTimer({ table });
+      try {
+        await fn();
+      } catch (error) {
+        this.options.log.error("store write failed", { table, error });
+      } finally {
+        end();
+      }
+    });
+  }
+}
