@@ -324,7 +324,8 @@ export class Manager {
   }
 
   private enqueueWithDependents(key: string): void {
-    this.queue.add(key);
+    // A key that is failing already has its retry scheduled; events (often our own clean-up) must not skip the backoff.
+    if (this.queue.retries(key) === 0) this.queue.add(key);
     const service = this.model.services.get(key);
     if (!service) return;
     for (const other of this.model.environments.get(service.environment)?.services ?? []) {

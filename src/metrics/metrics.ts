@@ -49,8 +49,22 @@ export class Metrics {
 
   private readonly inFlight = new Map<string, number>();
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  constructor(options: { processMetrics?: boolean; controllers?: readonly string[] } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // Series exist from the start at zero, so dashboards and alerts see 0, not "no data".
+    for (const controller of options.controllers ?? ["service", "environment"]) {
+      this.reconcileErrors.inc({ controller }, 0);
+      this.queueRetries.inc({ name: controller }, 0);
+      this.queueAdds.inc({ name: controller }, 0);
+      this.queueDepth.set({ name: controller }, 0);
+      for (const result of ["success", "error", "requeue", "requeue_after"]) this.reconcileTotal.inc({ controller, result }, 0);
+    }
+    for (const kind of ["Service", "Environment"]) {
+      this.driftDetected.inc({ kind }, 0);
+      this.driftRepaired.inc({ kind }, 0);
+    }
+    for (const result of ["success", "failed", "rolled_back"]) this.deployments.inc({ result }, 0);
+    for (const result of ["success", "failed"]) this.rollbacks.inc({ result }, 0);
   }
 
   /** Queue metrics, labelled by the controller of each key. */

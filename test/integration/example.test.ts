@@ -1,10 +1,16 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { openStore } from "../../src/store/index.ts";
 import { main } from "../../src/cli/main.ts";
 import { buildBusyboxImage } from "../../src/docker/busybox-image.ts";
 import { DockerDriver } from "../../src/docker/driver.ts";
 import { applyOnce, createTestRuntime, projectContainers, removeProject } from "../support/berth.ts";
 
 const rt = createTestRuntime(inject("dockerHost"));
+const dbDir = mkdtempSync(join(tmpdir(), "berth-db-"));
+const db = `file:${dbDir}/berth.db`;
 
 /** Runs the CLI in-process against the test engine. */
 async function berth(...args: string[]) {
@@ -19,10 +25,13 @@ describe("the example project", () => {
     // What `npm run demo:images` does on the operator's engine.
     await buildBusyboxImage(new DockerDriver("test", rt.docker), "berth-demo/busybox:1", "demo\n");
   });
-  afterAll(() => removeProject(rt.docker, "demo"));
+  afterAll(async () => {
+    await removeProject(rt.docker, "demo");
+    rmSync(dbDir, { recursive: true, force: true });
+  });
 
   it("comes up with `berth apply --wait`, then `plan --detailed-exitcode` exits 0 and a second apply makes no mutating call", async () => {
-    const applied = await berth("apply", "manifests", "--wait", "--timeout", "2m");
+    const applied = await berth("apply", "manifests", "--wait", "--timeout", "2m", "--db", db);
     expect(applied.stderr + applied.stdout).toContain("Environment       development        Healthy");
     expect(applied.code).toBe(0);
 
@@ -40,5 +49,43 @@ describe("the example project", () => {
     expect(again.ok).toBe(true);
     expect(rt.mutations()).toEqual([]);
     expect(rt.calls.length).toBeGreaterThan(0);
+  });
+
+  it("left its observations in the store, and `berth status -o json` shows them", async () => {
+    const store = await openStore(db);
+    try {
+      const resources = await store.resources.list();
+      expect(resources.map((r) => `${r.kind}/${r.name}=${r.phase}`).sort()).toEqual([
+        "DeploymentTarget/local=Active",
+        "Environment/development=Healthy",
+        "Project/demo=Ready",
+        "Service/development/api=Running",
+        "Service/development/store=Running",
+        "Service/development/web=Running",
+      ]);
+      for (const r of resources) {
+        expect(JSON.parse(r.conditions)).toEqual([expect.objectContaining({ type: "Ready", status: "True", lastTransitionTime: expect.any(String) })]);
+        if (r.kind === "Service") expect(r.observedGeneration).toBe(r.generation);
+      }
+      const events = await store.events.list({ limit: 500 });
+      expect(events.filter((e) => e.reason === "ContainerCreated")).toHaveLength(4);
+      const deployments = await store.deployments.list();
+      expect(deployments.map((d) => `${d.service}=${d.status}`).sort()).toEqual(["Service/development/api=success", "Service/development/store=success", "Service/development/web=success"]);
+      for (const service of ["Service/development/api", "Service/development/web", "Service/development/store"]) {
+        const health = await store.health.list({ service });
+        expect(health.length, service).toBeGreaterThan(0);
+        expect(health[0]!.status, service).toBe("healthy");
+      }
+      const audit = await store.audit.list({ limit: 500 });
+      const created = audit.filter((a) => a.operation === "container.create");
+      expect(created).toHaveLength(4);
+      expect(created.every((a) => a.outcome === "ok" && a.reason?.includes("create (missing replica)"))).toBe(true);
+    } finally {
+      store.close();
+    }
+    const status = await berth("status", "-o", "json", "--db", db);
+    expect(status.code).toBe(0);
+    const items = JSON.parse(status.stdout).items as { key: string; phase: string; conditions: unknown[] }[];
+    expect(items.find((i) => i.key === "Service/development/api")).toMatchObject({ phase: "Running", conditions: [expect.objectContaining({ type: "Ready" })] });
   });
 });

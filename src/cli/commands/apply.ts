@@ -21,7 +21,8 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     const state = await loadValid(dir, io);
     if (!state) return setExitCode(1);
     const runtime = await createRuntime(io, options);
-    const manager = new Manager({ ...runtime.managerOptions, watchEvents: false });
+    // Engine events are followed while apply runs too: Docker's own health changes land in the store.
+    const manager = new Manager(runtime.managerOptions);
     manager.setDesired(state);
     manager.start();
     const result = await manager.settle({ timeoutMs: options.timeout, ready: !!options.wait });
