@@ -1,0 +1,66 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { main } from "../../src/cli/main.ts";
+import { createTestRuntime, projectContainers, removeProject, uniqueProject } from "../support/berth.ts";
+import { createManifestDir } from "../support/manifest-dir.ts";
+import { writeProject } from "../support/project.ts";
+
+const rt = createTestRuntime(inject("dockerHost"));
+const project = uniqueProject("sec");
+const dir = createManifestDir();
+const FILE_SECRET = "file-secret-7Qx9Lm2Z";
+const DAEMON_SECRET = "daemon-secret-Hk4Pw8Rt";
+const LITERAL_SECRET = "literal-secret-Vb6Nc3Js";
+
+afterAll(async () => {
+  await removeProject(rt.docker, project);
+  dir.cleanup();
+});
+
+async function berth(...args: string[]) {
+  let out = "";
+  const code = await main(["node", "berth", ...args], {
+    stdout: (t) => void (out += t),
+    stderr: (t) => void (out += t),
+    env: { DOCKER_HOST: rt.dockerHost, SHOP_TOKEN: DAEMON_SECRET },
+  });
+  return { code, out };
+}
+
+describe("secrets", () => {
+  it("reach the container but never the logs, events, store or plan output", async () => {
+    writeProject(dir, project, rt.dockerHost, {
+      // The page serves the secrets, so the health probe's output carries them towards every sink.
+      web: {
+        command: ["sh", "-c", 'echo "$DB_PASSWORD $API_TOKEN $SIGNING_KEY" > /www/index.html; exec httpd -f -p 8080 -h /www'],
+        healthCheck: "{http: {path: /, port: 8080}, interval: 1s, timeout: 1s}",
+      },
+    });
+    dir.write("secrets/db.env", `DB_PASSWORD=${FILE_SECRET}\n`);
+    dir.write(
+      "svc-web.yaml",
+      readFileSync(join(dir.dir, "svc-web.yaml"), "utf8") +
+        `  env:\n    - {name: DB_PASSWORD, valueFrom: {envFile: secrets/db.env}}\n    - {name: API_TOKEN, valueFrom: {daemonEnv: SHOP_TOKEN}}\n    - {name: SIGNING_KEY, value: ${LITERAL_SECRET}, secret: true}\n`,
+    );
+    const db = `file:${dir.dir}/state/berth.db`;
+    const plan = await berth("plan", dir.dir);
+    const apply = await berth("apply", dir.dir, "--wait", "--timeout", "1m", "--db", db, "--log-level", "debug");
+    expect(apply.code, apply.out).toBe(0);
+    const status = await berth("status", "-o", "yaml", "--db", db);
+    const events = await berth("events", "--db", db, "--limit", "500");
+    const health = await berth("health", `Service/${project}-dev/web`, "--db", db);
+    const again = await berth("plan", dir.dir);
+
+    const [container] = await projectContainers(rt.docker, project);
+    const env = (await rt.docker.getContainer(container!.Id).inspect()).Config.Env;
+    expect(env).toEqual(expect.arrayContaining([`DB_PASSWORD=${FILE_SECRET}`, `API_TOKEN=${DAEMON_SECRET}`, `SIGNING_KEY=${LITERAL_SECRET}`]));
+    expect(health.out).toContain("***");
+
+    const stateFiles = readdirSync(join(dir.dir, "state")).map((f) => readFileSync(join(dir.dir, "state", f)).toString("latin1"));
+    const sinks = { plan: plan.out + again.out, logs: apply.out, status: status.out, events: events.out, health: health.out, store: stateFiles.join("") };
+    for (const [sink, text] of Object.entries(sinks)) {
+      for (const secret of [FILE_SECRET, DAEMON_SECRET, LITERAL_SECRET]) expect(text.includes(secret), `${sink} contains ${secret}`).toBe(false);
+    }
+  });
+});
