@@ -1,4 +1,5 @@
-import type { Store } from "../store/index.ts";
+import { openStore, type Store } from "../store/index.ts";
+import type { CliIO } from "./context.ts";
 
 /**
  * Resolves `Service/name` (+ --env) or `Service/env/name` to a controller key.
@@ -13,4 +14,24 @@ export async function serviceKeyFromArgs(arg: string, env: string | undefined, s
   if (candidates.length === 1) return { ok: true, key: candidates[0]! };
   if (candidates.length === 0) return { ok: false, error: `Service/${name} has no record in the store; expected a service Berth has reconciled, e.g. Service/production/${name}` };
   return { ok: false, error: `Service/${name} runs in several environments (${candidates.map((c) => c.split("/")[1]).join(", ")}); expected --env, e.g. --env ${candidates[0]!.split("/")[1]}` };
+}
+
+/** Opens the store, resolves the service argument and runs `fn`; prints the problem and exits 1 when it does not resolve. */
+export async function withServiceRecords(
+  io: CliIO,
+  setExitCode: (code: number) => void,
+  args: { service: string; env?: string; db: string },
+  fn: (store: Store, key: string) => Promise<void>,
+): Promise<void> {
+  const store = await openStore(args.db);
+  try {
+    const resolved = await serviceKeyFromArgs(args.service, args.env, store);
+    if (!resolved.ok) {
+      io.stderr(`${resolved.error}\n`);
+      return setExitCode(1);
+    }
+    await fn(store, resolved.key);
+  } finally {
+    store.close();
+  }
 }

@@ -18,7 +18,7 @@ export interface RecorderOptions {
   metrics: Metrics;
   redactor: Redactor;
   log: Logger;
-  /** A healthy container's steady results are written at most this often; every change and failure is written. */
+  /** A healthy container's steady results are written at most this often (default 15 min); every change and failure is written. */
   healthSampleMs?: number;
   now?: () => number;
 }
@@ -150,7 +150,7 @@ export class Recorder implements ManagerObserver {
 
   healthProbed(serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean): void {
     const service = this.model?.services.get(serviceKey);
-    const sample = this.options.healthSampleMs ?? 5 * 60_000;
+    const sample = this.options.healthSampleMs ?? 15 * 60_000;
     const last = this.lastHealthWrite.get(containerId);
     const time = this.now();
     // Failures and changes always; a steady healthy container only once per sample period.

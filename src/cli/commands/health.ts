@@ -1,8 +1,7 @@
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { dbOption } from "../runtime.ts";
-import { openStore } from "../../store/index.ts";
-import { serviceKeyFromArgs } from "../service-arg.ts";
+import { withServiceRecords } from "../service-arg.ts";
 import { table } from "../table.ts";
 
 /** `berth health Service/name [--env E]`: recent health results of a service's containers. */
@@ -16,23 +15,15 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .addOption(dbOption())
     .addOption(new Option("-o, --output <format>", "table or json").choices(["table", "json"]).default("table"))
     .action(async (service: string, options: { env?: string; limit: number; db: string; output: "table" | "json" }) => {
-      const store = await openStore(options.db);
-      try {
-        const key = await serviceKeyFromArgs(service, options.env, store);
-        if (!key.ok) {
-          io.stderr(`${key.error}\n`);
-          return setExitCode(1);
-        }
-        const rows = await store.health.list({ service: key.key, limit: options.limit });
-        if (options.output === "json") return io.stdout(`${JSON.stringify({ service: key.key, items: rows }, null, 2)}\n`);
+      await withServiceRecords(io, setExitCode, { service, env: options.env, db: options.db }, async (store, key) => {
+        const rows = await store.health.list({ service: key, limit: options.limit });
+        if (options.output === "json") return io.stdout(`${JSON.stringify({ service: key, items: rows }, null, 2)}\n`);
         io.stdout(
           table(
             ["TIME", "CONTAINER", "STATUS", "CHECK", "HTTP", "MS", "OUTPUT"],
             rows.map((h) => [new Date(h.time).toISOString(), h.instance, h.status, h.checkType, h.httpStatus ? String(h.httpStatus) : "-", h.responseMs !== null ? String(Math.round(h.responseMs)) : "-", (h.output ?? h.error ?? "").replace(/\s+/g, " ").slice(0, 80)]),
           ),
         );
-      } finally {
-        store.close();
-      }
+      });
     });
 };

@@ -1,8 +1,7 @@
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { dbOption } from "../runtime.ts";
-import { openStore } from "../../store/index.ts";
-import { serviceKeyFromArgs } from "../service-arg.ts";
+import { withServiceRecords } from "../service-arg.ts";
 import { table } from "../table.ts";
 
 /** `berth history Service/name [--env E]`: rollouts of a service, newest first. */
@@ -15,23 +14,15 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .addOption(dbOption())
     .addOption(new Option("-o, --output <format>", "table or json").choices(["table", "json"]).default("table"))
     .action(async (service: string, options: { env?: string; db: string; output: "table" | "json" }) => {
-      const store = await openStore(options.db);
-      try {
-        const key = await serviceKeyFromArgs(service, options.env, store);
-        if (!key.ok) {
-          io.stderr(`${key.error}\n`);
-          return setExitCode(1);
-        }
-        const rows = await store.deployments.list({ service: key.key });
-        if (options.output === "json") return io.stdout(`${JSON.stringify({ service: key.key, items: rows }, null, 2)}\n`);
+      await withServiceRecords(io, setExitCode, { service, env: options.env, db: options.db }, async (store, key) => {
+        const rows = await store.deployments.list({ service: key });
+        if (options.output === "json") return io.stdout(`${JSON.stringify({ service: key, items: rows }, null, 2)}\n`);
         io.stdout(
           table(
             ["ID", "REVISION", "STATUS", "IMAGE", "STARTED", "DURATION", "PREVIOUS", "ERROR"],
             rows.map((d) => [String(d.id), d.revision.slice(0, 12), d.status, d.image, new Date(d.startedAt).toISOString(), d.completedAt ? `${((d.completedAt - d.startedAt) / 1000).toFixed(1)}s` : "-", d.previousRevision?.slice(0, 12) ?? "-", d.error ?? ""]),
           ),
         );
-      } finally {
-        store.close();
-      }
+      });
     });
 };
