@@ -86,10 +86,20 @@ export class Recorder implements ManagerObserver {
       declared.push({ key: service.key, kind: "Service", name: service.key.slice("Service/".length), spec: maskedSpec(resource?.spec), specHash: service.specHash || "invalid", resource });
     }
     this.write("resources", async () => {
+      const { resources } = this.options.store;
       for (const d of declared) {
-        await this.options.store.resources.declare({ key: d.key, kind: d.kind, name: d.name, spec: d.spec, specHash: d.specHash, sourceFile: d.resource?.source.file, revision: state.revision?.commit });
+        await resources.declare({ key: d.key, kind: d.kind, name: d.name, spec: d.spec, specHash: d.specHash, sourceFile: d.resource?.source.file, revision: state.revision?.commit });
       }
+      // Rows of resources no manifest declares any more go, as the resources did; their events and history stay.
+      const keys = new Set(declared.map((d) => d.key));
+      await resources.forget((await resources.list()).map((r) => r.key).filter((key) => !keys.has(key)));
     });
+    for (const [key, phase] of this.phases) {
+      if (declared.some((d) => d.key === key)) continue;
+      const [kind, ...name] = key.split("/");
+      metrics.resourcePhase.remove({ kind: kind!, name: name.join("/"), phase });
+      this.phases.delete(key);
+    }
   }
 
   targetChanged(name: string, phase: TargetPhase, engine: EngineInfo | undefined, error: string | undefined): void {
