@@ -23,7 +23,7 @@ export async function withServiceRecords(
   args: { service: string; env?: string; db: string },
   fn: (store: Store, key: string) => Promise<void>,
 ): Promise<void> {
-  const store = await openStore(args.db);
+  const store = await openStore(args.db, { mustExist: true });
   try {
     const resolved = await serviceKeyFromArgs(args.service, args.env, store);
     if (!resolved.ok) {

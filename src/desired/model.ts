@@ -38,6 +38,8 @@ export interface DesiredService {
   restartPolicy: ServiceSpec["restartPolicy"];
   stopGraceSeconds: number;
   strategy: "rolling" | "recreate";
+  /** How long a new revision may take to run healthy before its rollout counts as failed. */
+  healthTimeout: string;
   template: ContainerTemplate;
   /** Docker networks to join besides the environment's own. */
   extraNetworks: string[];
@@ -143,6 +145,7 @@ function desiredService(
     restartPolicy: spec.restartPolicy,
     stopGraceSeconds: Math.ceil(durationMs(spec.stopGracePeriod) / 1000),
     strategy,
+    healthTimeout: spec.update?.healthTimeout ?? "2m",
     extraNetworks: (spec.networks ?? []).map((n) => networkName(project, environment, n)),
   } satisfies Partial<DesiredService>;
   try {

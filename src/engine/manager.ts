@@ -113,6 +113,7 @@ export class Manager {
     this.model = buildDesiredModel(state, { daemonEnv: this.options.daemonEnv });
     this.options.redactor.setSecrets(secretValuesOf(this.model));
     this.options.observer?.desiredChanged?.(state, this.model);
+    for (const key of this.convergedHash.keys()) if (!this.model.services.has(key) && !this.model.environments.has(key.slice("Environment/".length))) this.convergedHash.delete(key);
     // An environment that left the manifests, or moved, leaves a copy behind to prune now, not at the next resync.
     for (const old of previous.environments.values()) {
       const now = this.model.environments.get(old.environment);
@@ -386,7 +387,18 @@ export class Manager {
     const actor: ServiceActor | EnvironmentActor = isService ? this.serviceActor(key) : this.environmentActor(key);
     const phaseBefore = actor.getSnapshot().context.phase;
     const specHash = this.specHashOf(key);
+    const containerSpec = this.model.services.get(key)?.specHash;
     const endWork = this.options.metrics?.startWork(key);
+    let result: "success" | "error" | "requeue_after" = "error";
+    try {
+      result = await this.reconcileOnce(key, actor, phaseBefore, specHash, containerSpec);
+    } finally {
+      endWork?.(result);
+    }
+  }
+
+  private async reconcileOnce(key: string, actor: ServiceActor | EnvironmentActor, phaseBefore: string, specHash: string, containerSpec: string | undefined): Promise<"success" | "error" | "requeue_after"> {
+    const isService = key.startsWith("Service/");
     actor.send({ type: "RECONCILE" });
     const snapshot = await waitFor(actor as Actor<typeof serviceMachine>, (s) => !s.matches("reconciling"), { timeout: Infinity });
     const context = snapshot.context as { phase: string; error?: string; terminal?: boolean; facts?: ServiceFacts & EnvironmentFacts };
@@ -415,27 +427,29 @@ export class Manager {
       drift,
       running: context.facts?.running,
       desired: context.facts?.desired,
+      specHash: containerSpec,
     });
 
     if (context.error) {
-      endWork?.("error");
       const retryInMs = context.terminal ? undefined : this.queue.addRateLimited(key);
       this.options.log.warn("reconcile failed", { key, error: context.error, retryInMs: retryInMs ?? "after the manifest changes" });
-      return;
+      return "error";
     }
     this.queue.forget(key);
-    endWork?.(context.facts?.requeueAfterMs ? "requeue_after" : "success");
     if (context.facts?.requeueAfterMs) this.queue.addAfter(key, context.facts.requeueAfterMs);
+    return context.facts?.requeueAfterMs ? "requeue_after" : "success";
   }
 
   /** What a key's reconcile converges toward, to tell drift from a new spec. */
   private specHashOf(key: string): string {
     const service = this.model.services.get(key);
-    if (service) return service.specHash;
+    // Scaling and suspending change what Docker should look like without changing the container spec.
+    if (service) return hashOf({ spec: service.specHash, replicas: service.replicas, suspended: service.suspended });
     const environment = this.model.environments.get(key.slice("Environment/".length));
-    if (!environment) return "absent";
-    const { network, extraNetworks, volumes, pruneVolumes, suspended } = environment;
-    return hashOf({ network, extraNetworks, volumes, pruneVolumes, suspended, services: environment.services.map((s) => s.service) });
+    const orphans = this.orphans.get(key.slice("Environment/".length)) ?? [];
+    if (!environment) return hashOf({ absent: true, orphans, complete: this.model.complete });
+    const { network, extraNetworks, volumes, pruneVolumes, suspended, target, project } = environment;
+    return hashOf({ network, extraNetworks, volumes, pruneVolumes, suspended, target, project, orphans, complete: this.model.complete, services: environment.services.map((s) => s.service) });
   }
 
   private updateProjects(): void {

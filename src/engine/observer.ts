@@ -30,6 +30,8 @@ export interface ReconcileOutcome {
   drift: boolean;
   running?: number;
   desired?: number;
+  /** The container spec hash this pass converged toward (services only). */
+  specHash?: string;
 }
 
 /** Everything the manager reports; the recorder (store, metrics, events) listens. All calls are fire-and-forget. */

@@ -114,6 +114,8 @@ function typeName(type: unknown): string {
 
 function describe(error: ErrorObject): SchemaIssue {
   const path = pathOf(error.instancePath);
+  // A value under an env list may be a secret: messages name its field, never repeat it.
+  if (path.includes("env")) error = { ...error, data: typeof error.data === "object" && error.data !== null ? error.data : "(value hidden)" };
   const parent = error.parentSchema as JsonSchema | undefined;
   const example = exampleOf(parent);
   const field = String(path.at(-1) ?? "document");

@@ -11,6 +11,7 @@ import type { Resource } from "../manifests/types.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../store/index.ts";
 import { hashOf } from "../desired/hash.ts";
+import { durationMs } from "../desired/units.ts";
 import { maskedSpec } from "./masked-spec.ts";
 
 export interface RecorderOptions {
@@ -73,7 +74,7 @@ export class Recorder implements ManagerObserver {
     metrics.manifestErrors.reset();
     for (const file of state.files) metrics.manifestErrors.set({ file: file.file }, state.errors.filter((e) => e.file === file.file).length);
     if (state.complete) metrics.manifestLastLoad.set(state.loadedAt.getTime() / 1000);
-    for (const error of state.errors) void this.event("Warning", "InvalidManifest", error.message, "Manifest", error.file);
+    for (const error of state.errors) this.event("Warning", "InvalidManifest", error.message, "Manifest", error.file);
     const declared: { key: string; kind: string; name: string; spec: unknown; specHash: string; resource?: Resource }[] = [];
     for (const target of model.targets.values()) declared.push({ key: `DeploymentTarget/${target.metadata.name}`, kind: "DeploymentTarget", name: target.metadata.name, spec: target.spec, specHash: hashOf(target.spec), resource: target });
     for (const project of model.projects.values()) declared.push({ key: `Project/${project.metadata.name}`, kind: "Project", name: project.metadata.name, spec: project.spec, specHash: hashOf(project.spec), resource: project });
@@ -91,6 +92,8 @@ export class Recorder implements ManagerObserver {
         await resources.declare({ key: d.key, kind: d.kind, name: d.name, spec: d.spec, specHash: d.specHash, sourceFile: d.resource?.source.file, revision: state.revision?.commit });
       }
       // Rows of resources no manifest declares any more go, as the resources did; their events and history stay.
+      // Only from a complete state: a broken file must not make its resources' rows vanish.
+      if (!state.complete) return;
       const keys = new Set(declared.map((d) => d.key));
       await resources.forget((await resources.list()).map((r) => r.key).filter((key) => !keys.has(key)));
     });
@@ -108,10 +111,11 @@ export class Recorder implements ManagerObserver {
     metrics.setPhase("DeploymentTarget", name, phase, this.phases.get(`DeploymentTarget/${name}`));
     this.phases.set(`DeploymentTarget/${name}`, phase);
     if (phase === "Connecting") return;
-    this.write("targets", () => store.targets.report({ name, status: phase, engineVersion: engine?.version, apiVersion: engine?.apiVersion, latencyMs: engine?.latencyMs, error }));
-    this.write("resources", () => store.resources.report(`DeploymentTarget/${name}`, { phase, message: error ?? (engine ? `Docker ${engine.version}` : ""), ready: phase === "Active", converged: phase === "Active" }));
-    if (phase === "Active") void this.event("Normal", "Connected", `Docker ${engine?.version} (API ${engine?.apiVersion}), ${engine?.latencyMs} ms`, "DeploymentTarget", name);
-    else void this.event("Warning", "Unreachable", error ?? "engine does not answer", "DeploymentTarget", name);
+    const cleanError = error === undefined ? undefined : this.options.redactor.redact(error);
+    this.write("targets", () => store.targets.report({ name, status: phase, engineVersion: engine?.version, apiVersion: engine?.apiVersion, latencyMs: engine?.latencyMs, error: cleanError }));
+    this.write("resources", () => store.resources.report(`DeploymentTarget/${name}`, { phase, message: cleanError ?? (engine ? `Docker ${engine.version}` : ""), ready: phase === "Active", converged: phase === "Active" }));
+    if (phase === "Active") this.event("Normal", "Connected", `Docker ${engine?.version} (API ${engine?.apiVersion})`, "DeploymentTarget", name);
+    else this.event("Warning", "Unreachable", cleanError ?? "engine does not answer", "DeploymentTarget", name);
   }
 
   reconciled(outcome: ReconcileOutcome): void {
@@ -129,15 +133,17 @@ export class Recorder implements ManagerObserver {
       metrics.driftDetected.inc({ kind: outcome.kind });
       if (!outcome.error) metrics.driftRepaired.inc({ kind: outcome.kind });
       const summary = outcome.changes.map((c) => `${c.path}: ${c.observed} -> ${c.desired}`).join("; ");
-      void this.event("Warning", "DriftDetected", `Docker differed from the converged spec and was repaired: ${summary}`, outcome.kind, outcome.name);
-      this.write("drift_checks", () => store.drift.record(outcome.key, outcome.changes, !outcome.error));
+      this.event("Warning", "DriftDetected", `Docker differed from the converged spec and was repaired: ${summary}`, outcome.kind, outcome.name);
+      const redact = (text: string) => this.options.redactor.redact(text);
+      const differences = outcome.changes.map((c) => ({ path: redact(c.path), observed: redact(c.observed), desired: redact(c.desired) }));
+      this.write("drift_checks", () => store.drift.record(outcome.key, differences, !outcome.error));
     }
     for (const change of outcome.changes) {
       const kind = change.path.split(" ")[0]!;
-      void this.event("Normal", ACTION_REASON[kind] ?? "Changed", `${change.path}: ${change.observed} -> ${change.desired}`, outcome.kind, outcome.name);
+      this.event("Normal", ACTION_REASON[kind] ?? "Changed", `${change.path}: ${change.observed} -> ${change.desired}`, outcome.kind, outcome.name);
     }
-    if (outcome.error) void this.event("Warning", outcome.terminal ? "InvalidSpec" : "ReconcileFailed", outcome.error, outcome.kind, outcome.name);
-    if (outcome.phase !== outcome.previousPhase) void this.event(outcome.phase === "Failed" || outcome.phase === "Degraded" ? "Warning" : "Normal", outcome.phase, outcome.message, outcome.kind, outcome.name);
+    if (outcome.error) this.event("Warning", outcome.terminal ? "InvalidSpec" : "ReconcileFailed", outcome.error, outcome.kind, outcome.name);
+    if (outcome.phase !== outcome.previousPhase) this.event(outcome.phase === "Failed" || outcome.phase === "Degraded" ? "Warning" : "Normal", outcome.phase, outcome.message, outcome.kind, outcome.name);
     this.write("resources", () => store.resources.report(outcome.key, { phase: outcome.phase, message: this.options.redactor.redact(outcome.message), ready: outcome.ready, converged: outcome.converged }));
     if (service) this.write("deployments", () => this.trackDeployment(outcome));
     if (outcome.kind === "Environment") this.recordProjects();
@@ -155,7 +161,7 @@ export class Recorder implements ManagerObserver {
     if (event.action !== "die" && event.action !== "oom") return;
     const exit = event.labels.exitCode !== undefined ? ` with code ${event.labels.exitCode}` : "";
     const name = event.labels.name ?? event.id.slice(0, 12);
-    void this.event("Warning", event.action === "oom" ? "OutOfMemory" : "ContainerDied", `container ${name} on ${target} ${event.action === "oom" ? "ran out of memory" : `exited${exit}`}`, "Service", `${environment}/${service}`);
+    this.event("Warning", event.action === "oom" ? "OutOfMemory" : "ContainerDied", `container ${name} on ${target} ${event.action === "oom" ? "ran out of memory" : `exited${exit}`}`, "Service", `${environment}/${service}`);
   }
 
   healthProbed(serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean): void {
@@ -182,34 +188,52 @@ export class Recorder implements ManagerObserver {
         },
       ]),
     );
-    if (changed) void this.event(status === "unhealthy" ? "Warning" : "Normal", status === "healthy" ? "Healthy" : status === "unhealthy" ? "Unhealthy" : "HealthStarting", `container ${containerId.slice(0, 12)}: ${result.output.slice(0, 200)}`, "Service", serviceKey.slice("Service/".length));
+    if (changed) this.event(status === "unhealthy" ? "Warning" : "Normal", status === "healthy" ? "Healthy" : status === "unhealthy" ? "Unhealthy" : "HealthStarting", `container ${containerId.slice(0, 12)}: ${result.output.slice(0, 200)}`, "Service", serviceKey.slice("Service/".length));
   }
 
+  /**
+   * A rollout starts when a service's containers are replaced with a new spec
+   * (or a service is first seen running), succeeds when every replica of that
+   * spec runs healthy, and fails when it is superseded, hits a terminal error,
+   * or is not healthy within the service's update.healthTimeout.
+   */
   private async trackDeployment(outcome: ReconcileOutcome): Promise<void> {
     const service = this.model?.services.get(outcome.key);
-    if (!service || !service.specHash) return;
+    // The outcome must be about the spec now in force: a pass that started before a manifest change says nothing about the new one.
+    if (!service || !service.specHash || outcome.specHash !== service.specHash) return;
     const { deployments } = this.options.store;
     const latest = await deployments.latest(outcome.key);
     const rolling = outcome.changes.some((c) => c.path.startsWith("replica") || c.path.startsWith("container"));
+    const deadline = durationMs(service.healthTimeout);
     if ((!latest || latest.revision !== service.specHash) && (rolling || outcome.phase === "Running")) {
-      if (latest?.status === "in_progress") await deployments.finish(latest.id, { status: "failed", error: "superseded by a newer revision" });
+      if (latest?.status === "in_progress") {
+        await deployments.finish(latest.id, { status: "failed", error: "superseded by a newer revision" });
+        this.options.metrics.deployments.inc({ result: "failed" });
+      }
       const previous = latest ? (latest.status === "success" ? latest.revision : (latest.previousRevision ?? undefined)) : undefined;
       const id = await deployments.start({ service: outcome.key, revision: service.specHash, image: service.image.ref, manifestRevision: this.model?.revision, previousRevision: previous });
-      return this.finishIfDone(id, outcome, service.specHash, service.healthCheck !== undefined);
+      return this.finishIfDone({ id, startedAt: this.now() }, outcome, service.specHash, service.healthCheck !== undefined, deadline);
     }
-    if (latest && latest.revision === service.specHash && latest.status === "in_progress") return this.finishIfDone(latest.id, outcome, service.specHash, service.healthCheck !== undefined);
+    if (latest && latest.revision === service.specHash && latest.status === "in_progress") return this.finishIfDone(latest, outcome, service.specHash, service.healthCheck !== undefined, deadline);
   }
 
-  private async finishIfDone(id: number, outcome: ReconcileOutcome, revision: string, checked: boolean): Promise<void> {
+  private async finishIfDone(rollout: { id: number; startedAt: number }, outcome: ReconcileOutcome, revision: string, checked: boolean, deadlineMs: number): Promise<void> {
     const { deployments } = this.options.store;
-    if (outcome.error && outcome.terminal) {
+    const id = rollout.id;
+    const late = this.now() - rollout.startedAt > deadlineMs && !(outcome.converged && outcome.ready);
+    if (late) {
+      const why = `not running healthy within ${Math.round(deadlineMs / 1000)} s: ${outcome.message}`;
+      await deployments.finish(id, { status: "failed", healthCheckPassed: checked ? false : undefined, error: this.options.redactor.redact(why) });
+      this.options.metrics.deployments.inc({ result: "failed" });
+      this.event("Warning", "DeploymentFailed", `revision ${revision.slice(0, 12)}: ${why}`, "Service", outcome.name);
+    } else if (outcome.error && outcome.terminal) {
       await deployments.finish(id, { status: "failed", error: this.options.redactor.redact(outcome.error) });
       this.options.metrics.deployments.inc({ result: "failed" });
-      void this.event("Warning", "DeploymentFailed", `revision ${revision.slice(0, 12)}: ${outcome.error}`, "Service", outcome.name);
+      this.event("Warning", "DeploymentFailed", `revision ${revision.slice(0, 12)}: ${outcome.error}`, "Service", outcome.name);
     } else if (outcome.converged && outcome.ready && outcome.phase === "Running") {
       await deployments.finish(id, { status: "success", healthCheckPassed: checked ? true : undefined });
       this.options.metrics.deployments.inc({ result: "success" });
-      void this.event("Normal", "DeploymentSucceeded", `revision ${revision.slice(0, 12)} is running${checked ? " and healthy" : ""}`, "Service", outcome.name);
+      this.event("Normal", "DeploymentSucceeded", `revision ${revision.slice(0, 12)} is running${checked ? " and healthy" : ""}`, "Service", outcome.name);
     }
   }
 

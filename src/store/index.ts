@@ -41,9 +41,9 @@ export function createStore(opened: OpenedDatabase, now: () => number = Date.now
   };
 }
 
-/** Opens (and migrates) the database at `url` and returns its store. */
-export async function openStore(url?: string): Promise<Store> {
-  return createStore(await openDatabase(url));
+/** Opens (and migrates) the database at `url` and returns its store; `mustExist` for commands that only read. */
+export async function openStore(url?: string, options: { mustExist?: boolean } = {}): Promise<Store> {
+  return createStore(await openDatabase(url, options));
 }
 
 export { DEFAULT_DB_URL } from "./store.ts";

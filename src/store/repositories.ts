@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, sql } from "drizzle-orm";
+import { and, desc, eq, lt, notInArray, sql } from "drizzle-orm";
 import type { Database } from "./store.ts";
 import { actorSnapshots, auditLog, deployments, driftChecks, events, healthResults, resources, targets } from "./schema.ts";
 
@@ -248,7 +248,8 @@ export async function enforceRetention(db: Database, retention: Retention, now =
     db.delete(events).where(lt(events.lastTime, now - retention.eventsMs)),
     db.delete(auditLog).where(lt(auditLog.time, now - retention.auditMs)),
     db.delete(driftChecks).where(lt(driftChecks.time, now - retention.driftMs)),
-    db.delete(deployments).where(lt(deployments.startedAt, now - retention.deploymentsMs)),
+    // A service's newest rollout is kept however old: it is what the next one rolls back to.
+    db.delete(deployments).where(and(lt(deployments.startedAt, now - retention.deploymentsMs), notInArray(deployments.id, db.select({ id: sql<number>`max(${deployments.id})` }).from(deployments).groupBy(deployments.service)))),
   ]);
   return results.reduce((n, r) => n + r.rowsAffected, 0);
 }

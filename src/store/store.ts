@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient, type Client } from "@libsql/client";
@@ -30,8 +30,12 @@ export interface OpenedDatabase {
  * Opens a libSQL database (an embedded file by default, or any libSQL server
  * URL) and applies every pending migration, so an older database upgrades in place.
  */
-export async function openDatabase(url: string = DEFAULT_DB_URL, options: { migrationsDir?: string; authToken?: string } = {}): Promise<OpenedDatabase> {
-  if (url.startsWith("file:") && !url.startsWith("file::memory:")) mkdirSync(dirname(url.slice("file:".length)), { recursive: true });
+export async function openDatabase(url: string = DEFAULT_DB_URL, options: { migrationsDir?: string; authToken?: string; mustExist?: boolean } = {}): Promise<OpenedDatabase> {
+  const file = url.startsWith("file:") && !url.startsWith("file::memory:") ? url.slice("file:".length) : undefined;
+  if (file && options.mustExist && !existsSync(file)) {
+    throw new StoreError(`no store at ${url}: nothing has been recorded there yet; expected the --db that berth apply or berth run used, e.g. --db ${DEFAULT_DB_URL}`);
+  }
+  if (file) mkdirSync(dirname(file), { recursive: true });
   const client = createClient({ url, authToken: options.authToken });
   try {
     if (url.startsWith("file:")) {

@@ -15,7 +15,7 @@ export const register: CommandModule["register"] = (program, io) => {
     .addOption(new Option("-o, --output <format>", "table or json").choices(["table", "json"]).default("table"))
     .action(async (options: { for?: string; limit: number; db: string; output: "table" | "json" }) => {
       const [kind, ...rest] = (options.for ?? "").split("/");
-      const store = await openStore(options.db);
+      const store = await openStore(options.db, { mustExist: true });
       try {
         const events = await store.events.list({ kind: kind || undefined, name: rest.join("/") || undefined, limit: options.limit });
         if (options.output === "json") return io.stdout(`${JSON.stringify({ items: events }, null, 2)}\n`);

@@ -33,7 +33,15 @@ export const register: CommandModule["register"] = (program, io) => {
     const runtime = await createRuntime(io, options);
     const { log } = runtime;
     const daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync });
-    const http = await startHttpServer({ listen: options.listen, metrics: runtime.metrics, store: runtime.store, manager: daemon.manager, log, manifestsLoaded: () => true });
+    let http: Awaited<ReturnType<typeof startHttpServer>>;
+    try {
+      http = await startHttpServer({ listen: options.listen, metrics: runtime.metrics, store: runtime.store, manager: daemon.manager, log, manifestsLoaded: () => true });
+    } catch (error) {
+      // No half-started daemon: without its HTTP server it stops and says why.
+      await daemon.stop();
+      await runtime.close();
+      throw new Error(`cannot listen on ${options.listen}: ${error instanceof Error ? error.message : error}; expected a free host:port, e.g. --listen 127.0.0.1:9465`, { cause: error });
+    }
     log.info("http listening", { address: http.address });
     const retention = { ...DEFAULT_RETENTION, healthMs: options.healthRetention, eventsMs: options.eventRetention, auditMs: options.eventRetention };
     const retentionTimer = setInterval(() => {

@@ -13,7 +13,7 @@ export const register: CommandModule["register"] = (program, io) => {
     .addOption(dbOption())
     .addOption(new Option("-o, --output <format>", "table, json or yaml").choices(["table", "json", "yaml"]).default("table"))
     .action(async (options: { db: string; output: "table" | "json" | "yaml" }) => {
-      const store = await openStore(options.db);
+      const store = await openStore(options.db, { mustExist: true });
       try {
         const rows = (await store.resources.list()).map((r) => ({ ...r, spec: JSON.parse(r.spec) as unknown, conditions: JSON.parse(r.conditions) as { type: string; status: string }[] }));
         if (options.output === "json") return io.stdout(`${JSON.stringify({ items: rows }, null, 2)}\n`);
@@ -21,7 +21,7 @@ export const register: CommandModule["register"] = (program, io) => {
         const now = Date.now();
         io.stdout(
           table(
-            ["KIND", "NAME", "PHASE", "READY", "AGE", "MESSAGE"],
+            ["KIND", "NAME", "PHASE", "READY", "UPDATED", "MESSAGE"],
             rows.map((r) => [r.kind, r.name, r.phase, r.conditions.find((c) => c.type === "Ready")?.status === "True" ? "yes" : "no", age(now - r.updatedAt), r.message]),
           ),
         );

@@ -32,9 +32,16 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("commands that read the store", () => {
+  it("refuse a database that does not exist instead of creating an empty one", async () => {
+    let stderr = "";
+    const code = await main(["node", "berth", "status", "--db", `file:${dir}/typo.db`], { stdout: () => {}, stderr: (t) => void (stderr += t), env: {} });
+    expect(code).toBe(1);
+    expect(stderr).toContain(`no store at file:${dir}/typo.db: nothing has been recorded there yet`);
+  });
+
   it("status prints a table, and the same rows as json or yaml", async () => {
     const table = await berth("status");
-    expect(table.stdout.split("\n")[0]).toMatch(/^KIND\s+NAME\s+PHASE\s+READY\s+AGE\s+MESSAGE$/);
+    expect(table.stdout.split("\n")[0]).toMatch(/^KIND\s+NAME\s+PHASE\s+READY\s+UPDATED\s+MESSAGE$/);
     expect(table.stdout).toMatch(/Service\s+prod\/web\s+Running\s+yes\s+\d+s\s+2\/2 running, 2 ready/);
     const json = JSON.parse((await berth("status", "-o", "json")).stdout);
     expect(json.items.find((i: { key: string }) => i.key === "Service/prod/web")).toMatchObject({ phase: "Running", observedGeneration: 1, conditions: [{ type: "Ready", status: "True" }] });

@@ -103,6 +103,11 @@ describe("schema validation", () => {
       ],
     },
     {
+      name: "a wrong value under env is named, never repeated (it may be a secret)",
+      file: doc("Service", "web", "project: shop\nimage: web:1\nenv:\n  - {name: TOKEN, value: 86753091, secret: true}"),
+      want: ['web.yaml:9:28: Service/web: "value" is (value hidden); expected a string, e.g. info'],
+    },
+    {
       name: "missing required field",
       file: doc("Service", "api", "image: api:1"),
       as: "api.yaml",

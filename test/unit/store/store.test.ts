@@ -124,4 +124,16 @@ describe("store", () => {
     expect(await s.enforceRetention(DEFAULT_RETENTION)).toBe(2);
     expect((await s.health.list({ service: "Service/dev/web" })).map((h) => h.time)).toEqual([clock]);
   });
+
+  it("keeps each service's newest rollout past retention", async () => {
+    const s = await open();
+    const now = clock;
+    clock = now - DEFAULT_RETENTION.deploymentsMs - 10_000;
+    await s.deployments.start({ service: "Service/dev/web", revision: "h1", image: "web:1" });
+    await s.deployments.start({ service: "Service/dev/web", revision: "h2", image: "web:2" });
+    await s.deployments.start({ service: "Service/dev/db", revision: "d1", image: "db:1" });
+    clock = now;
+    expect(await s.enforceRetention(DEFAULT_RETENTION)).toBe(1);
+    expect((await s.deployments.list()).map((d) => d.revision).sort()).toEqual(["d1", "h2"]);
+  });
 });
