@@ -71,7 +71,7 @@ export async function createRuntime(io: CliIO, options: LogOptions & { db: strin
     managerOptions: {
       log,
       redactor,
-      connect: (target) => driverForTarget(target, { env: io.env, hooks: { onCall: recorder.onDockerCall } }),
+      connect: (target) => driverForTarget(target, { env: io.env, hooks: { onCall: recorder.onDockerCall, beforeCall: recorder.beforeDockerCall } }),
       daemonEnv: io.env,
       observer: recorder,
       metrics,

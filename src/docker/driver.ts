@@ -16,6 +16,8 @@ export interface DockerCall {
 }
 
 export interface DriverHooks {
+  /** Before a mutating call is sent: lets listeners expect the engine events it will cause. */
+  beforeCall?: (call: { target: string; operation: string; object?: string }) => void;
   onCall?: (call: DockerCall) => void;
 }
 
@@ -79,6 +81,7 @@ export class DockerDriver {
 
   private async call<T>(operation: string, fn: () => Promise<T>, meta: { mutating?: boolean; object?: string; reason?: string } = {}): Promise<T> {
     const attempts = meta.mutating ? 1 : this.readAttempts;
+    if (meta.mutating) this.hooks.beforeCall?.({ target: this.target, operation, object: meta.object });
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {

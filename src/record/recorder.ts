@@ -45,6 +45,8 @@ export class Recorder implements ManagerObserver {
   private model?: DesiredModel;
   private readonly now: () => number;
   private pendingAudit: Parameters<Store["audit"]["record"]>[0] = [];
+  /** Containers Berth itself is stopping or removing, so their deaths are not reported as failures. */
+  private readonly stopping = new Map<string, number>();
 
   constructor(private readonly options: RecorderOptions) {
     this.now = options.now ?? Date.now;
@@ -66,6 +68,14 @@ export class Recorder implements ManagerObserver {
     this.pendingAudit.push({ time: this.now(), target: call.target, operation: call.operation, object: call.object ?? null, reason: call.reason ? redact(call.reason) : null, outcome: call.outcome, error: call.error ? redact(call.error) : null, durationMs: call.durationMs });
     if (this.pendingAudit.length >= 50) this.write("audit_log", () => this.flushAudit());
     else queueMicrotask(() => this.write("audit_log", () => this.flushAudit()));
+  };
+
+  /** Driver hook: remembers the containers Berth is about to stop, before their `die` events arrive. */
+  readonly beforeDockerCall = (call: { operation: string; object?: string }): void => {
+    if ((call.operation !== "container.stop" && call.operation !== "container.remove") || !call.object) return;
+    const now = this.now();
+    for (const [id, at] of this.stopping) if (now - at > 120_000) this.stopping.delete(id);
+    this.stopping.set(call.object, now);
   };
 
   desiredChanged(state: DesiredState, model: DesiredModel): void {
@@ -159,6 +169,11 @@ export class Recorder implements ManagerObserver {
       return;
     }
     if (event.action !== "die" && event.action !== "oom") return;
+    const stoppedAt = this.stopping.get(event.id);
+    if (event.action === "die" && stoppedAt !== undefined && this.now() - stoppedAt < 120_000) {
+      this.stopping.delete(event.id);
+      return; // Berth stopped it on purpose (an update, a scale-down, a prune)
+    }
     const exit = event.labels.exitCode !== undefined ? ` with code ${event.labels.exitCode}` : "";
     const name = event.labels.name ?? event.id.slice(0, 12);
     this.event("Warning", event.action === "oom" ? "OutOfMemory" : "ContainerDied", `container ${name} on ${target} ${event.action === "oom" ? "ran out of memory" : `exited${exit}`}`, "Service", `${environment}/${service}`);
