@@ -41,6 +41,9 @@ const ACTION_REASON: Record<string, string> = {
 export class Recorder implements ManagerObserver {
   private chain: Promise<void> = Promise.resolve();
   private readonly phases = new Map<string, string>();
+  /** Every phase series each key has had, so all of them can be removed with it. */
+  private readonly phaseSeries = new Map<string, Set<string>>();
+  private readonly serviceSeries = new Map<string, { project: string; environment: string; service: string }>();
   private readonly lastHealthWrite = new Map<string, { time: number; status: string }>();
   private model?: DesiredModel;
   private readonly now: () => number;
@@ -107,19 +110,27 @@ export class Recorder implements ManagerObserver {
       const keys = new Set(declared.map((d) => d.key));
       await resources.forget((await resources.list()).map((r) => r.key).filter((key) => !keys.has(key)));
     });
-    for (const [key, phase] of this.phases) {
-      if (declared.some((d) => d.key === key)) continue;
+    // Series of resources no manifest declares any more leave the exposition with them.
+    const keys = new Set(declared.map((d) => d.key));
+    for (const [key, phases] of this.phaseSeries) {
+      if (keys.has(key)) continue;
       const [kind, ...name] = key.split("/");
-      metrics.resourcePhase.remove({ kind: kind!, name: name.join("/"), phase });
+      for (const phase of phases) metrics.resourcePhase.remove({ kind: kind!, name: name.join("/"), phase });
+      if (kind === "DeploymentTarget") metrics.targetUp.remove({ target: name.join("/") });
+      this.phaseSeries.delete(key);
       this.phases.delete(key);
+    }
+    for (const [key, labels] of this.serviceSeries) {
+      if (keys.has(key)) continue;
+      for (const gauge of [metrics.containersDesired, metrics.containersRunning, metrics.serviceHealthy]) gauge.remove(labels);
+      this.serviceSeries.delete(key);
     }
   }
 
   targetChanged(name: string, phase: TargetPhase, engine: EngineInfo | undefined, error: string | undefined): void {
     const { metrics, store } = this.options;
     metrics.targetUp.set({ target: name }, phase === "Active" ? 1 : 0);
-    metrics.setPhase("DeploymentTarget", name, phase, this.phases.get(`DeploymentTarget/${name}`));
-    this.phases.set(`DeploymentTarget/${name}`, phase);
+    this.setPhase("DeploymentTarget", name, `DeploymentTarget/${name}`, phase);
     if (phase === "Connecting") return;
     const cleanError = error === undefined ? undefined : this.options.redactor.redact(error);
     this.write("targets", () => store.targets.report({ name, status: phase, engineVersion: engine?.version, apiVersion: engine?.apiVersion, latencyMs: engine?.latencyMs, error: cleanError }));
@@ -130,11 +141,11 @@ export class Recorder implements ManagerObserver {
 
   reconciled(outcome: ReconcileOutcome): void {
     const { metrics, store } = this.options;
-    metrics.setPhase(outcome.kind, outcome.name, outcome.phase, this.phases.get(outcome.key));
-    this.phases.set(outcome.key, outcome.phase);
+    this.setPhase(outcome.kind, outcome.name, outcome.key, outcome.phase);
     const service = this.model?.services.get(outcome.key);
     if (service) {
       const labels = { project: service.project, environment: service.environment, service: service.service };
+      this.serviceSeries.set(outcome.key, labels);
       metrics.containersDesired.set(labels, outcome.desired ?? 0);
       metrics.containersRunning.set(labels, outcome.running ?? 0);
       metrics.serviceHealthy.set(labels, outcome.ready && outcome.phase === "Running" ? 1 : 0);
@@ -184,6 +195,8 @@ export class Recorder implements ManagerObserver {
     const sample = this.options.healthSampleMs ?? 15 * 60_000;
     const last = this.lastHealthWrite.get(containerId);
     const time = this.now();
+    // Containers come and go: forget the ones not heard of for two sample periods.
+    if (!last) for (const [id, w] of this.lastHealthWrite) if (time - w.time > 2 * sample) this.lastHealthWrite.delete(id);
     // Failures and changes always; a steady healthy container only once per sample period.
     if (!changed && result.ok && last && time - last.time < sample) return;
     this.lastHealthWrite.set(containerId, { time, status });
@@ -257,10 +270,16 @@ export class Recorder implements ManagerObserver {
     for (const [name] of this.model.projects) {
       const environments = [...this.model.environments.values()].filter((e) => e.project === name).map((e) => this.phases.get(e.key) ?? "Provisioning");
       const phase = environments.every((p) => p === "Healthy" || p === "Stopped") ? "Ready" : environments.some((p) => p === "Degraded" || p === "Failed") ? "Degraded" : "Progressing";
-      this.options.metrics.setPhase("Project", name, phase, this.phases.get(`Project/${name}`));
-      this.phases.set(`Project/${name}`, phase);
+      this.setPhase("Project", name, `Project/${name}`, phase);
       this.write("resources", () => this.options.store.resources.report(`Project/${name}`, { phase, message: `${environments.length} environment(s)`, ready: phase === "Ready", converged: true }));
     }
+  }
+
+  private setPhase(kind: string, name: string, key: string, phase: string): void {
+    this.options.metrics.setPhase(kind, name, phase, this.phases.get(key));
+    this.phases.set(key, phase);
+    const series = this.phaseSeries.get(key) ?? new Set<string>();
+    this.phaseSeries.set(key, series.add(phase));
   }
 
   private event(type: "Normal" | "Warning", reason: string, message: string, kind: string, name: string): void {

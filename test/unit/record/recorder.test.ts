@@ -15,12 +15,15 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+let metrics: Metrics;
+
 async function recorder() {
   dir = mkdtempSync(join(tmpdir(), "berth-recorder-"));
   store = await openStore(`file:${dir}/berth.db`);
   const redactor = new Redactor();
   redactor.setSecrets(["s3cret-value"]);
-  return new Recorder({ store, metrics: new Metrics({ processMetrics: false }), redactor, log: silentLogger });
+  metrics = new Metrics({ processMetrics: false });
+  return new Recorder({ store, metrics, redactor, log: silentLogger });
 }
 
 const labels = { "dev.berth.environment": "dev", "dev.berth.service": "web", name: "shop-dev-web-0-abc", exitCode: "137" };
@@ -43,5 +46,18 @@ describe("Recorder", () => {
     await r.flush();
     const rows = await store.audit.list();
     expect(rows).toEqual([expect.objectContaining({ operation: "container.create", object: "web-0", outcome: "error", error: "env *** rejected" })]);
+  });
+
+  it("drops every series of a resource that leaves the manifests", async () => {
+    const r = await recorder();
+    r.targetChanged("local", "Connecting", undefined, undefined);
+    r.targetChanged("local", "Active", { version: "20.10", apiVersion: "1.41", latencyMs: 3 }, undefined);
+    expect(await metrics.render()).toContain('berth_target_up{target="local"} 1');
+    const empty = { targets: new Map(), projects: new Map(), environments: new Map(), services: new Map(), complete: true };
+    r.desiredChanged({ dir, resources: [], errors: [], files: [], contentHash: "", complete: true, loadedAt: new Date() }, empty);
+    await r.flush();
+    const text = await metrics.render();
+    expect(text).not.toContain('target="local"');
+    expect(text).not.toContain('name="local"');
   });
 });
