@@ -56,7 +56,36 @@ export function isTransient(error: unknown): boolean {
   return /socket hang up/i.test(e.message ?? "");
 }
 
+export interface DriverTimeouts {
+  /** Any call but the ones below. */
+  callMs: number;
+  /** Stops and removals, which wait out a container's grace period. */
+  stopMs: number;
+  /** Pulls and builds. */
+  imageMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: DriverTimeouts = { callMs: 60_000, stopMs: 5 * 60_000, imageMs: 30 * 60_000 };
+
+/** A call that does not answer in time frees its reconcile; level-triggered, the next pass sees what it did. */
+export class DockerTimeoutError extends Error {
+  readonly code = "ETIMEDOUT";
+  constructor(operation: string, ms: number) {
+    super(`no answer to ${operation} within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`);
+    this.name = "DockerTimeoutError";
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DockerTimeoutError(operation, ms)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 export interface DriverOptions {
+  timeouts?: Partial<DriverTimeouts>;
   hooks?: DriverHooks;
   /** Attempts for read-only calls on transient errors. */
   readAttempts?: number;
@@ -72,8 +101,10 @@ export class DockerDriver {
   private readonly hooks: DriverHooks;
   private readonly readAttempts: number;
   private readonly retryDelayMs: number;
+  private readonly timeouts: DriverTimeouts;
 
   constructor(readonly target: string, readonly docker: Docker, options: DriverOptions = {}) {
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.hooks = options.hooks ?? {};
     this.readAttempts = options.readAttempts ?? 3;
     this.retryDelayMs = options.retryDelayMs ?? 100;
@@ -85,7 +116,7 @@ export class DockerDriver {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
-        const result = await fn();
+        const result = await withTimeout(fn(), this.timeoutFor(operation), operation);
         this.report(operation, meta, started, "ok");
         return result;
       } catch (error) {
@@ -94,6 +125,13 @@ export class DockerDriver {
         await new Promise((r) => setTimeout(r, this.retryDelayMs * 3 ** (attempt - 1)));
       }
     }
+  }
+
+  /** How long a call may take before the reconcile that made it gives up (and retries with backoff). */
+  private timeoutFor(operation: string): number {
+    if (operation === "image.pull" || operation === "image.build") return this.timeouts.imageMs;
+    if (operation === "container.stop" || operation === "container.remove") return this.timeouts.stopMs;
+    return this.timeouts.callMs;
   }
 
   private report(operation: string, meta: { mutating?: boolean; object?: string; reason?: string }, started: number, outcome: "ok" | "error", error?: string) {
