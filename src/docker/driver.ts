@@ -168,9 +168,6 @@ export class DockerDriver {
     return result.Volumes ?? [];
   }
 
-  inspectContainer(id: string): Promise<Docker.ContainerInspectInfo> {
-    return this.call("container.inspect", () => this.docker.getContainer(id).inspect(), { object: id });
-  }
 
   async imageExists(ref: string): Promise<boolean> {
     try {
@@ -257,9 +254,6 @@ export class DockerDriver {
     );
   }
 
-  async removeImage(ref: string, reason: string): Promise<void> {
-    await this.call("image.remove", () => this.docker.getImage(ref).remove(), { mutating: true, object: ref, reason });
-  }
 
   /** The last lines a container printed, for messages about why it failed. */
   async logs(id: string, tail = 20): Promise<string> {

@@ -459,6 +459,7 @@ export class Manager {
         if (env.project === name) environments[env.environment] = this.environments.get(env.key)?.getSnapshot().context.phase ?? "Provisioning";
       }
       actor.send({ type: "ENVIRONMENTS", environments });
+      this.options.observer?.projectChanged?.(name, actor.getSnapshot().context.phase, Object.keys(environments).length);
     }
   }
 

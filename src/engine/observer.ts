@@ -39,6 +39,8 @@ export interface ManagerObserver {
   desiredChanged?(state: DesiredState, model: DesiredModel): void;
   targetChanged?(name: string, phase: TargetPhase, engine: EngineInfo | undefined, error: string | undefined): void;
   reconciled?(outcome: ReconcileOutcome): void;
+  /** A Project's phase, as its machine aggregates its environments. */
+  projectChanged?(name: string, phase: string, environments: number): void;
   engineEvent?(target: string, event: EngineEvent): void;
   healthProbed?(serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean): void;
 }

@@ -58,7 +58,6 @@ interface Tracked {
   failures: number;
   status: ContainerHealth;
   timer?: NodeJS.Timeout;
-  last?: ProbeResult;
 }
 
 /**
@@ -94,10 +93,6 @@ export class HealthProber {
     return this.tracked.get(containerId)?.status;
   }
 
-  /** The last probe result of a container, for messages. */
-  lastResult(containerId: string): ProbeResult | undefined {
-    return this.tracked.get(containerId)?.last;
-  }
 
   stop(): void {
     for (const id of [...this.tracked.keys()]) this.untrack(id);
@@ -112,7 +107,6 @@ export class HealthProber {
     entry.timer = setTimeout(async () => {
       const result = await probeOnce(entry.check, entry.address, this.dial);
       if (this.tracked.get(id) !== entry) return; // untracked while probing
-      entry.last = result;
       const before = entry.status;
       const inGrace = Date.now() - entry.startedAt < durationMs(entry.check.startPeriod);
       if (result.ok) {

@@ -3,6 +3,7 @@ import type { Manager } from "../engine/manager.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../store/index.ts";
+import { involvedFilter, resourceView } from "../store/repositories.ts";
 
 /** Default address of the daemon's HTTP server: loopback only. */
 export const DEFAULT_LISTEN = "127.0.0.1:9464";
@@ -47,11 +48,8 @@ export async function startHttpServer(options: HttpOptions): Promise<{ server: S
       const ok = checks.every((c) => c.ok);
       return { status: ok ? 200 : 503, body: { status: ok ? "ready" : "not ready", checks } };
     },
-    "/api/v1/resources": async () => ({ status: 200, body: { items: (await store.resources.list()).map(resourceJson) } }),
-    "/api/v1/events": async (url) => {
-      const [kind, ...rest] = (url.searchParams.get("for") ?? "").split("/");
-      return { status: 200, body: { items: await store.events.list({ kind: kind || undefined, name: rest.join("/") || undefined, limit: limitOf(url) }) } };
-    },
+    "/api/v1/resources": async () => ({ status: 200, body: { items: (await store.resources.list()).map(resourceView) } }),
+    "/api/v1/events": async (url) => ({ status: 200, body: { items: await store.events.list({ ...involvedFilter(url.searchParams.get("for") ?? undefined), limit: limitOf(url) }) } }),
     "/api/v1/health": async (url) => ({ status: 200, body: { items: await store.health.list({ service: url.searchParams.get("service") ?? undefined, limit: limitOf(url) }) } }),
     "/api/v1/deployments": async (url) => ({ status: 200, body: { items: await store.deployments.list({ service: url.searchParams.get("service") ?? undefined, limit: limitOf(url) }) } }),
     "/api/v1/targets": async () => ({ status: 200, body: { items: await store.targets.list() } }),
@@ -86,10 +84,6 @@ export async function startHttpServer(options: HttpOptions): Promise<{ server: S
 function limitOf(url: URL): number {
   const n = Number(url.searchParams.get("limit") ?? 100);
   return Number.isInteger(n) && n > 0 ? Math.min(n, 1000) : 100;
-}
-
-function resourceJson(row: Awaited<ReturnType<Store["resources"]["list"]>>[number]) {
-  return { ...row, spec: JSON.parse(row.spec), conditions: JSON.parse(row.conditions) };
 }
 
 async function readinessChecks(options: HttpOptions): Promise<Check[]> {

@@ -167,7 +167,6 @@ export class Recorder implements ManagerObserver {
     if (outcome.phase !== outcome.previousPhase) this.event(outcome.phase === "Failed" || outcome.phase === "Degraded" ? "Warning" : "Normal", outcome.phase, outcome.message, outcome.kind, outcome.name);
     this.write("resources", () => store.resources.report(outcome.key, { phase: outcome.phase, message: this.options.redactor.redact(outcome.message), ready: outcome.ready, converged: outcome.converged }));
     if (service) this.write("deployments", () => this.trackDeployment(outcome));
-    if (outcome.kind === "Environment") this.recordProjects();
   }
 
   engineEvent(target: string, event: EngineEvent): void {
@@ -265,14 +264,9 @@ export class Recorder implements ManagerObserver {
     }
   }
 
-  private recordProjects(): void {
-    if (!this.model) return;
-    for (const [name] of this.model.projects) {
-      const environments = [...this.model.environments.values()].filter((e) => e.project === name).map((e) => this.phases.get(e.key) ?? "Provisioning");
-      const phase = environments.every((p) => p === "Healthy" || p === "Stopped") ? "Ready" : environments.some((p) => p === "Degraded" || p === "Failed") ? "Degraded" : "Progressing";
-      this.setPhase("Project", name, `Project/${name}`, phase);
-      this.write("resources", () => this.options.store.resources.report(`Project/${name}`, { phase, message: `${environments.length} environment(s)`, ready: phase === "Ready", converged: true }));
-    }
+  projectChanged(name: string, phase: string, environments: number): void {
+    this.setPhase("Project", name, `Project/${name}`, phase);
+    this.write("resources", () => this.options.store.resources.report(`Project/${name}`, { phase, message: `${environments} environment(s)`, ready: phase === "Ready" || phase === "Stopped", converged: true }));
   }
 
   private setPhase(kind: string, name: string, key: string, phase: string): void {

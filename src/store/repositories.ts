@@ -16,6 +16,17 @@ export type EventRow = typeof events.$inferSelect;
 export type HealthRow = typeof healthResults.$inferSelect;
 export type DeploymentRow = typeof deployments.$inferSelect;
 
+/** A resource row as shown to people and machines: spec and conditions parsed. */
+export function resourceView(row: ResourceRow) {
+  return { ...row, spec: JSON.parse(row.spec) as unknown, conditions: JSON.parse(row.conditions) as Condition[] };
+}
+
+/** Splits `Kind/name` (the name may hold further slashes) into an event filter. */
+export function involvedFilter(ref: string | undefined): { kind?: string; name?: string } {
+  const [kind, ...rest] = (ref ?? "").split("/");
+  return { kind: kind || undefined, name: rest.join("/") || undefined };
+}
+
 export class ConcurrentUpdateError extends Error {
   constructor(key: string) {
     super(`resource ${key} was changed by another writer while being updated; retry`);
@@ -84,7 +95,7 @@ export class ResourceRepository {
   }
 
   /** Optimistic concurrency: re-read and retry when another writer got there first. */
-  private async withRetry<T>(key: string, write: (current: ResourceRow | undefined) => Promise<T>): Promise<ResourceRow> {
+  private async withRetry(key: string, write: (current: ResourceRow | undefined) => Promise<unknown>): Promise<ResourceRow> {
     for (let attempt = 1; ; attempt++) {
       try {
         await write(await this.get(key));

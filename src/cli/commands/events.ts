@@ -2,6 +2,7 @@ import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { dbOption } from "../runtime.ts";
 import { openStore } from "../../store/index.ts";
+import { involvedFilter } from "../../store/repositories.ts";
 import { age, table } from "../table.ts";
 
 /** `berth events [--for Kind/name]`: recorded events, newest first. */
@@ -14,10 +15,9 @@ export const register: CommandModule["register"] = (program, io) => {
     .addOption(dbOption())
     .addOption(new Option("-o, --output <format>", "table or json").choices(["table", "json"]).default("table"))
     .action(async (options: { for?: string; limit: number; db: string; output: "table" | "json" }) => {
-      const [kind, ...rest] = (options.for ?? "").split("/");
       const store = await openStore(options.db, { mustExist: true });
       try {
-        const events = await store.events.list({ kind: kind || undefined, name: rest.join("/") || undefined, limit: options.limit });
+        const events = await store.events.list({ ...involvedFilter(options.for), limit: options.limit });
         if (options.output === "json") return io.stdout(`${JSON.stringify({ items: events }, null, 2)}\n`);
         const now = Date.now();
         io.stdout(table(["LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"], events.map((e) => [age(now - e.lastTime), e.type, e.reason, `${e.involvedKind}/${e.involvedName}`, String(e.count), e.message])));

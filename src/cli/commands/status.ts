@@ -3,6 +3,7 @@ import { stringify } from "yaml";
 import type { CommandModule } from "../context.ts";
 import { dbOption } from "../runtime.ts";
 import { openStore } from "../../store/index.ts";
+import { resourceView } from "../../store/repositories.ts";
 import { age, table } from "../table.ts";
 
 /** `berth status`: every resource's phase as last recorded, from the store. */
@@ -15,7 +16,7 @@ export const register: CommandModule["register"] = (program, io) => {
     .action(async (options: { db: string; output: "table" | "json" | "yaml" }) => {
       const store = await openStore(options.db, { mustExist: true });
       try {
-        const rows = (await store.resources.list()).map((r) => ({ ...r, spec: JSON.parse(r.spec) as unknown, conditions: JSON.parse(r.conditions) as { type: string; status: string }[] }));
+        const rows = (await store.resources.list()).map(resourceView);
         if (options.output === "json") return io.stdout(`${JSON.stringify({ items: rows }, null, 2)}\n`);
         if (options.output === "yaml") return io.stdout(stringify({ items: rows }));
         const now = Date.now();
