@@ -9,6 +9,7 @@
  *
  * Engine: BERTH_BENCH_DOCKER_HOST if set, else a private dockerd (needs root and docker.io).
  */
+import { openStore } from "../src/store/index.ts";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -98,7 +99,7 @@ function berthApply(dir: string): number {
 
 async function healLatency(docker: Docker, dir: string, host: string, n: number): Promise<number[]> {
   const redactor = new Redactor();
-  const daemon = await startDaemon({ dir, log: createLogger({ level: "warn", redactor }), redactor, connect: (t) => driverForTarget(t, { env: { DOCKER_HOST: host } }), resyncMs: 10 * 60_000 });
+  const daemon = await startDaemon({ dir, log: createLogger({ level: "warn", redactor }), redactor, connect: (t) => driverForTarget(t, { env: { DOCKER_HOST: host } }), resyncMs: 10 * 60_000, store: await openStore("file::memory:") });
   await daemon.manager.settle({ timeoutMs: 120_000, ready: true });
   const samples: number[] = [];
   for (let i = 0; i < heals; i++) {

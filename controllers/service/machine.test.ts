@@ -100,6 +100,7 @@ describe("serviceMachine", () => {
   const into: Record<ServicePhase, Outcome<ServiceFacts>[]> = {
     Configured: [],
     Starting: [facts(1, 0, 0)],
+    Updating: [{ ...facts(1, 1, 1), rolling: true }],
     Running: [facts(1, 1, 1)],
     Stopping: [facts(0, 1, 1)],
     Stopped: [facts(0, 0, 0)],

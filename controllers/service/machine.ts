@@ -14,9 +14,13 @@ export interface ServiceFacts {
   requeueAfterMs?: number;
   /** What this pass changed in Docker. */
   changes?: Change[];
+  /** A rollout owns the containers now; its end queues the service again. */
+  rolling?: boolean;
+  /** Why the service runs another revision than its manifest asks for (a rollback or a failed rollout). */
+  held?: string;
 }
 
-export type ServicePhase = "Configured" | "Starting" | "Running" | "Stopping" | "Stopped" | "Failed";
+export type ServicePhase = "Configured" | "Starting" | "Updating" | "Running" | "Stopping" | "Stopped" | "Failed";
 
 export interface ServiceContext {
   key: string;
@@ -45,13 +49,15 @@ export class TerminalReconcileError extends Error {
 
 /**
  * Lifecycle of one Service in one Environment:
- * Configured -> Starting -> Running -> Stopping -> Stopped, and Failed.
+ * Configured -> Starting -> Running -> Stopping -> Stopped, Updating while a
+ * rollout owns the containers, and Failed.
  * Every RECONCILE runs the provided `reconcile` actor; its facts pick the phase.
  */
 export const serviceMachine = setup({
   types: {} as { context: ServiceContext; events: ServiceEvent; input: { key: string } },
   actors: { reconcile: notProvided },
   guards: {
+    rolling: ({ event }) => !!factsOf(event).rolling,
     stoppedAll: ({ event }) => factsOf(event).desired === 0 && factsOf(event).running === 0,
     stopping: ({ event }) => factsOf(event).desired === 0,
     allReady: ({ event }) => factsOf(event).running >= factsOf(event).desired && factsOf(event).ready >= factsOf(event).desired,
@@ -78,6 +84,7 @@ export const serviceMachine = setup({
         src: "reconcile",
         input: ({ context }) => ({ key: context.key }),
         onDone: [
+          { guard: "rolling", target: "updating", actions: "recordFacts" },
           { guard: "stoppedAll", target: "stopped", actions: "recordFacts" },
           { guard: "stopping", target: "stopping", actions: "recordFacts" },
           { guard: "allReady", target: "running", actions: "recordFacts" },
@@ -87,6 +94,7 @@ export const serviceMachine = setup({
       },
     },
     starting: { entry: { type: "enterPhase", params: { phase: "Starting" } } },
+    updating: { entry: { type: "enterPhase", params: { phase: "Updating" } } },
     running: { entry: { type: "enterPhase", params: { phase: "Running" } } },
     stopping: { entry: { type: "enterPhase", params: { phase: "Stopping" } } },
     stopped: { entry: { type: "enterPhase", params: { phase: "Stopped" } } },

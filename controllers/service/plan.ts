@@ -73,12 +73,14 @@ export function planService(desired: ServiceDesired, observed: readonly Observed
   return actions;
 }
 
-function create(desired: ServiceDesired, slot: number, reason: string): ServiceAction {
+/** A create action for a slot, named after the spec it runs. */
+export function create(desired: Pick<ServiceDesired, "project" | "environment" | "service" | "specHash">, slot: number, reason: string): ServiceAction {
   const name = containerName(desired.project, desired.environment, desired.service, slot, desired.specHash);
   return { type: "create", slot, name, reason };
 }
 
-function removal(c: ObservedContainer, reason: string): ServiceAction {
+/** Stop-and-remove of one container. */
+export function removal(c: ObservedContainer, reason: string): ServiceAction {
   return { type: "remove", id: c.id, name: c.name, slot: c.slot, reason };
 }
 

@@ -22,27 +22,49 @@ export class ImageMissingError extends Error {
 /** Converges one Service of one Environment; safe to call any number of times. */
 export async function reconcileService(key: string, deps: ReconcileDeps): Promise<ServiceFacts> {
   const model = deps.model();
-  const desired = model.services.get(key);
+  const manifest = model.services.get(key);
   // A service gone from the manifests is pruned by its environment's reconcile.
-  if (!desired) {
+  if (!manifest) {
+    deps.rollouts.supersede(key, "removed from the manifests");
     deps.prober.track(key, undefined, "", []);
     return { desired: 0, running: 0, ready: 0, converged: true, message: "not declared" };
   }
-  if (desired.error) throw new TerminalReconcileError(desired.error);
+  if (manifest.error) throw new TerminalReconcileError(manifest.error);
 
+  const { rollouts } = deps;
+  let pin = rollouts.pin(key);
+  if (pin && pin.manifestRevision !== manifest.specHash) {
+    rollouts.unpin(key); // the manifest moved on: its new revision is rolled out
+    pin = undefined;
+  }
+  const wanted = pin ? pin.runRevision : manifest.specHash;
+  const active = rollouts.active(key);
+  if (active && active.revision !== wanted) rollouts.supersede(key, wanted ?? manifest.specHash);
+  if (active) {
+    const of = active.waiting.length ? `, waiting for slot(s) ${active.waiting.join(", ")}` : "";
+    return { desired: manifest.suspended ? 0 : manifest.replicas, running: 0, ready: 0, converged: false, rolling: true, message: `rollout of revision ${active.revision.slice(0, 12)}: ${active.phase}${of}` };
+  }
+
+  const desired = wanted && wanted !== manifest.specHash ? await rollouts.desiredAt(key, wanted) : manifest;
   const driver = deps.driver(desired.target);
   const scope = { project: desired.project, environment: desired.environment };
   const containers = await observeContainers(driver, scope);
   const own = containers.filter((c) => c.service === desired.service);
   const network = model.environments.get(desired.environment)!.network;
-  deps.prober.track(key, desired.healthCheck, network, own);
+  deps.prober.track(key, desired.healthCheck, network, own, (id) => driver.healthLog(id));
+  if (pin && !pin.runRevision) {
+    // A failed rollout without a rollback: the containers stay as they are for inspection, nothing is retried.
+    return { ...facts(desired, own, deps, true, undefined, undefined), held: `${pin.reason}; Berth waits for a new revision in the manifests or berth rollout retry` };
+  }
 
-  let actions = planService(desired, own);
   const peers = new Map(model.environments.get(desired.environment)!.services.map((s) => [s.service, s]));
   const waiting = unmetDependencies(desired, peers, containers, deps.healthOf);
+  const revisionRuns = own.some((c) => c.specHash !== desired.specHash && c.slot >= 0 && c.slot < desired.replicas && c.state === "running");
+  const needsRollout = !desired.suspended && desired.replicas > 0 && (rollouts.deployed(key) !== desired.specHash || revisionRuns);
+  let actions = needsRollout ? [] : planService(desired, own);
   if (waiting.length) actions = holdBackStarts(actions);
 
-  if (actions.some((a) => a.type === "create")) {
+  if ((needsRollout && !waiting.length) || actions.some((a) => a.type === "create")) {
     const shared = await observe(driver, scope);
     const environment = model.environments.get(desired.environment)!;
     // Docker would create a missing volume itself, without Berth's labels: let the environment make it first.
@@ -53,6 +75,13 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
       deps.enqueue(environmentKey(desired.environment));
       return facts(desired, own, deps, false, "waiting for the environment's network and volumes", WAIT_REQUEUE_MS);
     }
+  }
+  if (needsRollout && !waiting.length) {
+    const previous = rollouts.deployed(key) ?? mostCommonRunning(own, desired.specHash);
+    await rollouts.begin(desired, manifest.specHash, previous);
+    return { ...facts(desired, own, deps, false, `rollout of revision ${desired.specHash.slice(0, 12)} started`, undefined), rolling: true };
+  }
+  if (actions.some((a) => a.type === "create")) {
     const present = await driver.imageExists(desired.image.ref);
     if (!present && desired.image.pullPolicy === "Never" && !desired.image.build) throw new ImageMissingError(desired.image.ref, desired.target);
     actions = [...planImage(desired.image, present), ...actions];
@@ -60,12 +89,21 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
 
   await executeServiceActions(driver, desired, actions, deps.log);
   const after = actions.length ? (await observeContainers(driver, { ...scope, service: desired.service })) : own;
-  if (actions.length) deps.prober.track(key, desired.healthCheck, network, after);
+  if (actions.length) deps.prober.track(key, desired.healthCheck, network, after, (id) => driver.healthLog(id));
   const message = waiting.length ? `waiting for ${waiting.join(", ")}` : undefined;
+  const held = pin ? `${pin.reason}; runs revision ${desired.specHash.slice(0, 12)} until the manifests change or berth rollout retry` : undefined;
   return {
     ...facts(desired, after, deps, actions.length === 0 && waiting.length === 0, message, waiting.length ? WAIT_REQUEUE_MS : actions.length ? VERIFY_REQUEUE_MS : undefined),
     changes: actions.map(serviceChange),
+    held,
   };
+}
+
+/** The revision most running containers have, besides `except`: what a first rollout over existing containers replaces. */
+function mostCommonRunning(containers: readonly ObservedContainer[], except: string): string | undefined {
+  const counts = new Map<string, number>();
+  for (const c of containers) if (c.state === "running" && c.specHash !== except) counts.set(c.specHash, (counts.get(c.specHash) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
 }
 
 function facts(

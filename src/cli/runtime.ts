@@ -51,7 +51,7 @@ export interface Runtime {
   metrics: Metrics;
   recorder: Recorder;
   /** Manager options wired to real drivers, the recorder and metrics. */
-  managerOptions: Pick<ManagerOptions, "log" | "redactor" | "connect" | "daemonEnv" | "observer" | "metrics">;
+  managerOptions: Pick<ManagerOptions, "log" | "redactor" | "connect" | "daemonEnv" | "observer" | "metrics" | "store">;
   close(): Promise<void>;
 }
 
@@ -75,6 +75,7 @@ export async function createRuntime(io: CliIO, options: LogOptions & { db: strin
       daemonEnv: io.env,
       observer: recorder,
       metrics,
+      store,
     },
     async close() {
       await recorder.flush();

@@ -40,6 +40,12 @@ export interface DesiredService {
   strategy: "rolling" | "recreate";
   /** How long a new revision may take to run healthy before its rollout counts as failed. */
   healthTimeout: string;
+  /** New containers a rolling update may run beside the old ones (at least 1 when maxUnavailable is 0). */
+  maxSurge: number;
+  /** Replica slots a rolling update may leave without a ready container. */
+  maxUnavailable: number;
+  /** Restore the previous revision when a rollout fails. */
+  autoRollback: boolean;
   template: ContainerTemplate;
   /** Docker networks to join besides the environment's own. */
   extraNetworks: string[];
@@ -146,6 +152,10 @@ function desiredService(
     stopGraceSeconds: Math.ceil(durationMs(spec.stopGracePeriod) / 1000),
     strategy,
     healthTimeout: spec.update?.healthTimeout ?? "2m",
+    maxUnavailable: spec.update?.maxUnavailable ?? 0,
+    // Neither surge nor unavailability would leave a rolling update no way forward.
+    maxSurge: Math.max(spec.update?.maxSurge ?? 1, spec.update?.maxUnavailable ? 0 : 1),
+    autoRollback: spec.update?.autoRollback ?? true,
     extraNetworks: (spec.networks ?? []).map((n) => networkName(project, environment, n)),
   } satisfies Partial<DesiredService>;
   try {

@@ -169,6 +169,23 @@ export class DockerDriver {
   }
 
 
+  listImages(labels: string[]): Promise<Docker.ImageInfo[]> {
+    return this.call("image.list", () => this.docker.listImages({ filters: { label: labels } }));
+  }
+
+  async removeImage(ref: string, reason: string): Promise<void> {
+    await this.call("image.remove", () => this.docker.getImage(ref).remove(), { mutating: true, object: ref, reason }).catch((error) => {
+      if (error instanceof DockerCallError && error.statusCode === 404) return;
+      throw error;
+    });
+  }
+
+  /** The last results of a container's Docker HEALTHCHECK, oldest first. */
+  async healthLog(id: string): Promise<{ start: string; exitCode: number; output: string }[]> {
+    const info = await this.call("container.inspect", () => this.docker.getContainer(id).inspect(), { object: id });
+    return (info.State.Health?.Log ?? []).map((entry) => ({ start: entry.Start, exitCode: entry.ExitCode, output: entry.Output }));
+  }
+
   async imageExists(ref: string): Promise<boolean> {
     try {
       await this.call("image.inspect", () => this.docker.getImage(ref).inspect(), { object: ref });

@@ -19,6 +19,8 @@ export interface ObservedContainer {
   /** Docker's own health status, when the container has a HEALTHCHECK. */
   health?: ContainerHealth;
   created: number;
+  /** The image reference the container was created from. */
+  image?: string;
   /** Address on each network, by network name. */
   addresses: Record<string, string>;
   /** Host ports published per container port, e.g. {"8080/tcp": 49153}. */
@@ -58,6 +60,7 @@ export function toObservedContainer(info: Docker.ContainerInfo): ObservedContain
   return {
     id: info.Id,
     name: (info.Names?.[0] ?? info.Id).replace(/^\//, ""),
+    image: info.Image,
     project: labels[LABEL.project] ?? "",
     environment: labels[LABEL.environment] ?? "",
     service: labels[LABEL.service] ?? "",

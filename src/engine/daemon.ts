@@ -37,7 +37,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   log.info("berth started", { dir: watcher.current.dir, workers: manager.workers, resyncMs: manager.resyncMs, revision: watcher.current.revision?.commit });
   onState(watcher.current);
-  manager.start();
+  await manager.start();
   return {
     manager,
     watcher,

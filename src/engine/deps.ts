@@ -4,6 +4,7 @@ import type { DockerDriver } from "../docker/driver.ts";
 import type { DesiredModel } from "../desired/model.ts";
 import type { HealthProber } from "../health/prober.ts";
 import type { Logger } from "../log/logger.ts";
+import type { Rollouts } from "./rollouts.ts";
 
 /** Where an environment no manifest declares any more was last seen. */
 export interface OrphanEnvironment {
@@ -18,6 +19,8 @@ export interface ReconcileDeps {
   /** The driver of a target; throws when the target is not connected. */
   driver(target: string): DockerDriver;
   prober: HealthProber;
+  /** Rollouts in flight, pins and what last ran successfully, per service. */
+  rollouts: Rollouts;
   healthOf: HealthOf;
   log: Logger;
   servicePhase(key: string): ServicePhase | undefined;

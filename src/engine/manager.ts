@@ -20,6 +20,7 @@ import type { Metrics } from "../metrics/metrics.ts";
 import type { OrphanEnvironment, ReconcileDeps } from "./deps.ts";
 import type { ManagerObserver } from "./observer.ts";
 import { TargetUnavailableError } from "./target-unavailable.ts";
+import { Rollouts, type RolloutsOptions } from "./rollouts.ts";
 
 /** Controllers whose keys go through the workqueue. */
 const CONTROLLERS = ["service", "environment"] as const;
@@ -43,6 +44,10 @@ export interface ManagerOptions {
   /** Hears what the manager sees and does: the store, events and metrics listen here. */
   observer?: ManagerObserver;
   metrics?: Metrics;
+  /** Where rollouts, pins and revision specs are kept, so a restart resumes them. */
+  store: RolloutsOptions["store"];
+  /** How often a rollout's health wait looks again (default 500 ms). */
+  rolloutPollMs?: number;
 }
 
 /** One line of `status`: what a controller last made of a resource. */
@@ -65,6 +70,7 @@ type TargetActor = Actor<typeof targetMachine>;
 /** Runs the controllers: target connections, the workqueue and its workers, events and resync. */
 export class Manager {
   readonly queue: WorkQueue;
+  readonly rollouts: Rollouts;
   private model: DesiredModel = { targets: new Map(), projects: new Map(), environments: new Map(), services: new Map(), complete: true };
   private readonly drivers = new Map<string, { specHash: string; driver?: DockerDriver; error?: Error }>();
   private readonly targets = new Map<string, { specHash: string; actor: TargetActor }>();
@@ -90,7 +96,15 @@ export class Manager {
       this.enqueueWithDependents(key);
     });
     for (const controller of CONTROLLERS) options.metrics?.maxConcurrent.set({ controller }, this.workers);
+    this.rollouts = new Rollouts({
+      store: options.store,
+      log: options.log,
+      pollMs: options.rolloutPollMs,
+      onChange: (rollout, state, checked) => options.observer?.rolloutChanged?.(rollout, state, checked),
+      enqueue: (key) => this.queue.add(key),
+    });
     this.deps = {
+      rollouts: this.rollouts,
       model: () => this.model,
       driver: (target) => this.driverFor(target),
       prober: this.prober,
@@ -132,10 +146,11 @@ export class Manager {
     this.enqueueAll();
   }
 
-  /** Starts workers and the periodic resync. */
-  start(): void {
+  /** Resumes unfinished rollouts, then starts workers and the periodic resync. */
+  async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    await this.rollouts.load(this.deps);
     this.workerLoops = Array.from({ length: this.workers }, () => this.work());
     this.resyncTimer = setInterval(() => void this.resync(), this.resyncMs);
     this.resyncTimer.unref();
@@ -147,6 +162,7 @@ export class Manager {
     clearInterval(this.resyncTimer);
     this.queue.shutdown();
     await Promise.all(this.workerLoops);
+    await this.rollouts.stop();
     this.prober.stop();
     for (const { actor } of this.targets.values()) actor.stop();
     for (const actor of [...this.services.values(), ...this.environments.values(), ...this.projects.values()]) actor.stop();
@@ -208,7 +224,9 @@ export class Manager {
     for (const [key, actor] of this.services) {
       if (!this.model.services.has(key)) continue;
       const { phase, facts, error, terminal } = actor.getSnapshot().context;
-      out.push({ kind: "Service", name: key.slice("Service/".length), phase, message: error ?? facts?.message ?? "", ready: phase === "Running" || phase === "Stopped", converged: !!facts?.converged && !error, error, terminal });
+      // A service held on another revision serves, but not what its manifest asks for: only a new revision or a retry changes that.
+      const held = error ? undefined : facts?.held;
+      out.push({ kind: "Service", name: key.slice("Service/".length), phase, message: error ?? held ?? facts?.message ?? "", ready: !held && (phase === "Running" || phase === "Stopped"), converged: !!facts?.converged && !error, error: error ?? held, terminal: terminal || !!held });
     }
     return out;
   }

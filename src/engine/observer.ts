@@ -4,6 +4,7 @@ import type { ContainerHealth } from "../docker/observe.ts";
 import type { DesiredModel } from "../desired/model.ts";
 import type { ProbeResult } from "../health/prober.ts";
 import type { DesiredState } from "../manifests/load.ts";
+import type { RolloutContext } from "../../controllers/service/rollout-machine.ts";
 
 /** One difference between Docker and the spec, as a plan step saw it. */
 export interface Change {
@@ -42,5 +43,7 @@ export interface ManagerObserver {
   /** A Project's phase, as its machine aggregates its environments. */
   projectChanged?(name: string, phase: string, environments: number): void;
   engineEvent?(target: string, event: EngineEvent): void;
+  /** A rollout entered another state of its machine. */
+  rolloutChanged?(rollout: RolloutContext, state: string, hasHealthCheck: boolean): void;
   healthProbed?(serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean): void;
 }

@@ -50,6 +50,9 @@ export async function probeOnce(check: HealthCheck, address: string, dial: Diale
   }
 }
 
+/** Reads the results Docker recorded for a container's exec HEALTHCHECK, oldest first. */
+export type HealthLogReader = (containerId: string) => Promise<{ start: string; exitCode: number; output: string }[]>;
+
 interface Tracked {
   serviceKey: string;
   check: HealthCheck;
@@ -57,13 +60,18 @@ interface Tracked {
   startedAt: number;
   failures: number;
   status: ContainerHealth;
+  last?: ProbeResult;
+  /** exec checks: Docker runs them; Berth reads each new result from the container's health log. */
+  healthLog?: HealthLogReader;
+  seenUntil?: string;
   timer?: NodeJS.Timeout;
 }
 
 /**
  * Keeps probing the running containers of services with http or tcp checks,
  * as Docker does for exec checks: `retries` consecutive failures make a
- * container unhealthy, failures during `startPeriod` do not count.
+ * container unhealthy, failures during `startPeriod` do not count. For exec
+ * checks it reads each result Docker recorded, so every result is reported.
  */
 export class HealthProber {
   private readonly tracked = new Map<string, Tracked>();
@@ -72,17 +80,19 @@ export class HealthProber {
   constructor(private readonly onResult: (serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean) => void, private readonly dial: Dialer = directDialer) {}
 
   /** Sets the containers probed for one service; containers no longer listed stop being probed. */
-  track(serviceKey: string, check: HealthCheck | undefined, network: string, containers: readonly ObservedContainer[]): void {
-    const wanted = new Map(check && !check.exec ? containers.filter((c) => c.state === "running" && c.addresses[network]).map((c) => [c.id, c]) : []);
+  track(serviceKey: string, check: HealthCheck | undefined, network: string, containers: readonly ObservedContainer[], healthLog?: HealthLogReader): void {
+    const probed = (c: ObservedContainer) => c.state === "running" && (check?.exec ? !!healthLog : !!c.addresses[network]);
+    const wanted = new Map(check ? containers.filter(probed).map((c) => [c.id, c]) : []);
     for (const [id, t] of this.tracked) {
       if (t.serviceKey === serviceKey && !wanted.has(id)) this.untrack(id);
     }
     for (const [id, c] of wanted) {
       const known = this.tracked.get(id);
       // A restarted container may come back on another address: probe where it is now.
-      if (known && known.address === c.addresses[network] && JSON.stringify(known.check) === JSON.stringify(check)) continue;
+      const address = c.addresses[network] ?? "";
+      if (known && known.address === address && JSON.stringify(known.check) === JSON.stringify(check)) continue;
       if (known) this.untrack(id);
-      const entry: Tracked = { serviceKey, check: check!, address: c.addresses[network]!, startedAt: Date.now(), failures: 0, status: "starting" };
+      const entry: Tracked = { serviceKey, check: check!, address, startedAt: Date.now(), failures: 0, status: "starting", healthLog };
       this.tracked.set(id, entry);
       this.schedule(id, entry, 0);
     }
@@ -91,6 +101,11 @@ export class HealthProber {
   /** Berth's view of a container's health for http/tcp checks; undefined when not probed. */
   status(containerId: string): ContainerHealth | undefined {
     return this.tracked.get(containerId)?.status;
+  }
+
+  /** The latest result of a container's check, to explain a failure. */
+  lastResult(containerId: string): ProbeResult | undefined {
+    return this.tracked.get(containerId)?.last;
   }
 
 
@@ -105,20 +120,37 @@ export class HealthProber {
 
   private schedule(id: string, entry: Tracked, delayMs: number) {
     entry.timer = setTimeout(async () => {
-      const result = await probeOnce(entry.check, entry.address, this.dial);
+      const results = entry.healthLog ? await this.readLog(id, entry) : [await probeOnce(entry.check, entry.address, this.dial)];
       if (this.tracked.get(id) !== entry) return; // untracked while probing
-      const before = entry.status;
-      const inGrace = Date.now() - entry.startedAt < durationMs(entry.check.startPeriod);
-      if (result.ok) {
-        entry.failures = 0;
-        entry.status = "healthy";
-      } else if (!inGrace || before === "healthy") {
-        entry.failures++;
-        if (entry.failures >= entry.check.retries) entry.status = "unhealthy";
-      }
-      this.onResult(entry.serviceKey, id, entry.status, result, entry.status !== before);
+      for (const result of results) this.apply(id, entry, result);
       this.schedule(id, entry, durationMs(entry.status === "starting" ? "1s" : entry.check.interval));
     }, delayMs);
     entry.timer.unref();
+  }
+
+  private apply(id: string, entry: Tracked, result: ProbeResult) {
+    const before = entry.status;
+    const inGrace = Date.now() - entry.startedAt < durationMs(entry.check.startPeriod);
+    entry.last = result;
+    if (result.ok) {
+      entry.failures = 0;
+      entry.status = "healthy";
+    } else if (!inGrace || before === "healthy") {
+      entry.failures++;
+      if (entry.failures >= entry.check.retries) entry.status = "unhealthy";
+    }
+    this.onResult(entry.serviceKey, id, entry.status, result, entry.status !== before);
+  }
+
+  /** The exec results Docker recorded since the last read. */
+  private async readLog(id: string, entry: Tracked): Promise<ProbeResult[]> {
+    try {
+      const log = await entry.healthLog!(id);
+      const fresh = log.filter((r) => entry.seenUntil === undefined || r.start > entry.seenUntil);
+      if (fresh.length) entry.seenUntil = fresh[fresh.length - 1]!.start;
+      return fresh.map((r) => ({ ok: r.exitCode === 0, output: `exit ${r.exitCode}: ${r.output.trim().slice(0, 300)}`, responseMs: 0 }));
+    } catch {
+      return []; // the container went away; its service's next reconcile untracks it
+    }
   }
 }

@@ -13,14 +13,13 @@ import type { Store } from "../store/index.ts";
 import { hashOf } from "../desired/hash.ts";
 import { durationMs } from "../desired/units.ts";
 import { maskedSpec } from "./masked-spec.ts";
+import { rolloutOutcome, type RolloutContext } from "../../controllers/service/rollout-machine.ts";
 
 export interface RecorderOptions {
   store: Store;
   metrics: Metrics;
   redactor: Redactor;
   log: Logger;
-  /** A healthy container's steady results are written at most this often (default 15 min); every change and failure is written. */
-  healthSampleMs?: number;
   now?: () => number;
 }
 
@@ -44,7 +43,7 @@ export class Recorder implements ManagerObserver {
   /** Every phase series each key has had, so all of them can be removed with it. */
   private readonly phaseSeries = new Map<string, Set<string>>();
   private readonly serviceSeries = new Map<string, { project: string; environment: string; service: string }>();
-  private readonly lastHealthWrite = new Map<string, { time: number; status: string }>();
+  private readonly pendingHealth: Parameters<Store["health"]["insert"]>[0] = [];
   private model?: DesiredModel;
   private readonly now: () => number;
   private pendingAudit: Parameters<Store["audit"]["record"]>[0] = [];
@@ -166,18 +165,14 @@ export class Recorder implements ManagerObserver {
     if (outcome.error) this.event("Warning", outcome.terminal ? "InvalidSpec" : "ReconcileFailed", outcome.error, outcome.kind, outcome.name);
     if (outcome.phase !== outcome.previousPhase) this.event(outcome.phase === "Failed" || outcome.phase === "Degraded" ? "Warning" : "Normal", outcome.phase, outcome.message, outcome.kind, outcome.name);
     this.write("resources", () => store.resources.report(outcome.key, { phase: outcome.phase, message: this.options.redactor.redact(outcome.message), ready: outcome.ready, converged: outcome.converged }));
-    if (service) this.write("deployments", () => this.trackDeployment(outcome));
   }
 
   engineEvent(target: string, event: EngineEvent): void {
     const environment = event.labels[LABEL.environment];
     const service = event.labels[LABEL.service];
     if (!environment || !service) return;
-    if (event.action.startsWith("health_status:")) {
-      const status = event.action.slice("health_status:".length).trim();
-      this.write("health_results", () => this.options.store.health.insert([{ instance: event.id.slice(0, 12), service: `Service/${environment}/${service}`, time: this.now(), status, checkType: "exec" }]));
-      return;
-    }
+    // Exec results come from the prober, which reads each one from the container's health log.
+    if (event.action.startsWith("health_status:")) return;
     if (event.action !== "die" && event.action !== "oom") return;
     const stoppedAt = this.stopping.get(event.id);
     if (event.action === "die" && stoppedAt !== undefined && this.now() - stoppedAt < 120_000) {
@@ -189,78 +184,44 @@ export class Recorder implements ManagerObserver {
     this.event("Warning", event.action === "oom" ? "OutOfMemory" : "ContainerDied", `container ${name} on ${target} ${event.action === "oom" ? "ran out of memory" : `exited${exit}`}`, "Service", `${environment}/${service}`);
   }
 
+  /** Every result of every check becomes a health_results row; only changes become events. */
   healthProbed(serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean): void {
-    const service = this.model?.services.get(serviceKey);
-    const sample = this.options.healthSampleMs ?? 15 * 60_000;
-    const last = this.lastHealthWrite.get(containerId);
-    const time = this.now();
-    // Containers come and go: forget the ones not heard of for two sample periods.
-    if (!last) for (const [id, w] of this.lastHealthWrite) if (time - w.time > 2 * sample) this.lastHealthWrite.delete(id);
-    // Failures and changes always; a steady healthy container only once per sample period.
-    if (!changed && result.ok && last && time - last.time < sample) return;
-    this.lastHealthWrite.set(containerId, { time, status });
+    const check = this.model?.services.get(serviceKey)?.healthCheck;
     const redact = (text: string) => this.options.redactor.redact(text);
-    this.write("health_results", () =>
-      this.options.store.health.insert([
-        {
-          instance: containerId.slice(0, 12),
-          service: serviceKey,
-          time,
-          status,
-          checkType: service?.healthCheck?.http ? "http" : "tcp",
-          httpStatus: result.status ?? null,
-          output: redact(result.output.slice(0, 500)),
-          responseMs: result.responseMs,
-          error: result.ok ? null : redact(result.output.slice(0, 200)),
-        },
-      ]),
-    );
+    this.pendingHealth.push({
+      instance: containerId.slice(0, 12),
+      service: serviceKey,
+      time: this.now(),
+      status,
+      checkType: check?.exec ? "exec" : check?.http ? "http" : "tcp",
+      httpStatus: result.status ?? null,
+      exitCode: check?.exec ? (result.ok ? 0 : 1) : null,
+      output: redact(result.output.slice(0, 500)),
+      responseMs: result.responseMs,
+      error: result.ok ? null : redact(result.output.slice(0, 200)),
+    });
+    // Batched: one insert per burst of results, not one per probe.
+    if (this.pendingHealth.length === 1) queueMicrotask(() => this.write("health_results", () => this.options.store.health.insert(this.pendingHealth.splice(0))));
     if (changed) this.event(status === "unhealthy" ? "Warning" : "Normal", status === "healthy" ? "Healthy" : status === "unhealthy" ? "Unhealthy" : "HealthStarting", `container ${containerId.slice(0, 12)}: ${result.output.slice(0, 200)}`, "Service", serviceKey.slice("Service/".length));
   }
 
-  /**
-   * A rollout starts when a service's containers are replaced with a new spec
-   * (or a service is first seen running), succeeds when every replica of that
-   * spec runs healthy, and fails when it is superseded, hits a terminal error,
-   * or is not healthy within the service's update.healthTimeout.
-   */
-  private async trackDeployment(outcome: ReconcileOutcome): Promise<void> {
-    const service = this.model?.services.get(outcome.key);
-    // The outcome must be about the spec now in force: a pass that started before a manifest change says nothing about the new one.
-    if (!service || !service.specHash || outcome.specHash !== service.specHash) return;
-    const { deployments } = this.options.store;
-    const latest = await deployments.latest(outcome.key);
-    const rolling = outcome.changes.some((c) => c.path.startsWith("replica") || c.path.startsWith("container"));
-    const deadline = durationMs(service.healthTimeout);
-    if ((!latest || latest.revision !== service.specHash) && (rolling || outcome.phase === "Running")) {
-      if (latest?.status === "in_progress") {
-        await deployments.finish(latest.id, { status: "failed", error: "superseded by a newer revision" });
-        this.options.metrics.deployments.inc({ result: "failed" });
-      }
-      const previous = latest ? (latest.status === "success" ? latest.revision : (latest.previousRevision ?? undefined)) : undefined;
-      const id = await deployments.start({ service: outcome.key, revision: service.specHash, image: service.image.ref, manifestRevision: this.model?.revision, previousRevision: previous });
-      return this.finishIfDone({ id, startedAt: this.now() }, outcome, service.specHash, service.healthCheck !== undefined, deadline);
-    }
-    if (latest && latest.revision === service.specHash && latest.status === "in_progress") return this.finishIfDone(latest, outcome, service.specHash, service.healthCheck !== undefined, deadline);
-  }
-
-  private async finishIfDone(rollout: { id: number; startedAt: number }, outcome: ReconcileOutcome, revision: string, checked: boolean, deadlineMs: number): Promise<void> {
-    const { deployments } = this.options.store;
-    const id = rollout.id;
-    const late = this.now() - rollout.startedAt > deadlineMs && !(outcome.converged && outcome.ready);
-    if (late) {
-      const why = `not running healthy within ${Math.round(deadlineMs / 1000)} s: ${outcome.message}`;
-      await deployments.finish(id, { status: "failed", healthCheckPassed: checked ? false : undefined, error: this.options.redactor.redact(why) });
-      this.options.metrics.deployments.inc({ result: "failed" });
-      this.event("Warning", "DeploymentFailed", `revision ${revision.slice(0, 12)}: ${why}`, "Service", outcome.name);
-    } else if (outcome.error && outcome.terminal) {
-      await deployments.finish(id, { status: "failed", error: this.options.redactor.redact(outcome.error) });
-      this.options.metrics.deployments.inc({ result: "failed" });
-      this.event("Warning", "DeploymentFailed", `revision ${revision.slice(0, 12)}: ${outcome.error}`, "Service", outcome.name);
-    } else if (outcome.converged && outcome.ready && outcome.phase === "Running") {
-      await deployments.finish(id, { status: "success", healthCheckPassed: checked ? true : undefined });
-      this.options.metrics.deployments.inc({ result: "success" });
-      this.event("Normal", "DeploymentSucceeded", `revision ${revision.slice(0, 12)} is running${checked ? " and healthy" : ""}`, "Service", outcome.name);
+  /** Rollouts: a Warning when one fails (naming the check and its output), events and counters when one ends. */
+  rolloutChanged(rollout: RolloutContext, state: string, hasHealthCheck: boolean): void {
+    const { metrics } = this.options;
+    const name = rollout.key.slice("Service/".length);
+    const revision = rollout.revision.slice(0, 12);
+    if (state === "building") this.event("Normal", "RolloutStarted", `revision ${revision}${rollout.previous ? ` replaces ${rollout.previous.slice(0, 12)}` : ""} (${rollout.trigger})`, "Service", name);
+    if (state === "failed") this.event("Warning", "RolloutFailed", `revision ${revision}: ${rollout.failure}`, "Service", name);
+    const outcome = rolloutOutcome(state);
+    if (!outcome) return;
+    metrics.deployments.inc({ result: outcome });
+    if (outcome === "success") this.event("Normal", "DeploymentSucceeded", `revision ${revision} is running${hasHealthCheck ? " and healthy" : ""}`, "Service", name);
+    else if (outcome === "rolled_back") {
+      metrics.rollbacks.inc({ result: "success" });
+      this.event("Warning", "RolledBack", `revision ${revision} failed (${rollout.failure}); revision ${rollout.previous!.slice(0, 12)} restored and healthy; the failed revision is not retried until the manifests change or berth rollout retry`, "Service", name);
+    } else {
+      if (state === "rollbackFailed") metrics.rollbacks.inc({ result: "failed" });
+      this.event("Warning", "DeploymentFailed", `revision ${revision}: ${rollout.failure}${rollout.rollbackError ? `; rollback failed: ${rollout.rollbackError}` : ""}`, "Service", name);
     }
   }
 

@@ -1,4 +1,5 @@
 import { AuditRepository, DeploymentRepository, DriftRepository, EventRepository, HealthRepository, ResourceRepository, SnapshotRepository, TargetRepository, enforceRetention, type Retention } from "./repositories.ts";
+import { PinRepository, RevisionRepository } from "./rollout-repositories.ts";
 import { openDatabase, type OpenedDatabase } from "./store.ts";
 
 /** The repositories Berth writes what it observes to; passed to whoever needs them. */
@@ -12,6 +13,8 @@ export interface Store {
   targets: TargetRepository;
   audit: AuditRepository;
   snapshots: SnapshotRepository;
+  revisions: RevisionRepository;
+  pins: PinRepository;
   /** Round trip to the database, in milliseconds. */
   ping(): Promise<number>;
   enforceRetention(retention: Retention): Promise<number>;
@@ -31,6 +34,8 @@ export function createStore(opened: OpenedDatabase, now: () => number = Date.now
     targets: new TargetRepository(db, now),
     audit: new AuditRepository(db),
     snapshots: new SnapshotRepository(db, now),
+    revisions: new RevisionRepository(db, now),
+    pins: new PinRepository(db, now),
     async ping() {
       const started = performance.now();
       await client.execute("SELECT 1");

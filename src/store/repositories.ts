@@ -15,6 +15,8 @@ export type ResourceRow = typeof resources.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type HealthRow = typeof healthResults.$inferSelect;
 export type DeploymentRow = typeof deployments.$inferSelect;
+export type DeploymentStatus = "pending" | "in_progress" | "success" | "failed" | "rolled_back";
+export type DeploymentTrigger = "manifest" | "rollback" | "retry";
 
 /** A resource row as shown to people and machines: spec and conditions parsed. */
 export function resourceView(row: ResourceRow) {
@@ -148,16 +150,28 @@ export class HealthRepository {
 export class DeploymentRepository {
   constructor(private readonly db: Database, private readonly now: () => number = Date.now) {}
 
-  async start(row: { service: string; revision: string; image: string; manifestRevision?: string; previousRevision?: string }): Promise<number> {
+  /** Opens a rollout's row; it is `pending` until its image is being prepared. */
+  async start(row: { service: string; revision: string; image: string; manifestRevision?: string; previousRevision?: string; trigger?: DeploymentTrigger; status?: "pending" | "in_progress" }): Promise<number> {
     const [inserted] = await this.db
       .insert(deployments)
-      .values({ ...row, manifestRevision: row.manifestRevision ?? null, previousRevision: row.previousRevision ?? null, status: "in_progress", startedAt: this.now() })
+      .values({ ...row, manifestRevision: row.manifestRevision ?? null, previousRevision: row.previousRevision ?? null, trigger: row.trigger ?? "manifest", status: row.status ?? "in_progress", startedAt: this.now() })
       .returning({ id: deployments.id });
     return inserted!.id;
   }
 
-  async finish(id: number, outcome: { status: "success" | "failed" | "rolled_back"; healthCheckPassed?: boolean; error?: string; imageDigest?: string }): Promise<void> {
-    await this.db.update(deployments).set({ ...outcome, completedAt: this.now() }).where(eq(deployments.id, id));
+  /** Moves a rollout along: `in_progress`, or a final status with its outcome. */
+  async finish(id: number, outcome: { status: DeploymentStatus; healthCheckPassed?: boolean; error?: string; imageDigest?: string }): Promise<void> {
+    const final = outcome.status !== "pending" && outcome.status !== "in_progress";
+    await this.db.update(deployments).set({ ...outcome, completedAt: final ? this.now() : null }).where(eq(deployments.id, id));
+  }
+
+  /** Successful rollouts of a service, newest first. */
+  successful(service: string, limit = 50): Promise<DeploymentRow[]> {
+    return this.db.select().from(deployments).where(and(eq(deployments.service, service), eq(deployments.status, "success"))).orderBy(desc(deployments.startedAt), desc(deployments.id)).limit(limit).all();
+  }
+
+  get(id: number): Promise<DeploymentRow | undefined> {
+    return this.db.select().from(deployments).where(eq(deployments.id, id)).get();
   }
 
   latest(service: string): Promise<DeploymentRow | undefined> {
@@ -232,6 +246,12 @@ export class SnapshotRepository {
 
   async remove(id: string): Promise<void> {
     await this.db.delete(actorSnapshots).where(eq(actorSnapshots.id, id));
+  }
+
+  /** Every stored snapshot of one machine, e.g. all in-flight rollouts. */
+  async list(machine: string): Promise<{ id: string; snapshot: unknown }[]> {
+    const rows = await this.db.select().from(actorSnapshots).where(eq(actorSnapshots.machine, machine)).all();
+    return rows.map((row) => ({ id: row.id, snapshot: JSON.parse(row.snapshot) as unknown }));
   }
 }
 

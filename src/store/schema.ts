@@ -81,9 +81,40 @@ export const deployments = sqliteTable(
     previousRevision: text("previous_revision"),
     healthCheckPassed: integer("health_check_passed", { mode: "boolean" }),
     error: text("error"),
+    /** What asked for it: `manifest` (a new revision), `rollback` (an operator) or `retry`. */
+    trigger: text("trigger").notNull().default("manifest"),
   },
   (t) => [index("deployments_service_started").on(t.service, t.startedAt)],
 );
+
+/** The container spec of every revision Berth rolled out, so an older one can be restored; secret values are never stored. */
+export const revisions = sqliteTable(
+  "revisions",
+  {
+    service: text("service").notNull(),
+    /** The spec hash. */
+    revision: text("revision").notNull(),
+    /** JSON of the revision's container spec with secret values replaced by their names. */
+    spec: text("spec").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("revisions_service_revision").on(t.service, t.revision)],
+);
+
+/**
+ * A service that runs another revision than its manifest asks for: after an
+ * automatic rollback (so the failed revision is not retried in a loop), after
+ * an operator's rollback, or frozen after a failure without autoRollback.
+ * It holds while the manifest still asks for `manifestRevision`.
+ */
+export const servicePins = sqliteTable("service_pins", {
+  service: text("service").primaryKey(),
+  manifestRevision: text("manifest_revision").notNull(),
+  /** The revision to run instead; null leaves the containers as they are. */
+  runRevision: text("run_revision"),
+  reason: text("reason").notNull(),
+  since: integer("since").notNull(),
+});
 
 /** Immutable record of each pass that found Docker different from a spec it had already converged. */
 export const driftChecks = sqliteTable(

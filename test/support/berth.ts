@@ -8,6 +8,7 @@ import { startDaemon, type Daemon } from "../../src/engine/daemon.ts";
 import { Manager, type ResourceStatus } from "../../src/engine/manager.ts";
 import { createLogger, Redactor } from "../../src/log/logger.ts";
 import { loadManifests } from "../../src/manifests/load.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
 
 /** Everything a test needs to drive Berth against the test engine and see what it did. */
 export interface TestRuntime {
@@ -18,6 +19,8 @@ export interface TestRuntime {
   redactor: Redactor;
   /** Mutating calls made since `since` (an index into calls). */
   mutations(since?: number): DockerCall[];
+  /** The runtime's own in-memory store: rollout history lasts across applies of one runtime. */
+  store: Promise<Store>;
 }
 
 export function createTestRuntime(dockerHost: string): TestRuntime {
@@ -29,10 +32,11 @@ export function createTestRuntime(dockerHost: string): TestRuntime {
     logs: [],
     redactor: new Redactor(),
     mutations: (since = 0) => calls.slice(since).filter((c) => c.mutating),
+    store: openStore("file::memory:"),
   };
 }
 
-function managerOptions(rt: TestRuntime) {
+async function managerOptions(rt: TestRuntime) {
   const log = createLogger({ level: "debug", write: (line) => rt.logs.push(line), redactor: rt.redactor });
   const env = { DOCKER_HOST: rt.dockerHost };
   return {
@@ -41,6 +45,8 @@ function managerOptions(rt: TestRuntime) {
     connect: (target: Parameters<typeof driverForTarget>[0]) => driverForTarget(target, { env, hooks: { onCall: (call: DockerCall) => rt.calls.push(call) } }),
     daemonEnv: env,
     workers: 2,
+    store: await rt.store,
+    rolloutPollMs: 200,
   };
 }
 
@@ -48,9 +54,9 @@ function managerOptions(rt: TestRuntime) {
 export async function applyOnce(dir: string, rt: TestRuntime, options: { wait?: boolean; timeoutMs?: number } = {}): Promise<{ ok: boolean; pending: ResourceStatus[]; status: ResourceStatus[] }> {
   const state = await loadManifests(dir);
   if (state.errors.length) throw new Error(state.errors.map((e) => e.message).join("\n"));
-  const manager = new Manager({ ...managerOptions(rt), watchEvents: false });
+  const manager = new Manager({ ...(await managerOptions(rt)), watchEvents: false });
   manager.setDesired(state);
-  manager.start();
+  await manager.start();
   try {
     const result = await manager.settle({ timeoutMs: options.timeoutMs ?? 60_000, ready: options.wait ?? true });
     return { ...result, status: manager.status() };
@@ -60,8 +66,8 @@ export async function applyOnce(dir: string, rt: TestRuntime, options: { wait?: 
 }
 
 /** What `berth run` does, in-process. */
-export function runDaemon(dir: string, rt: TestRuntime, options: { resyncMs?: number } = {}): Promise<Daemon> {
-  return startDaemon({ ...managerOptions(rt), dir, debounceMs: 100, resyncMs: options.resyncMs ?? 60_000 });
+export async function runDaemon(dir: string, rt: TestRuntime, options: { resyncMs?: number } = {}): Promise<Daemon> {
+  return startDaemon({ ...(await managerOptions(rt)), dir, debounceMs: 100, resyncMs: options.resyncMs ?? 60_000 });
 }
 
 /** A project name no other test uses. */

@@ -24,7 +24,7 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     // Engine events are followed while apply runs too: Docker's own health changes land in the store.
     const manager = new Manager(runtime.managerOptions);
     manager.setDesired(state);
-    manager.start();
+    await manager.start();
     const result = await manager.settle({ timeoutMs: options.timeout, ready: !!options.wait });
     io.stdout(runtime.redactor.redact(renderStatusTable(manager.status())));
     if (!result.ok) io.stdout(runtime.redactor.redact(await describeFailures(manager, result.pending)));

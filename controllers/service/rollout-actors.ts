@@ -1,0 +1,109 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { pruneBuiltImages } from "../../src/docker/image-gc.ts";
+import { observeContainers } from "../../src/docker/observe.ts";
+import type { DesiredService } from "../../src/desired/model.ts";
+import type { ReconcileDeps } from "../../src/engine/deps.ts";
+import { executeServiceActions } from "../../src/engine/execute.ts";
+import { isReady } from "./dependencies.ts";
+import { planImage } from "./plan.ts";
+import { ImageMissingError } from "./reconcile.ts";
+import type { StepResult } from "./rollout-machine.ts";
+import { planCleanup, planRestore, planRolloutStep, type ReplicaView } from "./rollout-plan.ts";
+
+/** What the rollout actors need besides what every reconcile gets. */
+export interface RolloutActorDeps extends ReconcileDeps {
+  /** The service as it runs at a revision: the manifest's current one, or a stored one. */
+  desiredAt(key: string, revision: string): Promise<DesiredService>;
+  /** How often a health wait looks again (default 500 ms). */
+  pollMs?: number;
+}
+
+/** A rollout cannot go on: a new container failed its check, exited, or its image is missing. */
+export class RolloutFailedError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "RolloutFailedError";
+  }
+}
+
+type RevisionInput = { key: string; revision: string };
+
+/** The service at a revision and its containers as Docker shows them now, with health. */
+async function look(input: RevisionInput, deps: RolloutActorDeps) {
+  const desired = await deps.desiredAt(input.key, input.revision);
+  const driver = deps.driver(desired.target);
+  const network = deps.model().environments.get(desired.environment)?.network ?? "";
+  const own = await observeContainers(driver, { project: desired.project, environment: desired.environment, service: desired.service });
+  deps.prober.track(input.key, desired.healthCheck, network, own, (id) => driver.healthLog(id));
+  const views: ReplicaView[] = own.map((c) => ({ ...c, ready: isReady(c, desired, deps.healthOf), unhealthy: !!desired.healthCheck && deps.healthOf(c, desired) === "unhealthy" }));
+  return { desired, driver, views };
+}
+
+/** Names the failing check and what it last said, for the rollout's failure and its Warning event. */
+async function explain(failure: string, views: readonly ReplicaView[], desired: DesiredService, deps: RolloutActorDeps): Promise<string> {
+  const check = desired.healthCheck;
+  if (!check) return failure;
+  const what = check.http ? `http ${check.http.method} :${check.http.port}${check.http.path}` : check.tcp ? `tcp :${check.tcp.port}` : `exec ${check.exec!.command.join(" ")}`;
+  const failing = views.find((c) => failure.includes(c.name));
+  let output = failing ? deps.prober.lastResult(failing.id)?.output : undefined;
+  if (failing && output === undefined && check.exec) {
+    const log = await deps.driver(desired.target).healthLog(failing.id).catch(() => []);
+    output = log.at(-1)?.output.trim();
+  }
+  return `${failure}; health check ${what}${output ? ` last said: ${output.slice(0, 300)}` : " has no result yet"}`;
+}
+
+/** Builds or pulls the revision's image when it is not there yet. */
+export async function prepareImage(input: RevisionInput, deps: RolloutActorDeps): Promise<void> {
+  const desired = await deps.desiredAt(input.key, input.revision);
+  const driver = deps.driver(desired.target);
+  const present = await driver.imageExists(desired.image.ref);
+  if (!present && desired.image.pullPolicy === "Never" && !desired.image.build) throw new RolloutFailedError(new ImageMissingError(desired.image.ref, desired.target).message);
+  await executeServiceActions(driver, desired, planImage(desired.image, present), deps.log);
+}
+
+/** Takes the next rolling or recreate step from what Docker shows now. */
+export async function deployStep(input: RevisionInput, deps: RolloutActorDeps): Promise<StepResult> {
+  const { desired, driver, views } = await look(input, deps);
+  const step = planRolloutStep(desired, views);
+  if (step.failure) throw new RolloutFailedError(await explain(step.failure, views, desired, deps));
+  await executeServiceActions(driver, desired, step.actions, deps.log);
+  if (step.actions.length) await look(input, deps); // probe the new containers from now on
+  return { done: step.done, waiting: step.waiting };
+}
+
+/** Resolves once every container of the revision is ready; fails as soon as one cannot become ready. */
+export async function awaitHealthy(input: RevisionInput, deps: RolloutActorDeps, signal: AbortSignal): Promise<void> {
+  for (;;) {
+    const { desired, views } = await look(input, deps);
+    const fresh = views.filter((c) => c.specHash === input.revision && c.slot >= 0 && c.slot < desired.replicas && c.state !== "dead");
+    const failing = fresh.find((c) => c.unhealthy || c.state === "exited");
+    if (failing) {
+      const why = failing.unhealthy ? `container ${failing.name} is unhealthy` : `container ${failing.name} exited with code ${failing.exitCode ?? "unknown"}`;
+      throw new RolloutFailedError(await explain(why, views, desired, deps));
+    }
+    if (fresh.every((c) => c.ready)) return;
+    await sleep(deps.pollMs ?? 500, undefined, { signal });
+  }
+}
+
+/** After success: the old revision's containers go, and built images beyond the newest few. */
+export async function cleanUp(input: RevisionInput, deps: RolloutActorDeps): Promise<void> {
+  const { desired, driver, views } = await look(input, deps);
+  await executeServiceActions(driver, desired, planCleanup(desired, views), deps.log);
+  if (!desired.image.build) return;
+  const all = await observeContainers(driver, {});
+  const removed = await pruneBuiltImages(driver, desired, new Set(all.flatMap((c) => (c.image ? [c.image] : []))));
+  if (removed.length) deps.log.info("built images pruned", { service: input.key, images: removed.join(",") });
+}
+
+/** Puts a revision back: its stopped containers start again, missing ones are recreated, all others go. */
+export async function restore(input: RevisionInput, deps: RolloutActorDeps): Promise<void> {
+  const { desired, driver, views } = await look(input, deps);
+  if (!(await driver.imageExists(desired.image.ref))) {
+    const present = views.some((c) => c.specHash === input.revision);
+    if (!present) throw new RolloutFailedError(`image ${desired.image.ref} of revision ${input.revision.slice(0, 12)} is no longer on DeploymentTarget/${desired.target}`);
+  }
+  await executeServiceActions(driver, desired, planRestore(desired, views), deps.log);
+  await look(input, deps);
+}

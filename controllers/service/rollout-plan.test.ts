@@ -1,0 +1,509 @@
+import { describe, expect, it } from "vitest";
+import type { ObservedContainer } from "../../src/docker/observe.ts";
+import { describeServiceAction, type ServiceAction } from "./plan.ts";
+import { planCleanup, planRestore, planRolloutStep, type ReplicaView, type RolloutDesired } from "./rollout-plan.ts";
+
+/** Revision being rolled out (names end in -aaaaaaa). */
+const NEW = "a".repeat(64);
+/** Revision running before (names end in -bbbbbbb). */
+const OLD = "b".repeat(64);
+/** A revision older still (names end in -ccccccc). */
+const OLDER = "c".repeat(64);
+
+function rollout(overrides: Partial<RolloutDesired> = {}): RolloutDesired {
+  return { project: "shop", environment: "dev", service: "web", replicas: 3, specHash: NEW, strategy: "rolling", maxSurge: 1, maxUnavailable: 0, ...overrides };
+}
+
+let created = 1000;
+/** A running, ready container of the new revision in `slot`, named as Berth names it; later calls are newer. */
+function replica(slot: number, overrides: Partial<ReplicaView> = {}): ReplicaView {
+  const specHash = overrides.specHash ?? NEW;
+  const n = created++;
+  return {
+    id: `id-${slot}-${specHash.slice(0, 1)}-${n}`,
+    name: `shop-dev-web-${slot}-${specHash.slice(0, 7)}`,
+    project: "shop",
+    environment: "dev",
+    service: "web",
+    slot,
+    specHash,
+    state: "running",
+    created: n,
+    addresses: {},
+    published: {},
+    ready: true,
+    unhealthy: false,
+    ...overrides,
+  };
+}
+
+/** A running, ready container of the previous revision. */
+const old = (slot: number, overrides: Partial<ReplicaView> = {}) => replica(slot, { specHash: OLD, ...overrides });
+/** One running, ready container of the previous revision per slot. */
+const oldFleet = (replicas: number) => Array.from({ length: replicas }, (_, slot) => old(slot));
+
+/** A step with its actions as `berth plan` prints them. */
+function step(desired: RolloutDesired, observed: readonly ReplicaView[]) {
+  const result = planRolloutStep(desired, observed);
+  return { ...result, actions: result.actions.map(describeServiceAction) };
+}
+
+const describeAll = (actions: ServiceAction[]) => actions.map(describeServiceAction);
+
+/**
+ * What Docker shows once `actions` ran: creations run but are not ready yet
+ * (health check starting), starts run, stops leave an exited container,
+ * removals leave nothing.
+ */
+function apply(observed: readonly ReplicaView[], actions: readonly ServiceAction[], specHash: string): ReplicaView[] {
+  let next = observed.map((c) => ({ ...c }));
+  for (const action of actions) {
+    switch (action.type) {
+      case "create":
+        next.push(replica(action.slot, { specHash, name: action.name, ready: false }));
+        break;
+      case "start":
+        next = next.map((c) => (c.id === action.id ? { ...c, state: "running", ready: false } : c));
+        break;
+      case "stop":
+        next = next.map((c) => (c.id === action.id ? { ...c, state: "exited", exitCode: 0, ready: false } : c));
+        break;
+      case "remove":
+        next = next.filter((c) => c.id !== action.id);
+        break;
+      default:
+        throw new Error(`test: a rollout step never plans ${action.type}`);
+    }
+  }
+  return next;
+}
+
+/** The new revision's running containers in `slots` pass their health check. */
+function becomeReady(observed: readonly ReplicaView[], slots: readonly number[], specHash = NEW): ReplicaView[] {
+  return observed.map((c) => (c.specHash === specHash && slots.includes(c.slot) && c.state === "running" ? { ...c, ready: true } : c));
+}
+
+/** Slots that hold a non-dead container of the new revision. */
+const freshSlots = (observed: readonly ReplicaView[], specHash = NEW) => new Set(observed.filter((c) => c.specHash === specHash && c.state !== "dead").map((c) => c.slot));
+
+interface ScriptStep {
+  /** New containers that became ready since the previous step. */
+  ready: number[];
+  want: string[];
+  waiting: number[];
+  done: boolean;
+}
+
+/** Plays a rollout: before each step the given slots turn ready, then the step is checked and applied. */
+function play(desired: RolloutDesired, initial: ReplicaView[], script: ScriptStep[]) {
+  let observed = initial;
+  script.forEach(({ ready, want, waiting, done }, i) => {
+    observed = becomeReady(observed, ready);
+    const result = step(desired, observed);
+    expect({ step: i + 1, ...result }).toEqual({ step: i + 1, actions: want, waiting, done });
+    observed = apply(observed, planRolloutStep(desired, observed).actions, desired.specHash);
+  });
+  return observed;
+}
+
+describe("planRolloutStep: first rollout", () => {
+  it.each([
+    { strategy: "rolling" as const, maxSurge: 1, maxUnavailable: 0 },
+    { strategy: "rolling" as const, maxSurge: 0, maxUnavailable: 1 },
+    { strategy: "recreate" as const, maxSurge: 1, maxUnavailable: 0 },
+  ])("no containers, $strategy (surge $maxSurge, unavailable $maxUnavailable) -> one create per slot, no budget needed", ({ strategy, maxSurge, maxUnavailable }) => {
+    expect(step(rollout({ strategy, maxSurge, maxUnavailable }), [])).toEqual({
+      actions: ["create shop-dev-web-0-aaaaaaa (new revision)", "create shop-dev-web-1-aaaaaaa (new revision)", "create shop-dev-web-2-aaaaaaa (new revision)"],
+      waiting: [0, 1, 2],
+      done: false,
+    });
+  });
+
+  it("creates carry the slot and the container name of the new revision", () => {
+    expect(planRolloutStep(rollout({ replicas: 1 }), []).actions).toEqual([{ type: "create", slot: 0, name: "shop-dev-web-0-aaaaaaa", reason: "new revision" }]);
+  });
+
+  it("replicas 0 and nothing running -> done at once", () => {
+    expect(step(rollout({ replicas: 0 }), [])).toEqual({ actions: [], waiting: [], done: true });
+  });
+});
+
+describe("planRolloutStep: rolling, step by step", () => {
+  it("3 replicas, maxSurge 1, maxUnavailable 0: one new container beside the old ones at a time", () => {
+    const observed = play(rollout(), oldFleet(3), [
+      { ready: [], want: ["create shop-dev-web-0-aaaaaaa (new revision beside the old one)"], waiting: [0], done: false },
+      // Slot 0 not ready yet: nothing more is created, the old one keeps serving.
+      { ready: [], want: [], waiting: [0], done: false },
+      { ready: [0], want: ["stop shop-dev-web-0-bbbbbbb (replacement is ready)", "create shop-dev-web-1-aaaaaaa (new revision beside the old one)"], waiting: [1], done: false },
+      { ready: [], want: [], waiting: [1], done: false },
+      { ready: [1], want: ["stop shop-dev-web-1-bbbbbbb (replacement is ready)", "create shop-dev-web-2-aaaaaaa (new revision beside the old one)"], waiting: [2], done: false },
+      { ready: [2], want: ["stop shop-dev-web-2-bbbbbbb (replacement is ready)"], waiting: [], done: false },
+      { ready: [], want: [], waiting: [], done: true },
+    ]);
+    // Old containers are stopped, not removed: they are what a rollback starts again.
+    expect(observed.filter((c) => c.specHash === OLD).map((c) => [c.slot, c.state])).toEqual([
+      [0, "exited"],
+      [1, "exited"],
+      [2, "exited"],
+    ]);
+  });
+
+  it("3 replicas, maxSurge 0, maxUnavailable 1: the old container stops and the new one takes its place, one slot at a time", () => {
+    play(rollout({ maxSurge: 0, maxUnavailable: 1 }), oldFleet(3), [
+      { ready: [], want: ["stop shop-dev-web-0-bbbbbbb (makes room for the new revision)", "create shop-dev-web-0-aaaaaaa (new revision in place of the old one)"], waiting: [0], done: false },
+      { ready: [], want: [], waiting: [0], done: false },
+      { ready: [0], want: ["stop shop-dev-web-1-bbbbbbb (makes room for the new revision)", "create shop-dev-web-1-aaaaaaa (new revision in place of the old one)"], waiting: [1], done: false },
+      { ready: [1], want: ["stop shop-dev-web-2-bbbbbbb (makes room for the new revision)", "create shop-dev-web-2-aaaaaaa (new revision in place of the old one)"], waiting: [2], done: false },
+      { ready: [], want: [], waiting: [2], done: false },
+      { ready: [2], want: [], waiting: [], done: true },
+    ]);
+  });
+
+  it("3 replicas, maxSurge 2: two new containers beside the old ones at once", () => {
+    play(rollout({ maxSurge: 2 }), oldFleet(3), [
+      { ready: [], want: ["create shop-dev-web-0-aaaaaaa (new revision beside the old one)", "create shop-dev-web-1-aaaaaaa (new revision beside the old one)"], waiting: [0, 1], done: false },
+      { ready: [], want: [], waiting: [0, 1], done: false },
+      { ready: [0], want: ["stop shop-dev-web-0-bbbbbbb (replacement is ready)", "create shop-dev-web-2-aaaaaaa (new revision beside the old one)"], waiting: [1, 2], done: false },
+      { ready: [1, 2], want: ["stop shop-dev-web-1-bbbbbbb (replacement is ready)", "stop shop-dev-web-2-bbbbbbb (replacement is ready)"], waiting: [], done: false },
+      { ready: [], want: [], waiting: [], done: true },
+    ]);
+  });
+
+  it("maxSurge 1 and maxUnavailable 1: one slot beside, one in place", () => {
+    expect(step(rollout({ maxSurge: 1, maxUnavailable: 1 }), oldFleet(3))).toEqual({
+      actions: [
+        "stop shop-dev-web-1-bbbbbbb (makes room for the new revision)",
+        "create shop-dev-web-0-aaaaaaa (new revision beside the old one)",
+        "create shop-dev-web-1-aaaaaaa (new revision in place of the old one)",
+      ],
+      waiting: [0, 1],
+      done: false,
+    });
+  });
+});
+
+describe("planRolloutStep: slots that serve nothing", () => {
+  it.each([
+    {
+      name: "old container exited -> create without spending the surge budget",
+      observed: () => [old(0, { state: "exited", exitCode: 0, ready: false }), old(1), old(2)],
+      want: ["create shop-dev-web-0-aaaaaaa (new revision)", "create shop-dev-web-1-aaaaaaa (new revision beside the old one)"],
+      waiting: [0, 1],
+    },
+    {
+      name: "slot with no container at all -> create without budget",
+      observed: () => [old(0), old(2)],
+      want: ["create shop-dev-web-0-aaaaaaa (new revision beside the old one)", "create shop-dev-web-1-aaaaaaa (new revision)"],
+      waiting: [0, 1],
+    },
+    {
+      name: "old container runs but is not ready -> it stops and the new one replaces it without budget",
+      observed: () => [old(0, { ready: false }), old(1), old(2)],
+      want: ["stop shop-dev-web-0-bbbbbbb (replaced by the new revision)", "create shop-dev-web-0-aaaaaaa (new revision)", "create shop-dev-web-1-aaaaaaa (new revision beside the old one)"],
+      waiting: [0, 1],
+    },
+    {
+      name: "surge budget already spent elsewhere -> the idle slot is still filled",
+      observed: () => [old(0), replica(0, { ready: false }), old(1, { state: "exited", ready: false }), old(2)],
+      want: ["create shop-dev-web-1-aaaaaaa (new revision)"],
+      waiting: [0, 1],
+    },
+  ])("$name", ({ observed, want, waiting }) => {
+    expect(step(rollout(), observed())).toEqual({ actions: want, waiting, done: false });
+  });
+});
+
+describe("planRolloutStep: recreate", () => {
+  it("stops every running old container first, then creates every slot", () => {
+    play(rollout({ strategy: "recreate" }), oldFleet(3), [
+      {
+        ready: [],
+        want: [
+          "stop shop-dev-web-0-bbbbbbb (recreate: old revision stops first)",
+          "stop shop-dev-web-1-bbbbbbb (recreate: old revision stops first)",
+          "stop shop-dev-web-2-bbbbbbb (recreate: old revision stops first)",
+          "create shop-dev-web-0-aaaaaaa (new revision)",
+          "create shop-dev-web-1-aaaaaaa (new revision)",
+          "create shop-dev-web-2-aaaaaaa (new revision)",
+        ],
+        waiting: [0, 1, 2],
+        done: false,
+      },
+      { ready: [], want: [], waiting: [0, 1, 2], done: false },
+      { ready: [0, 2], want: [], waiting: [1], done: false },
+      { ready: [1], want: [], waiting: [], done: true },
+    ]);
+  });
+
+  it("old containers that no longer run are not stopped again", () => {
+    const observed = [old(0, { state: "exited", ready: false }), old(1, { state: "restarting", ready: false })];
+    expect(step(rollout({ strategy: "recreate", replicas: 2 }), observed).actions).toEqual([
+      "stop shop-dev-web-1-bbbbbbb (recreate: old revision stops first)",
+      "create shop-dev-web-0-aaaaaaa (new revision)",
+      "create shop-dev-web-1-aaaaaaa (new revision)",
+    ]);
+  });
+
+  it("a recreate that scales down also stops the old containers beyond the new replica count", () => {
+    const result = step(rollout({ strategy: "recreate", replicas: 2 }), oldFleet(3));
+    expect(result.actions).toContain("stop shop-dev-web-2-bbbbbbb (recreate: old revision stops first)");
+  });
+});
+
+describe("planRolloutStep: failures", () => {
+  it.each([
+    { name: "new container unhealthy", fresh: { unhealthy: true, ready: false }, failure: "container shop-dev-web-1-aaaaaaa is unhealthy" },
+    { name: "new container exited", fresh: { state: "exited" as const, exitCode: 137, ready: false }, failure: "container shop-dev-web-1-aaaaaaa exited with code 137" },
+    { name: "new container exited 0", fresh: { state: "exited" as const, exitCode: 0, ready: false }, failure: "container shop-dev-web-1-aaaaaaa exited with code 0" },
+    { name: "new container exited, code unknown", fresh: { state: "exited" as const, ready: false }, failure: "container shop-dev-web-1-aaaaaaa exited with code unknown" },
+  ])("$name -> failure naming the container, no actions", ({ fresh, failure }) => {
+    const observed = [replica(0), old(0, { state: "exited", ready: false }), old(1), replica(1, fresh), old(2)];
+    expect(step(rollout(), observed)).toEqual({ actions: [], waiting: [], done: false, failure });
+  });
+
+  it("an unhealthy old container is no failure of the rollout", () => {
+    const result = step(rollout({ replicas: 1 }), [old(0, { unhealthy: true, ready: false })]);
+    expect(result.failure).toBeUndefined();
+    expect(result.actions).toEqual(["stop shop-dev-web-0-bbbbbbb (replaced by the new revision)", "create shop-dev-web-0-aaaaaaa (new revision)"]);
+  });
+
+  it("an exited new container superseded by a newer one of the same revision is no failure", () => {
+    const observed = [old(0), replica(0, { id: "first", state: "exited", exitCode: 1, ready: false }), replica(0, { id: "second", ready: false })];
+    expect(step(rollout({ replicas: 1 }), observed)).toEqual({ actions: [], waiting: [0], done: false });
+  });
+});
+
+describe("planRolloutStep: new containers not started", () => {
+  it("a created (never started) new container is started, not created again, and holds its surge", () => {
+    const observed = [old(0), replica(0, { state: "created", ready: false }), old(1), old(2)];
+    expect(step(rollout(), observed)).toEqual({ actions: ["start shop-dev-web-0-aaaaaaa (new revision not started yet)"], waiting: [0], done: false });
+  });
+
+  it("start actions carry the container's id", () => {
+    const fresh = replica(0, { id: "fresh-0", state: "created", ready: false });
+    expect(planRolloutStep(rollout({ replicas: 1 }), [fresh]).actions).toEqual([{ type: "start", id: "fresh-0", name: "shop-dev-web-0-aaaaaaa", reason: "new revision not started yet" }]);
+  });
+});
+
+describe("planRolloutStep: done", () => {
+  it.each([
+    { name: "old container still running beside a ready new one", observed: () => [replica(0), replica(1), old(1), replica(2)], want: ["stop shop-dev-web-1-bbbbbbb (replacement is ready)"] },
+    { name: "old container restarting beside a ready new one", observed: () => [replica(0), replica(1), old(1, { state: "restarting", ready: false }), replica(2)], want: ["stop shop-dev-web-1-bbbbbbb (replacement is ready)"] },
+    { name: "a container of an even older revision still running", observed: () => [replica(0), replica(1), replica(2), replica(2, { specHash: OLDER })], want: ["stop shop-dev-web-2-ccccccc (replacement is ready)"] },
+  ])("not done: $name", ({ observed, want }) => {
+    expect(step(rollout(), observed())).toEqual({ actions: want, waiting: [], done: false });
+  });
+
+  it.each([
+    { strategy: "rolling" as const, want: ["stop shop-dev-web-0-bbbbbbb (replacement is ready)"] },
+    { strategy: "recreate" as const, want: ["stop shop-dev-web-0-bbbbbbb (recreate: old revision stops first)"] },
+  ])("$strategy: not done while an old container runs", ({ strategy, want }) => {
+    expect(step(rollout({ strategy, replicas: 1 }), [old(0), replica(0)])).toEqual({ actions: want, waiting: [], done: false });
+  });
+
+  it("not done while a new container is not ready, even with nothing to do", () => {
+    expect(step(rollout(), [replica(0), replica(1), replica(2, { ready: false })])).toEqual({ actions: [], waiting: [2], done: false });
+  });
+
+  it("done: every slot runs a ready new container, old ones stopped", () => {
+    const observed = [old(0, { state: "exited", ready: false }), replica(0), old(1, { state: "exited", ready: false }), replica(1), replica(2)];
+    expect(step(rollout(), observed)).toEqual({ actions: [], waiting: [], done: true });
+  });
+});
+
+describe("planRolloutStep: idempotence", () => {
+  const configs = [
+    { name: "rolling, surge 1", desired: rollout() },
+    { name: "rolling, surge 0, unavailable 1", desired: rollout({ maxSurge: 0, maxUnavailable: 1 }) },
+    { name: "rolling, surge 2", desired: rollout({ maxSurge: 2 }) },
+    { name: "rolling, surge 1, unavailable 2, 5 replicas", desired: rollout({ replicas: 5, maxUnavailable: 2 }) },
+    { name: "recreate", desired: rollout({ strategy: "recreate" }) },
+  ];
+
+  it.each(configs)("$name: never re-creates a slot that has a fresh container, and a re-plan after applying is empty", ({ desired }) => {
+    let observed = oldFleet(desired.replicas);
+    let steps = 0;
+    for (;;) {
+      const result = planRolloutStep(desired, observed);
+      expect(result.failure).toBeUndefined();
+      if (result.done) break;
+      const fresh = freshSlots(observed);
+      const recreated = result.actions.filter((a) => a.type === "create" && fresh.has(a.slot));
+      expect(recreated).toEqual([]);
+      // Same input, same plan.
+      expect(planRolloutStep(desired, observed)).toEqual(result);
+
+      observed = apply(observed, result.actions, desired.specHash);
+      // Nothing changed in Docker since: the step has nothing more to do.
+      const again = planRolloutStep(desired, observed);
+      expect(describeAll(again.actions)).toEqual([]);
+
+      if (desired.strategy === "rolling") {
+        const running = observed.filter((c) => c.state === "running").length;
+        const serving = observed.filter((c) => c.state === "running" && c.ready).length;
+        expect(running).toBeLessThanOrEqual(desired.replicas + desired.maxSurge);
+        expect(serving).toBeGreaterThanOrEqual(desired.replicas - desired.maxUnavailable);
+      }
+      // The health checks of everything started so far pass.
+      observed = becomeReady(observed, Array.from({ length: desired.replicas }, (_, slot) => slot));
+      expect(++steps).toBeLessThan(20);
+    }
+    expect(observed.filter((c) => c.state === "running").map((c) => [c.slot, c.specHash]).sort(([a], [b]) => Number(a) - Number(b))).toEqual(
+      Array.from({ length: desired.replicas }, (_, slot) => [slot, NEW]),
+    );
+  });
+
+  it("an interrupted step (stop applied, create not) is completed, not redone", () => {
+    const desired = rollout({ maxSurge: 0, maxUnavailable: 1 });
+    const observed = [old(0, { state: "exited", ready: false }), old(1), old(2)];
+    // Slot 0 serves nothing now: it gets its container without budget, and that uses the one unavailable slot.
+    expect(step(desired, observed)).toEqual({ actions: ["create shop-dev-web-0-aaaaaaa (new revision)"], waiting: [0], done: false });
+  });
+
+  it("a dead new container is not counted as fresh", () => {
+    const result = planRolloutStep(rollout({ replicas: 1, maxSurge: 0, maxUnavailable: 1 }), [old(0), replica(0, { state: "dead", ready: false })]);
+    expect(result.actions.filter((a) => a.type === "create").map((a) => a.slot)).toEqual([0]);
+  });
+
+  // A dead container keeps its name, the very name the slot's replacement is created under.
+  it("never creates a container under a name an existing container still holds", () => {
+    const dead = replica(0, { state: "dead", ready: false });
+    const observed = [old(0), dead];
+    const actions = planRolloutStep(rollout({ replicas: 1 }), observed).actions;
+    const create = actions.findIndex((a) => a.type === "create" && a.name === dead.name);
+    const removal = actions.findIndex((a) => a.type === "remove" && a.id === dead.id);
+    expect(create).toBeGreaterThanOrEqual(0);
+    expect(removal, describeAll(actions).join("; ")).toBeGreaterThanOrEqual(0);
+    expect(removal).toBeLessThan(create);
+  });
+});
+
+describe("planRestore", () => {
+  const previous = { project: "shop", environment: "dev", service: "web", replicas: 2, specHash: OLD };
+
+  it.each([
+    {
+      name: "new revision's containers go before the previous revision's stopped ones start",
+      observed: () => [old(0, { state: "exited", ready: false }), replica(0), old(1, { state: "exited", ready: false }), replica(1, { ready: false })],
+      want: [
+        "remove shop-dev-web-0-aaaaaaa (rolled back)",
+        "remove shop-dev-web-1-aaaaaaa (rolled back)",
+        "start shop-dev-web-0-bbbbbbb (restore the previous revision)",
+        "start shop-dev-web-1-bbbbbbb (restore the previous revision)",
+      ],
+    },
+    {
+      name: "a never-started previous container is started",
+      observed: () => [old(0, { state: "created", ready: false }), old(1)],
+      want: ["start shop-dev-web-0-bbbbbbb (restore the previous revision)"],
+    },
+    {
+      name: "slot that lost its previous container -> created from the previous spec",
+      observed: () => [old(0, { state: "exited", ready: false }), replica(0), replica(1)],
+      want: [
+        "remove shop-dev-web-0-aaaaaaa (rolled back)",
+        "remove shop-dev-web-1-aaaaaaa (rolled back)",
+        "start shop-dev-web-0-bbbbbbb (restore the previous revision)",
+        "create shop-dev-web-1-bbbbbbb (restore the previous revision)",
+      ],
+    },
+    {
+      name: "nothing at all -> every slot created",
+      observed: () => [],
+      want: ["create shop-dev-web-0-bbbbbbb (restore the previous revision)", "create shop-dev-web-1-bbbbbbb (restore the previous revision)"],
+    },
+    {
+      name: "containers outside the replica count are removed, whatever their revision",
+      observed: () => [old(0), old(1), old(2), replica(3), replica(-1, { name: "stray" })],
+      want: ["remove shop-dev-web-2-bbbbbbb (outside the replica count)", "remove shop-dev-web-3-aaaaaaa (outside the replica count)", "remove stray (outside the replica count)"],
+    },
+    {
+      name: "running previous containers are left alone",
+      observed: () => [old(0), old(1, { state: "restarting", ready: false })],
+      want: [],
+    },
+    {
+      name: "a running previous container stays while the new one beside it goes",
+      observed: () => [old(0), replica(0), old(1)],
+      want: ["remove shop-dev-web-0-aaaaaaa (rolled back)"],
+    },
+    {
+      name: "containers of an even older revision go too",
+      observed: () => [old(0), replica(1, { specHash: OLDER, state: "exited", ready: false }), old(1, { state: "exited", ready: false })],
+      want: ["remove shop-dev-web-1-ccccccc (rolled back)", "start shop-dev-web-1-bbbbbbb (restore the previous revision)"],
+    },
+  ])("$name", ({ observed, want }) => {
+    expect(describeAll(planRestore(previous, observed()))).toEqual(want);
+  });
+
+  it("of two previous containers in one slot the newer stays, the older goes", () => {
+    const older = old(0, { id: "older", name: "older", state: "exited", ready: false });
+    const newer = old(0, { id: "newer", name: "newer", state: "exited", ready: false });
+    expect(describeAll(planRestore({ ...previous, replicas: 1 }, [older, newer]))).toEqual(["remove older (duplicate in its replica slot)", "start newer (restore the previous revision)"]);
+  });
+
+  it("a dead previous container is removed before its slot is created again", () => {
+    const dead = old(0, { state: "dead", ready: false });
+    expect(describeAll(planRestore({ ...previous, replicas: 1 }, [dead]))).toEqual(["remove shop-dev-web-0-bbbbbbb (duplicate in its replica slot)", "create shop-dev-web-0-bbbbbbb (restore the previous revision)"]);
+  });
+
+  it("removals carry id and slot, so the executor stops and removes the right container", () => {
+    const fresh = replica(0, { id: "new-0" });
+    expect(planRestore({ ...previous, replicas: 1 }, [old(0), fresh])).toEqual([{ type: "remove", id: "new-0", name: "shop-dev-web-0-aaaaaaa", slot: 0, reason: "rolled back" }]);
+  });
+
+  it("restoring after a restore changes nothing (idempotent)", () => {
+    let observed: ReplicaView[] = [old(0, { state: "exited", ready: false }), replica(0), replica(1), replica(2)];
+    observed = apply(observed, planRestore(previous, observed), OLD);
+    expect(planRestore(previous, observed)).toEqual([]);
+  });
+});
+
+describe("planCleanup", () => {
+  /** A plain observed container, as cleanup takes them (no readiness). */
+  function observedContainer(slot: number, specHash: string, overrides: Partial<ObservedContainer> = {}): ObservedContainer {
+    const { ready: _ready, unhealthy: _unhealthy, ...rest } = replica(slot, { specHash, ...overrides });
+    return rest;
+  }
+
+  it.each([
+    {
+      name: "stopped old revision containers go, new ones stay",
+      desired: { replicas: 2, specHash: NEW },
+      observed: () => [observedContainer(0, OLD, { state: "exited" }), observedContainer(0, NEW), observedContainer(1, OLD, { state: "exited" }), observedContainer(1, NEW)],
+      want: ["remove shop-dev-web-0-bbbbbbb (old revision, no longer needed for a rollback)", "remove shop-dev-web-1-bbbbbbb (old revision, no longer needed for a rollback)"],
+    },
+    {
+      name: "containers beyond the replica count go, whatever their revision",
+      desired: { replicas: 1, specHash: NEW },
+      observed: () => [observedContainer(0, NEW), observedContainer(1, NEW), observedContainer(2, OLD), observedContainer(-1, OLD, { name: "stray" })],
+      want: ["remove shop-dev-web-1-aaaaaaa (outside the replica count)", "remove shop-dev-web-2-bbbbbbb (outside the replica count)", "remove stray (outside the replica count)"],
+    },
+    {
+      name: "every container of several older revisions goes",
+      desired: { replicas: 1, specHash: NEW },
+      observed: () => [observedContainer(0, OLDER, { state: "exited" }), observedContainer(0, OLD, { state: "exited" }), observedContainer(0, NEW)],
+      want: ["remove shop-dev-web-0-ccccccc (old revision, no longer needed for a rollback)", "remove shop-dev-web-0-bbbbbbb (old revision, no longer needed for a rollback)"],
+    },
+    {
+      name: "nothing to clean",
+      desired: { replicas: 2, specHash: NEW },
+      observed: () => [observedContainer(0, NEW), observedContainer(1, NEW)],
+      want: [],
+    },
+  ])("$name", ({ desired, observed, want }) => {
+    expect(describeAll(planCleanup(desired, observed()))).toEqual(want);
+  });
+
+  it("keeps the newest container of the revision per slot", () => {
+    const older = observedContainer(0, NEW, { id: "older", name: "older" });
+    const newer = observedContainer(0, NEW, { id: "newer", name: "newer" });
+    expect(planCleanup({ replicas: 1, specHash: NEW }, [newer, older])).toEqual([{ type: "remove", id: "older", name: "older", slot: 0, reason: "old revision, no longer needed for a rollback" }]);
+  });
+
+  it("a dead container of the revision goes; the live one in its slot stays", () => {
+    const live = observedContainer(0, NEW, { id: "live" });
+    const dead = observedContainer(0, NEW, { id: "dead", state: "dead" });
+    expect(planCleanup({ replicas: 1, specHash: NEW }, [live, dead]).map((a) => (a.type === "remove" ? a.id : a.type))).toEqual(["dead"]);
+  });
+});

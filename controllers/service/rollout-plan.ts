@@ -1,0 +1,131 @@
+import type { ObservedContainer } from "../../src/docker/observe.ts";
+import { create, removal, type ServiceAction, type ServiceDesired } from "./plan.ts";
+
+/** What a rollout step needs to know of the revision it rolls out. */
+export type RolloutDesired = Pick<ServiceDesired, "project" | "environment" | "service" | "replicas" | "specHash" | "strategy"> & {
+  maxSurge: number;
+  maxUnavailable: number;
+};
+
+/** A container as a rollout sees it: its state plus whether its health check passes. */
+export interface ReplicaView extends ObservedContainer {
+  /** Running and, with a health check, healthy. */
+  ready: boolean;
+  /** Its health check failed `retries` times in a row. */
+  unhealthy: boolean;
+}
+
+/** The next step of a rollout. */
+export interface RolloutStep {
+  actions: ServiceAction[];
+  /** Slots whose new container runs but is not ready yet. */
+  waiting: number[];
+  /** Every slot runs a ready container of the new revision and nothing else runs. */
+  done: boolean;
+  /** A new container failed: the rollout cannot succeed. */
+  failure?: string;
+}
+
+const RUNNING = new Set(["running", "restarting"]);
+
+/** Per slot: the newest container of the revision, and every other container there. */
+function slotsOf(revision: string, replicas: number, observed: readonly ReplicaView[]) {
+  const byNewest = [...observed].sort((a, b) => b.created - a.created || a.name.localeCompare(b.name));
+  return Array.from({ length: replicas }, (_, slot) => {
+    const inSlot = byNewest.filter((c) => c.slot === slot);
+    const fresh = inSlot.find((c) => c.specHash === revision && c.state !== "dead");
+    return { slot, fresh, others: inSlot.filter((c) => c !== fresh) };
+  });
+}
+
+/** Why a new container cannot become ready, if it cannot. */
+function failureOf(c: ReplicaView): string | undefined {
+  if (c.unhealthy) return `container ${c.name} is unhealthy`;
+  if (c.state === "exited") return `container ${c.name} exited with code ${c.exitCode ?? "unknown"}`;
+  return undefined;
+}
+
+/**
+ * The next step of a rolling or recreate update toward `desired.specHash`.
+ * Rolling: a new container starts beside the old one (within maxSurge) or in
+ * its place (within maxUnavailable); the old one is stopped, not removed,
+ * once its replacement is ready. Recreate: every old container stops first.
+ * Pure, and idempotent: a step re-planned from what Docker shows now never
+ * repeats work already done.
+ */
+export function planRolloutStep(desired: RolloutDesired, observed: readonly ReplicaView[]): RolloutStep {
+  const slots = slotsOf(desired.specHash, desired.replicas, observed);
+  const stops: ServiceAction[] = [];
+  const creates: ServiceAction[] = [];
+  const waiting: number[] = [];
+  const stop = (c: ReplicaView, reason: string) => stops.push({ type: "stop", id: c.id, name: c.name, reason });
+
+  // A dead container still holds its name: it goes before its slot gets a new one.
+  for (const { others } of slots) for (const c of others) if (c.state === "dead") stops.push(removal(c, "container is dead"));
+  const beyond = observed.filter((c) => (c.slot < 0 || c.slot >= desired.replicas) && RUNNING.has(c.state));
+
+  for (const { fresh, slot } of slots) {
+    if (!fresh) continue;
+    const failure = failureOf(fresh);
+    if (failure) return { actions: [], waiting: [], done: false, failure };
+    if (fresh.state === "created") creates.push({ type: "start", id: fresh.id, name: fresh.name, reason: "new revision not started yet" });
+    if (!fresh.ready) waiting.push(slot);
+  }
+
+  if (desired.strategy === "recreate") {
+    for (const { others } of slots) for (const c of others) if (RUNNING.has(c.state)) stop(c, "recreate: old revision stops first");
+    for (const c of beyond) stop(c, "recreate: old revision stops first");
+    for (const { fresh, slot } of slots) if (!fresh) creates.push(create(desired, slot, "new revision"));
+  } else {
+    const oldRunning = (others: ReplicaView[]) => others.filter((c) => RUNNING.has(c.state));
+    let surge = slots.filter((s) => s.fresh && !s.fresh.ready && oldRunning(s.others).length > 0).length;
+    let unavailable = slots.filter((s) => !s.fresh?.ready && !oldRunning(s.others).some((c) => c.ready)).length;
+    for (const { fresh, others, slot } of slots) {
+      const running = oldRunning(others);
+      if (fresh?.ready) for (const c of running) stop(c, "replacement is ready");
+      if (fresh) continue;
+      if (!running.some((c) => c.ready)) {
+        // Nothing serves this slot anyway: no budget to spend.
+        for (const c of running) stop(c, "replaced by the new revision");
+        creates.push(create(desired, slot, "new revision"));
+      } else if (surge < desired.maxSurge) {
+        surge++;
+        creates.push(create(desired, slot, "new revision beside the old one"));
+      } else if (unavailable < desired.maxUnavailable) {
+        unavailable++;
+        for (const c of running) stop(c, "makes room for the new revision");
+        creates.push(create(desired, slot, "new revision in place of the old one"));
+      }
+    }
+  }
+
+  // Rolling: containers beyond the replica count keep serving until every slot runs the new revision.
+  if (desired.strategy === "rolling" && slots.every((s) => s.fresh?.ready)) for (const c of beyond) stop(c, "outside the replica count");
+  const actions = [...stops, ...creates];
+  const strays = beyond.length > 0 || slots.some((s) => s.others.some((c) => RUNNING.has(c.state)));
+  const done = actions.length === 0 && waiting.length === 0 && !strays && slots.every((s) => s.fresh?.ready);
+  return { actions, waiting: [...new Set([...waiting, ...creates.flatMap((a) => (a.type === "create" ? [a.slot] : []))])], done };
+}
+
+/**
+ * Puts the previous revision back: every container of another revision goes
+ * (first, so host ports are free), the previous revision's stopped containers
+ * start again, and slots that lost theirs get a new one from its spec.
+ */
+export function planRestore(previous: Pick<RolloutDesired, "project" | "environment" | "service" | "replicas" | "specHash">, observed: readonly ReplicaView[]): ServiceAction[] {
+  const removals: ServiceAction[] = [];
+  const starts: ServiceAction[] = [];
+  for (const { fresh, others, slot } of slotsOf(previous.specHash, previous.replicas, observed)) {
+    for (const c of others) removals.push(removal(c, c.specHash === previous.specHash ? "duplicate in its replica slot" : "rolled back"));
+    if (!fresh) starts.push(create(previous, slot, "restore the previous revision"));
+    else if (!RUNNING.has(fresh.state)) starts.push({ type: "start", id: fresh.id, name: fresh.name, reason: "restore the previous revision" });
+  }
+  for (const c of observed) if (c.slot < 0 || c.slot >= previous.replicas) removals.push(removal(c, "outside the replica count"));
+  return [...removals, ...starts];
+}
+
+/** Once a rollout succeeded: the old revision's stopped containers and any beyond the replica count go. */
+export function planCleanup(desired: Pick<RolloutDesired, "replicas" | "specHash">, observed: readonly ObservedContainer[]): ServiceAction[] {
+  const keep = new Set(slotsOf(desired.specHash, desired.replicas, observed as ReplicaView[]).flatMap((s) => (s.fresh ? [s.fresh.id] : [])));
+  return observed.filter((c) => !keep.has(c.id)).map((c) => removal(c, c.slot >= desired.replicas || c.slot < 0 ? "outside the replica count" : "old revision, no longer needed for a rollback"));
+}
