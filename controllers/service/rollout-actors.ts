@@ -3,9 +3,11 @@ import { pruneBuiltImages } from "../../src/docker/image-gc.ts";
 import { observeContainers } from "../../src/docker/observe.ts";
 import type { DesiredService } from "../../src/desired/model.ts";
 import type { ReconcileDeps } from "../../src/engine/deps.ts";
+import { TargetUnavailableError } from "../../src/engine/target-unavailable.ts";
 import { executeServiceActions } from "../../src/engine/execute.ts";
 import { isReady } from "./dependencies.ts";
-import { planImage } from "./plan.ts";
+import { planImage, serviceChange, type ServiceAction } from "./plan.ts";
+import type { Change } from "../../src/engine/observer.ts";
 import { ImageMissingError } from "./reconcile.ts";
 import type { StepResult } from "./rollout-machine.ts";
 import { planCleanup, planRestore, planRolloutStep, type ReplicaView } from "./rollout-plan.ts";
@@ -16,6 +18,14 @@ export interface RolloutActorDeps extends ReconcileDeps {
   desiredAt(key: string, revision: string): Promise<DesiredService>;
   /** How often a health wait looks again (default 500 ms). */
   pollMs?: number;
+  /** Hears every Docker change a rollout makes, for the service's events. */
+  onChanges?(key: string, changes: Change[]): void;
+}
+
+/** Applies a rollout's actions and reports them as the service's changes. */
+async function apply(key: string, desired: DesiredService, actions: readonly ServiceAction[], deps: RolloutActorDeps): Promise<void> {
+  await executeServiceActions(deps.driver(desired.target), desired, actions, deps.log);
+  if (actions.length) deps.onChanges?.(key, actions.map(serviceChange));
 }
 
 /** A rollout cannot go on: a new container failed its check, exited, or its image is missing. */
@@ -28,10 +38,22 @@ export class RolloutFailedError extends Error {
 
 type RevisionInput = { key: string; revision: string };
 
+/** The target's driver; while the target is unreachable (e.g. just after a restart) the rollout waits for it rather than failing. */
+async function driverOf(deps: RolloutActorDeps, target: string, signal?: AbortSignal) {
+  for (;;) {
+    try {
+      return deps.driver(target);
+    } catch (error) {
+      if (!(error instanceof TargetUnavailableError)) throw error;
+      await sleep(1_000, undefined, { signal });
+    }
+  }
+}
+
 /** The service at a revision and its containers as Docker shows them now, with health. */
-async function look(input: RevisionInput, deps: RolloutActorDeps) {
+async function look(input: RevisionInput, deps: RolloutActorDeps, signal?: AbortSignal) {
   const desired = await deps.desiredAt(input.key, input.revision);
-  const driver = deps.driver(desired.target);
+  const driver = await driverOf(deps, desired.target, signal);
   const network = deps.model().environments.get(desired.environment)?.network ?? "";
   const own = await observeContainers(driver, { project: desired.project, environment: desired.environment, service: desired.service });
   deps.prober.track(input.key, desired.healthCheck, network, own, (id) => driver.healthLog(id));
@@ -54,20 +76,20 @@ async function explain(failure: string, views: readonly ReplicaView[], desired: 
 }
 
 /** Builds or pulls the revision's image when it is not there yet. */
-export async function prepareImage(input: RevisionInput, deps: RolloutActorDeps): Promise<void> {
+export async function prepareImage(input: RevisionInput, deps: RolloutActorDeps, signal?: AbortSignal): Promise<void> {
   const desired = await deps.desiredAt(input.key, input.revision);
-  const driver = deps.driver(desired.target);
+  const driver = await driverOf(deps, desired.target, signal);
   const present = await driver.imageExists(desired.image.ref);
   if (!present && desired.image.pullPolicy === "Never" && !desired.image.build) throw new RolloutFailedError(new ImageMissingError(desired.image.ref, desired.target).message);
-  await executeServiceActions(driver, desired, planImage(desired.image, present), deps.log);
+  await apply(input.key, desired, planImage(desired.image, present), deps);
 }
 
 /** Takes the next rolling or recreate step from what Docker shows now. */
-export async function deployStep(input: RevisionInput, deps: RolloutActorDeps): Promise<StepResult> {
-  const { desired, driver, views } = await look(input, deps);
+export async function deployStep(input: RevisionInput, deps: RolloutActorDeps, signal?: AbortSignal): Promise<StepResult> {
+  const { desired, views } = await look(input, deps, signal);
   const step = planRolloutStep(desired, views);
   if (step.failure) throw new RolloutFailedError(await explain(step.failure, views, desired, deps));
-  await executeServiceActions(driver, desired, step.actions, deps.log);
+  await apply(input.key, desired, step.actions, deps);
   if (step.actions.length) await look(input, deps); // probe the new containers from now on
   return { done: step.done, waiting: step.waiting };
 }
@@ -75,7 +97,7 @@ export async function deployStep(input: RevisionInput, deps: RolloutActorDeps): 
 /** Resolves once every container of the revision is ready; fails as soon as one cannot become ready. */
 export async function awaitHealthy(input: RevisionInput, deps: RolloutActorDeps, signal: AbortSignal): Promise<void> {
   for (;;) {
-    const { desired, views } = await look(input, deps);
+    const { desired, views } = await look(input, deps, signal);
     const fresh = views.filter((c) => c.specHash === input.revision && c.slot >= 0 && c.slot < desired.replicas && c.state !== "dead");
     const failing = fresh.find((c) => c.unhealthy || c.state === "exited");
     if (failing) {
@@ -88,9 +110,9 @@ export async function awaitHealthy(input: RevisionInput, deps: RolloutActorDeps,
 }
 
 /** After success: the old revision's containers go, and built images beyond the newest few. */
-export async function cleanUp(input: RevisionInput, deps: RolloutActorDeps): Promise<void> {
-  const { desired, driver, views } = await look(input, deps);
-  await executeServiceActions(driver, desired, planCleanup(desired, views), deps.log);
+export async function cleanUp(input: RevisionInput, deps: RolloutActorDeps, signal?: AbortSignal): Promise<void> {
+  const { desired, driver, views } = await look(input, deps, signal);
+  await apply(input.key, desired, planCleanup(desired, views), deps);
   if (!desired.image.build) return;
   const all = await observeContainers(driver, {});
   const removed = await pruneBuiltImages(driver, desired, new Set(all.flatMap((c) => (c.image ? [c.image] : []))));
@@ -98,12 +120,12 @@ export async function cleanUp(input: RevisionInput, deps: RolloutActorDeps): Pro
 }
 
 /** Puts a revision back: its stopped containers start again, missing ones are recreated, all others go. */
-export async function restore(input: RevisionInput, deps: RolloutActorDeps): Promise<void> {
-  const { desired, driver, views } = await look(input, deps);
+export async function restore(input: RevisionInput, deps: RolloutActorDeps, signal?: AbortSignal): Promise<void> {
+  const { desired, driver, views } = await look(input, deps, signal);
   if (!(await driver.imageExists(desired.image.ref))) {
     const present = views.some((c) => c.specHash === input.revision);
     if (!present) throw new RolloutFailedError(`image ${desired.image.ref} of revision ${input.revision.slice(0, 12)} is no longer on DeploymentTarget/${desired.target}`);
   }
-  await executeServiceActions(driver, desired, planRestore(desired, views), deps.log);
+  await apply(input.key, desired, planRestore(desired, views), deps);
   await look(input, deps);
 }

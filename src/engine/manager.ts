@@ -101,6 +101,7 @@ export class Manager {
       log: options.log,
       pollMs: options.rolloutPollMs,
       onChange: (rollout, state, checked) => options.observer?.rolloutChanged?.(rollout, state, checked),
+      onChanges: (key, changes) => options.observer?.changed?.("Service", key.slice("Service/".length), changes),
       enqueue: (key) => this.queue.add(key),
     });
     this.deps = {

@@ -43,6 +43,8 @@ export interface ManagerObserver {
   /** A Project's phase, as its machine aggregates its environments. */
   projectChanged?(name: string, phase: string, environments: number): void;
   engineEvent?(target: string, event: EngineEvent): void;
+  /** Docker changes made outside a reconcile (by a rollout step), as `kind`/`name`'s events. */
+  changed?(kind: string, name: string, changes: readonly Change[]): void;
   /** A rollout entered another state of its machine. */
   rolloutChanged?(rollout: RolloutContext, state: string, hasHealthCheck: boolean): void;
   healthProbed?(serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean): void;

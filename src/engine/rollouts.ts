@@ -8,8 +8,11 @@ import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
 import type { PinRow } from "../store/rollout-repositories.ts";
 import type { ReconcileDeps } from "./deps.ts";
+import type { Change } from "./observer.ts";
 
 const MACHINE = "rollout";
+
+type RevisionInput = { key: string; revision: string };
 
 /** A rollout as the service reconcile and `berth rollout status` see it. */
 export type RolloutView = Pick<RolloutContext, "key" | "revision" | "previous" | "phase" | "steps" | "waiting" | "failure" | "trigger" | "deploymentId">;
@@ -18,6 +21,8 @@ export type RolloutView = Pick<RolloutContext, "key" | "revision" | "previous" |
 export interface RolloutsOptions {
   store: Pick<Store, "deployments" | "snapshots" | "revisions" | "pins">;
   log: Logger;
+  /** Docker changes a rollout step made, for the service's events. */
+  onChanges?: (key: string, changes: Change[]) => void;
   /** A rollout moved to another state; the recorder turns this into events and metrics. */
   onChange?: (rollout: RolloutContext, state: string, hasHealthCheck: boolean) => void;
   /** Ask for a service's reconcile (a rollout ended, or an operator acted). */
@@ -48,6 +53,8 @@ export class Rollouts {
   private readonly specs = new Map<string, RevisionSpec>();
   private readonly nextTrigger = new Map<string, RolloutTrigger>();
   private writes: Promise<void> = Promise.resolve();
+  /** Actor work under way: a stop waits for it, so no Docker change is left half-made. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private deps?: ReconcileDeps;
 
   constructor(private readonly options: RolloutsOptions) {}
@@ -84,6 +91,7 @@ export class Rollouts {
   async stop(): Promise<void> {
     for (const actor of this.running.values()) actor.stop();
     this.running.clear();
+    await Promise.allSettled([...this.inFlight]);
     await this.writes;
   }
 
@@ -183,15 +191,22 @@ export class Rollouts {
   }
 
   private spawn(id: string, options: { input: RolloutContext | Omit<RolloutContext, "phase" | "steps" | "waiting"> } | { snapshot: SnapshotFrom<typeof rolloutMachine> }): RolloutActor {
-    const deps = { ...this.deps!, desiredAt: (key: string, revision: string) => this.desiredAt(key, revision), pollMs: this.options.pollMs };
+    const deps = { ...this.deps!, desiredAt: (key: string, revision: string) => this.desiredAt(key, revision), pollMs: this.options.pollMs, onChanges: this.options.onChanges };
+    const tracked = <I, O>(work: (input: I, signal: AbortSignal) => Promise<O>) =>
+      fromPromise<O, I>(({ input, signal }) => {
+        const promise = work(input, signal);
+        this.inFlight.add(promise);
+        void promise.catch(() => {}).finally(() => this.inFlight.delete(promise));
+        return promise;
+      });
     const machine = rolloutMachine.provide({
       actors: {
-        openDeployment: fromPromise(({ input }) => this.openDeployment(input)),
-        prepareImage: fromPromise(({ input }) => actors.prepareImage(input, deps)),
-        deployStep: fromPromise(({ input }) => actors.deployStep(input, deps)),
-        awaitHealthy: fromPromise(({ input, signal }) => actors.awaitHealthy(input, deps, signal)),
-        cleanUp: fromPromise(({ input }) => actors.cleanUp(input, deps)),
-        restore: fromPromise(({ input }) => actors.restore(input, deps)),
+        openDeployment: tracked((input: RolloutContext) => this.openDeployment(input)),
+        prepareImage: tracked((input: RevisionInput, signal) => actors.prepareImage(input, deps, signal)),
+        deployStep: tracked((input: RevisionInput, signal) => actors.deployStep(input, deps, signal)),
+        awaitHealthy: tracked((input: RevisionInput, signal) => actors.awaitHealthy(input, deps, signal)),
+        cleanUp: tracked((input: RevisionInput, signal) => actors.cleanUp(input, deps, signal)),
+        restore: tracked((input: RevisionInput, signal) => actors.restore(input, deps, signal)),
       },
     });
     const actor = "snapshot" in options ? createActor(machine, { snapshot: options.snapshot } as never) : createActor(machine, { input: options.input as never });

@@ -92,7 +92,7 @@ export class HealthProber {
       const address = c.addresses[network] ?? "";
       if (known && known.address === address && JSON.stringify(known.check) === JSON.stringify(check)) continue;
       if (known) this.untrack(id);
-      const entry: Tracked = { serviceKey, check: check!, address, startedAt: Date.now(), failures: 0, status: "starting", healthLog };
+      const entry: Tracked = { serviceKey, check: check!, address, startedAt: Date.now(), failures: 0, status: "starting", healthLog: check?.exec ? healthLog : undefined };
       this.tracked.set(id, entry);
       this.schedule(id, entry, 0);
     }

@@ -3,7 +3,7 @@ import type { DockerCall, EngineEvent } from "../docker/driver.ts";
 import { LABEL } from "../docker/labels.ts";
 import type { ContainerHealth } from "../docker/observe.ts";
 import type { DesiredModel } from "../desired/model.ts";
-import type { ManagerObserver, ReconcileOutcome } from "../engine/observer.ts";
+import type { Change, ManagerObserver, ReconcileOutcome } from "../engine/observer.ts";
 import type { ProbeResult } from "../health/prober.ts";
 import type { Logger, Redactor } from "../log/logger.ts";
 import type { DesiredState } from "../manifests/load.ts";
@@ -158,10 +158,7 @@ export class Recorder implements ManagerObserver {
       const differences = outcome.changes.map((c) => ({ path: redact(c.path), observed: redact(c.observed), desired: redact(c.desired) }));
       this.write("drift_checks", () => store.drift.record(outcome.key, differences, !outcome.error));
     }
-    for (const change of outcome.changes) {
-      const kind = change.path.split(" ")[0]!;
-      this.event("Normal", ACTION_REASON[kind] ?? "Changed", `${change.path}: ${change.observed} -> ${change.desired}`, outcome.kind, outcome.name);
-    }
+    this.changed(outcome.kind, outcome.name, outcome.changes);
     if (outcome.error) this.event("Warning", outcome.terminal ? "InvalidSpec" : "ReconcileFailed", outcome.error, outcome.kind, outcome.name);
     if (outcome.phase !== outcome.previousPhase) this.event(outcome.phase === "Failed" || outcome.phase === "Degraded" ? "Warning" : "Normal", outcome.phase, outcome.message, outcome.kind, outcome.name);
     this.write("resources", () => store.resources.report(outcome.key, { phase: outcome.phase, message: this.options.redactor.redact(outcome.message), ready: outcome.ready, converged: outcome.converged }));
@@ -203,6 +200,14 @@ export class Recorder implements ManagerObserver {
     // Batched: one insert per burst of results, not one per probe.
     if (this.pendingHealth.length === 1) queueMicrotask(() => this.write("health_results", () => this.options.store.health.insert(this.pendingHealth.splice(0))));
     if (changed) this.event(status === "unhealthy" ? "Warning" : "Normal", status === "healthy" ? "Healthy" : status === "unhealthy" ? "Unhealthy" : "HealthStarting", `container ${containerId.slice(0, 12)}: ${result.output.slice(0, 200)}`, "Service", serviceKey.slice("Service/".length));
+  }
+
+  /** One Normal event per Docker change a reconcile or a rollout step made. */
+  changed(kind: string, name: string, changes: readonly Change[]): void {
+    for (const change of changes) {
+      const object = change.path.split(" ")[0]!;
+      this.event("Normal", ACTION_REASON[object] ?? "Changed", `${change.path}: ${change.observed} -> ${change.desired}`, kind, name);
+    }
   }
 
   /** Rollouts: a Warning when one fails (naming the check and its output), events and counters when one ends. */

@@ -51,7 +51,7 @@ describe("berth run", () => {
     const project = await startProject({
       db: {
         command: ["sh", "-c", "sleep 3; touch /tmp/ready; exec httpd -f -p 8080 -h /www"],
-        healthCheck: "{exec: {command: [test, -f, /tmp/ready]}, interval: 1s, timeout: 1s, retries: 1}",
+        healthCheck: "{exec: {command: [test, -f, /tmp/ready]}, interval: 1s, timeout: 1s, retries: 1, startPeriod: 10s}",
       },
       web: { dependsOn: [{ service: "db", condition: "service_healthy" }] },
     });

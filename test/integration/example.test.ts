@@ -79,7 +79,7 @@ describe("the example project", () => {
       const audit = await store.audit.list({ limit: 500 });
       const created = audit.filter((a) => a.operation === "container.create");
       expect(created).toHaveLength(4);
-      expect(created.every((a) => a.outcome === "ok" && a.reason?.includes("create (missing replica)"))).toBe(true);
+      expect(created.every((a) => a.outcome === "ok" && a.reason?.includes("create (new revision)"))).toBe(true);
     } finally {
       store.close();
     }
