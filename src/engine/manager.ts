@@ -20,7 +20,7 @@ import type { Metrics } from "../metrics/metrics.ts";
 import type { OrphanEnvironment, ReconcileDeps } from "./deps.ts";
 import type { ManagerObserver } from "./observer.ts";
 import { TargetUnavailableError } from "./target-unavailable.ts";
-import { Rollouts, type RolloutsOptions } from "./rollouts.ts";
+import { Rollouts, type RolloutsOptions, type RolloutView } from "./rollouts.ts";
 
 /** Controllers whose keys go through the workqueue. */
 const CONTROLLERS = ["service", "environment"] as const;
@@ -61,6 +61,19 @@ export interface ResourceStatus {
   error?: string;
   /** The error needs a manifest change; retrying will not help. */
   terminal?: boolean;
+}
+
+/** What `GET /api/v1/services/<env>/<name>/rollout` answers. */
+export interface RolloutStatus {
+  service: string;
+  manifestRevision: string;
+  runningRevision?: string;
+  rollout?: RolloutView;
+  pin?: { runRevision: string | null; reason: string; since: number };
+  /** The newest rollout's deployments row. */
+  latest?: { id: number; revision: string; status: string; trigger: string; error: string | null; startedAt: number; completedAt: number | null };
+  replicas: { slot: number; container: string; revision: string; state: string; health: string }[];
+  error?: string;
 }
 
 type ServiceActor = Actor<typeof serviceMachine>;
@@ -230,6 +243,25 @@ export class Manager {
       out.push({ kind: "Service", name: key.slice("Service/".length), phase, message: error ?? held ?? facts?.message ?? "", ready: !held && (phase === "Running" || phase === "Stopped"), converged: !!facts?.converged && !error, error: error ?? held, terminal: terminal || !!held });
     }
     return out;
+  }
+
+  /** A service's rollout as `berth rollout status` shows it: the rollout in flight, the pin, and every replica. */
+  async rolloutStatus(key: string): Promise<RolloutStatus | undefined> {
+    const service = this.model.services.get(key);
+    if (!service) return undefined;
+    const rollout = this.rollouts.active(key);
+    const pin = this.rollouts.pin(key);
+    const latest = await this.rollouts.latest(key);
+    const base = { service: key, manifestRevision: service.specHash, runningRevision: this.rollouts.deployed(key), rollout, pin: pin && pin.manifestRevision === service.specHash ? pin : undefined, latest };
+    try {
+      const containers = await observeContainers(this.driverFor(service.target), { project: service.project, environment: service.environment, service: service.service });
+      const replicas = containers
+        .sort((a, b) => a.slot - b.slot || b.created - a.created)
+        .map((c) => ({ slot: c.slot, container: c.name, revision: c.specHash, state: c.state, health: this.deps.healthOf(c, service) ?? (service.healthCheck ? "unknown" : "none") }));
+      return { ...base, replicas };
+    } catch (error) {
+      return { ...base, replicas: [], error: error instanceof Error ? error.message : String(error) };
+    }
   }
 
   /** The driver for a target, if connected. */

@@ -100,6 +100,11 @@ export class Rollouts {
     return this.running.get(key)?.getSnapshot().context;
   }
 
+  /** The newest deployments row of a service. */
+  latest(key: string) {
+    return this.options.store.deployments.latest(key);
+  }
+
   /** The pin holding a service on another revision, if any. */
   pin(key: string): PinRow | undefined {
     return this.pins.get(key);

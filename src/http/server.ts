@@ -4,6 +4,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../store/index.ts";
 import { involvedFilter, resourceView } from "../store/repositories.ts";
+import { rolloutRoute } from "./rollout-routes.ts";
 
 /** Default address of the daemon's HTTP server: loopback only. */
 export const DEFAULT_LISTEN = "127.0.0.1:9464";
@@ -16,6 +17,8 @@ export interface HttpOptions {
   log: Logger;
   /** Whether the manifests have been loaded at least once. */
   manifestsLoaded: () => boolean;
+  /** Bearer token that allows rollbacks and retries; without one the API is read-only. */
+  apiToken?: string;
 }
 
 interface Check {
@@ -34,7 +37,7 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: match[1] || "127.0.0.1", port: Number(match[2]) };
 }
 
-/** /metrics, /healthz, /readyz and the read-only JSON API under /api/v1. */
+/** /metrics, /healthz, /readyz, the JSON API under /api/v1, and rollbacks for bearers of the API token. */
 export async function startHttpServer(options: HttpOptions): Promise<{ server: Server; address: string; close(): Promise<void> }> {
   const { metrics, store, manager } = options;
   const routes: Record<string, Handler> = {
@@ -62,14 +65,17 @@ export async function startHttpServer(options: HttpOptions): Promise<{ server: S
       res.writeHead(status, { "content-type": type });
       res.end(typeof body === "string" ? body : `${JSON.stringify(body, null, 2)}\n`);
     };
-    if (req.method !== "GET" && req.method !== "HEAD") return reply(405, { error: "read-only API: only GET" });
-    if (!handler) return reply(404, { error: `no such path ${url.pathname}`, paths: Object.keys(routes) });
+    const fail = (error: unknown) => {
+      options.log.error("http request failed", { path: url.pathname, error });
+      reply(500, { error: "internal error" });
+    };
+    if (!handler) {
+      return void rolloutRoute(req, url, manager, options.apiToken).then((r) => (r ? reply(r.status, r.body) : reply(404, { error: `no such path ${url.pathname}`, paths: [...Object.keys(routes), "/api/v1/services/<environment>/<service>/{rollout,rollback,retry}"] })), fail);
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") return reply(405, { error: "only GET here; POST is for .../rollback and .../retry" });
     handler(url)
       .then((r) => reply(r.status, r.body, r.type))
-      .catch((error: unknown) => {
-        options.log.error("http request failed", { path: url.pathname, error });
-        reply(500, { error: "internal error" });
-      });
+      .catch(fail);
   });
   const { host, port } = parseListen(options.listen);
   await new Promise<void>((resolve, reject) => {

@@ -21,11 +21,21 @@ export const MASK = "***";
  */
 export class Redactor {
   private secrets: string[] = [];
+  /** Secrets of Berth itself (the API token), masked whatever the manifests hold. */
+  private readonly own = new Set<string>();
+  private manifest: Iterable<string> = [];
 
   /** Sets the secret values currently in use (from env files, the daemon's environment, or marked secret). */
   setSecrets(values: Iterable<string>): void {
+    this.manifest = [...values];
     // Longest first, so a secret containing another is masked whole; very short values would mask noise.
-    this.secrets = [...new Set(values)].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
+    this.secrets = [...new Set([...this.manifest, ...this.own])].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
+  }
+
+  /** Adds a secret that stays masked across manifest changes. */
+  addOwnSecret(value: string): void {
+    this.own.add(value);
+    this.setSecrets(this.manifest);
   }
 
   redact(text: string): string {

@@ -19,8 +19,8 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
         if (options.output === "json") return io.stdout(`${JSON.stringify({ service: key, items: rows }, null, 2)}\n`);
         io.stdout(
           table(
-            ["ID", "REVISION", "STATUS", "IMAGE", "STARTED", "DURATION", "PREVIOUS", "ERROR"],
-            rows.map((d) => [String(d.id), d.revision.slice(0, 12), d.status, d.image, new Date(d.startedAt).toISOString(), d.completedAt ? `${((d.completedAt - d.startedAt) / 1000).toFixed(1)}s` : "-", d.previousRevision?.slice(0, 12) ?? "-", d.error ?? ""]),
+            ["ID", "REVISION", "STATUS", "TRIGGER", "IMAGE", "STARTED", "DURATION", "PREVIOUS", "ERROR"],
+            rows.map((d) => [String(d.id), d.revision.slice(0, 12), d.status, d.trigger, d.image, new Date(d.startedAt).toISOString(), d.completedAt ? `${((d.completedAt - d.startedAt) / 1000).toFixed(1)}s` : "-", d.previousRevision?.slice(0, 12) ?? "-", d.error ?? ""]),
           ),
         );
       });

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
@@ -13,6 +14,7 @@ interface RunOptions extends LogOptions {
   listen: string;
   healthRetention: number;
   eventRetention: number;
+  apiTokenFile?: string;
 }
 
 /** `berth run [DIR]`: the daemon. */
@@ -25,6 +27,7 @@ export const register: CommandModule["register"] = (program, io) => {
     .addOption(new Option("--resync <duration>", "re-check everything this often, even without events").default(5 * 60_000, "5m").argParser(parseDurationFlag))
     .addOption(dbOption())
     .addOption(new Option("--listen <host:port>", "HTTP server for /metrics, /healthz, /readyz and /api/v1").default(DEFAULT_LISTEN))
+    .addOption(new Option("--api-token-file <path>", "file holding a bearer token that allows rollbacks and retries over the API (default $BERTH_API_TOKEN; without one the API is read-only)"))
     .addOption(new Option("--health-retention <duration>", "keep health results this long").default(DEFAULT_RETENTION.healthMs, "3d").argParser(parseDurationFlag))
     .addOption(new Option("--event-retention <duration>", "keep events and the audit log this long").default(DEFAULT_RETENTION.eventsMs, "14d").argParser(parseDurationFlag))
     .addHelpText("after", "\nStops cleanly on SIGINT or SIGTERM: in-flight Docker calls finish, nothing is left half-made.");
@@ -32,17 +35,20 @@ export const register: CommandModule["register"] = (program, io) => {
   command.action(async (dir: string, options: RunOptions) => {
     const runtime = await createRuntime(io, options);
     const { log } = runtime;
+    const apiToken = options.apiTokenFile ? readFileSync(options.apiTokenFile, "utf8").trim() : io.env.BERTH_API_TOKEN || undefined;
+    if (apiToken !== undefined && apiToken.length < 16) throw new Error("the API token is shorter than 16 characters; expected a long random one, e.g. openssl rand -hex 32 > token");
+    if (apiToken) runtime.redactor.addOwnSecret(apiToken);
     const daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync });
     let http: Awaited<ReturnType<typeof startHttpServer>>;
     try {
-      http = await startHttpServer({ listen: options.listen, metrics: runtime.metrics, store: runtime.store, manager: daemon.manager, log, manifestsLoaded: () => true });
+      http = await startHttpServer({ listen: options.listen, metrics: runtime.metrics, store: runtime.store, manager: daemon.manager, log, manifestsLoaded: () => true, apiToken });
     } catch (error) {
       // No half-started daemon: without its HTTP server it stops and says why.
       await daemon.stop();
       await runtime.close();
       throw new Error(`cannot listen on ${options.listen}: ${error instanceof Error ? error.message : error}; expected a free host:port, e.g. --listen 127.0.0.1:9465`, { cause: error });
     }
-    log.info("http listening", { address: http.address });
+    log.info("http listening", { address: http.address, api: apiToken ? "rollbacks allowed with the token" : "read-only" });
     const retention = { ...DEFAULT_RETENTION, healthMs: options.healthRetention, eventsMs: options.eventRetention, auditMs: options.eventRetention };
     const retentionTimer = setInterval(() => {
       runtime.store.enforceRetention(retention).then(

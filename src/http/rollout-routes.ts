@@ -1,0 +1,71 @@
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Manager } from "../engine/manager.ts";
+import { RolloutRequestError } from "../engine/rollouts.ts";
+import { RevisionRestoreError } from "../desired/revision.ts";
+
+export interface RouteResult {
+  status: number;
+  body: unknown;
+}
+
+const PATH = /^\/api\/v1\/services\/([^/]+)\/([^/]+)\/(rollout|rollback|retry)$/;
+
+/** Whether the request carries the daemon's bearer token (compared in constant time). */
+export function authorized(req: IncomingMessage, token: string | undefined): boolean {
+  const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
+  if (!token || !given) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * `GET .../services/<env>/<name>/rollout` (anyone who may read), and
+ * `POST .../rollback` (body `{"to": "<revision>"}`, optional) and `POST .../retry`
+ * (bearer token only; without a configured token the API stays read-only).
+ * Undefined when the path is not one of these.
+ */
+export async function rolloutRoute(req: IncomingMessage, url: URL, manager: Manager, token: string | undefined): Promise<RouteResult | undefined> {
+  const match = PATH.exec(url.pathname);
+  if (!match) return undefined;
+  const key = `Service/${decodeURIComponent(match[1]!)}/${decodeURIComponent(match[2]!)}`;
+  const action = match[3]!;
+  if (action === "rollout") {
+    if (req.method !== "GET") return { status: 405, body: { error: "rollout status is read with GET" } };
+    const status = await manager.rolloutStatus(key);
+    return status ? { status: 200, body: status } : { status: 404, body: { error: `${key} is not declared in the manifests` } };
+  }
+  if (req.method !== "POST") return { status: 405, body: { error: `${action} is a POST` } };
+  if (!token) return { status: 403, body: { error: "the API is read-only: start berth run with --api-token-file (or BERTH_API_TOKEN) to allow rollbacks and retries" } };
+  if (!authorized(req, token)) return { status: 401, body: { error: "missing or wrong bearer token; expected the header Authorization: Bearer <token>" } };
+  try {
+    if (action === "retry") {
+      await manager.rollouts.retry(key);
+      return { status: 202, body: { service: key, accepted: "retry" } };
+    }
+    const body = await readJson(req);
+    const to = typeof body.to === "string" && body.to ? body.to : undefined;
+    const { revision } = await manager.rollouts.rollback(key, to);
+    return { status: 202, body: { service: key, accepted: "rollback", revision } };
+  } catch (error) {
+    if (error instanceof RolloutRequestError) return { status: error.status, body: { error: error.message } };
+    if (error instanceof RevisionRestoreError) return { status: 409, body: { error: error.message } };
+    throw error;
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let text = "";
+  for await (const chunk of req) {
+    text += chunk;
+    if (text.length > 10_000) throw new RolloutRequestError("request body too large", 409);
+  }
+  if (!text.trim()) return {};
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value && typeof value === "object" ? (value as Record<string, unknown>) : {};
+  } catch {
+    throw new RolloutRequestError(`request body is not JSON; expected e.g. {"to": "3f2a9c1b7d4e"}`, 409);
+  }
+}
