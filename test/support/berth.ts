@@ -9,6 +9,8 @@ import { Manager, type ResourceStatus } from "../../src/engine/manager.ts";
 import { createLogger, Redactor } from "../../src/log/logger.ts";
 import { loadManifests } from "../../src/manifests/load.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
+import { Metrics } from "../../src/metrics/metrics.ts";
+import { Recorder } from "../../src/record/recorder.ts";
 
 /** Everything a test needs to drive Berth against the test engine and see what it did. */
 export interface TestRuntime {
@@ -47,6 +49,7 @@ async function managerOptions(rt: TestRuntime) {
     workers: 2,
     store: await rt.store,
     rolloutPollMs: 200,
+    observer: new Recorder({ store: await rt.store, metrics: new Metrics(), redactor: rt.redactor, log }),
   };
 }
 

@@ -9,6 +9,8 @@ export interface TestService {
   healthCheck?: string;
   volumes?: string;
   ports?: string;
+  /** The update block as flow YAML, e.g. "{maxSurge: 1, healthTimeout: 20s}". */
+  update?: string;
 }
 
 const httpd = ["httpd", "-f", "-p", "8080", "-h", "/www"];
@@ -63,6 +65,6 @@ spec:
   command: ${JSON.stringify(s.command ?? httpd)}
   replicas: ${s.replicas ?? 1}
   stopGracePeriod: 1s
-${env ? `  env:\n${env}\n` : ""}${depends ? `  dependsOn:\n${depends}\n` : ""}${s.healthCheck ? `  healthCheck: ${s.healthCheck}\n` : ""}${s.volumes ? `  volumes: ${s.volumes}\n` : ""}${s.ports ? `  ports: ${s.ports}\n` : ""}`,
+${env ? `  env:\n${env}\n` : ""}${depends ? `  dependsOn:\n${depends}\n` : ""}${s.healthCheck ? `  healthCheck: ${s.healthCheck}\n` : ""}${s.volumes ? `  volumes: ${s.volumes}\n` : ""}${s.ports ? `  ports: ${s.ports}\n` : ""}${s.update ? `  update: ${s.update}\n` : ""}`,
   );
 }

@@ -1,0 +1,275 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
+import { main } from "../../src/cli/main.ts";
+import type { Daemon } from "../../src/engine/daemon.ts";
+import { startHttpServer } from "../../src/http/server.ts";
+import { createLogger } from "../../src/log/logger.ts";
+import { Metrics } from "../../src/metrics/metrics.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
+import { createTestRuntime, eventually, projectContainers, removeProject, runDaemon, uniqueProject } from "../support/berth.ts";
+import { createManifestDir, type ManifestDir } from "../support/manifest-dir.ts";
+import { freePort, startChild, type Child } from "../support/processes.ts";
+import { writeProject, writeService, type TestService } from "../support/project.ts";
+
+const rt = createTestRuntime(inject("dockerHost"));
+const projects: string[] = [];
+let dir: ManifestDir | undefined;
+let daemon: Daemon | undefined;
+const cleanups: (() => Promise<unknown> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await daemon?.stop();
+  daemon = undefined;
+  dir?.cleanup();
+});
+afterAll(async () => {
+  for (const p of projects) await removeProject(rt.docker, p);
+});
+
+const CHECK = "{http: {path: /, port: 8080}, interval: 1s, timeout: 1s, retries: 2}";
+/** For revisions slow to answer: failures in the first 10 s do not count. */
+const PATIENT_CHECK = "{http: {path: /, port: 8080}, interval: 1s, timeout: 1s, retries: 2, startPeriod: 10s}";
+/** Serves the test page after `delay` seconds; a revision differs from another by its env. */
+const serving = (delay: number) => ["sh", "-c", `sleep ${delay}; exec httpd -f -p 8080 -h /www`];
+/** Runs, but answers 404 to the health check: a bad revision. */
+const broken = ["sh", "-c", "mkdir -p /tmp/empty; exec httpd -f -p 8080 -h /tmp/empty"];
+
+function newProject(): string {
+  const project = uniqueProject("r");
+  projects.push(project);
+  dir = createManifestDir();
+  return project;
+}
+
+/** Running containers of a service: slot, revision and address on the environment's network. */
+async function running(project: string, service: string) {
+  const all = await projectContainers(rt.docker, project);
+  return all
+    .filter((c) => c.Labels["dev.berth.service"] === service && c.State === "running")
+    .map((c) => ({ id: c.Id, slot: c.Labels["dev.berth.replica"]!, revision: c.Labels["dev.berth.spec-hash"]!, ip: Object.values(c.NetworkSettings.Networks)[0]?.IPAddress ?? "" }));
+}
+
+async function answers(ip: string): Promise<boolean> {
+  try {
+    const response = await fetch(`http://${ip}:8080/`, { signal: AbortSignal.timeout(800) });
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until the newest deployments row of a service for `revision` (any, when undefined) reaches a final status. */
+async function finishedRollout(store: Store, key: string, revision?: string, timeoutMs = 60_000) {
+  return eventually(async () => {
+    const latest = (await store.deployments.list({ service: key })).find((d) => !revision || d.revision === revision);
+    return latest && !["pending", "in_progress"].includes(latest.status) ? latest : undefined;
+  }, timeoutMs, `the rollout of ${key} to finish`);
+}
+
+async function revisionOf(project: string, service: string): Promise<string> {
+  const [first] = await running(project, service);
+  return first!.revision;
+}
+
+describe("rollouts", () => {
+  it("rolls 3 replicas over to a healthy revision while at least replicas - maxUnavailable answer HTTP throughout", async () => {
+    const project = newProject();
+    const web: TestService = { replicas: 3, command: serving(0), healthCheck: PATIENT_CHECK, update: "{strategy: rolling, maxSurge: 1, maxUnavailable: 0, healthTimeout: 30s}", env: { V: "1" } };
+    writeProject(dir!, project, rt.dockerHost, { web });
+    daemon = await runDaemon(dir!.dir, rt);
+    expect((await daemon.manager.settle({ timeoutMs: 45_000, ready: true })).pending).toEqual([]);
+    const store = await rt.store;
+    const key = `Service/${project}-dev/web`;
+    const first = await finishedRollout(store, key);
+    expect(first.status).toBe("success");
+
+    let sampling = true;
+    const samples: { answering: number; running: number }[] = [];
+    const probeLoop = (async () => {
+      while (sampling) {
+        const now = await running(project, "web");
+        const ok = await Promise.all(now.map((c) => answers(c.ip)));
+        samples.push({ answering: ok.filter(Boolean).length, running: now.length });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+
+    writeService(dir!, project, "web", { ...web, command: serving(1), env: { V: "2" } });
+    const second = await eventually(async () => {
+      const rows = await store.deployments.list({ service: key });
+      return rows[0] && rows[0].id !== first.id && rows[0].status === "success" ? rows[0] : undefined;
+    }, 90_000, "the second rollout to succeed");
+    sampling = false;
+    await probeLoop;
+
+    expect(samples.length).toBeGreaterThan(20);
+    expect(Math.min(...samples.map((s) => s.answering))).toBeGreaterThanOrEqual(3);
+    // maxSurge 1: one extra container at a time, never more.
+    expect(Math.max(...samples.map((s) => s.running))).toBe(4);
+    expect(second).toMatchObject({ previousRevision: first.revision, trigger: "manifest", healthCheckPassed: true });
+    const after = await running(project, "web");
+    expect(after.map((c) => c.slot).sort()).toEqual(["0", "1", "2"]);
+    expect(after.every((c) => c.revision === second.revision)).toBe(true);
+    // The old revision's stopped containers are gone once the rollout completed.
+    expect((await projectContainers(rt.docker, project)).filter((c) => c.Labels["dev.berth.service"] === "web")).toHaveLength(3);
+  });
+
+  it("rolls a revision whose http check fails back to the previous one, says why, and does not retry it", async () => {
+    const project = newProject();
+    const web: TestService = { replicas: 2, command: serving(0), healthCheck: CHECK, update: "{healthTimeout: 30s}", env: { V: "good" } };
+    writeProject(dir!, project, rt.dockerHost, { web });
+    daemon = await runDaemon(dir!.dir, rt, { resyncMs: 500 });
+    expect((await daemon.manager.settle({ timeoutMs: 45_000, ready: true })).pending).toEqual([]);
+    const store = await rt.store;
+    const key = `Service/${project}-dev/web`;
+    const good = await revisionOf(project, "web");
+
+    writeService(dir!, project, "web", { ...web, command: broken, env: { V: "bad" } });
+    const failed = await eventually(async () => {
+      const [latest] = await store.deployments.list({ service: key });
+      return latest && latest.revision !== good && latest.status === "rolled_back" ? latest : undefined;
+    }, 60_000, "the bad revision to be rolled back");
+    expect(failed.previousRevision).toBe(good);
+    expect(failed.error).toContain("status 404");
+
+    // The previous revision serves again, healthy, without anyone acting.
+    const restored = await running(project, "web");
+    expect(restored.map((c) => c.revision)).toEqual([good, good]);
+    expect(await Promise.all(restored.map((c) => answers(c.ip)))).toEqual([true, true]);
+    const events = await store.events.list({ kind: "Service", name: `${project}-dev/web`, limit: 100 });
+    const warning = events.find((e) => e.reason === "RolledBack");
+    expect(warning?.type).toBe("Warning");
+    expect(warning?.message).toMatch(/health check http GET :8080\/ last said: status 404/);
+
+    // No retry loop: with a resync every 500 ms, nothing is created for the bad revision again.
+    const creates = () => rt.calls.filter((c) => c.operation === "container.create").length;
+    const before = creates();
+    await new Promise((r) => setTimeout(r, 15_000));
+    expect(creates()).toBe(before);
+    expect((await store.deployments.list({ service: key })).filter((d) => d.revision === failed.revision)).toHaveLength(1);
+    const status = daemon.manager.status().find((s) => s.name === `${project}-dev/web`);
+    expect(status).toMatchObject({ phase: "Running", ready: false, terminal: true });
+    expect(status?.message).toContain("rolled back");
+  });
+
+  it("finishes or rolls back a rollout interrupted by kill -9, with no duplicate replica, nothing orphaned and a consistent history", async () => {
+    const project = newProject();
+    const dbDir = mkdtempSync(join(tmpdir(), "berth-kill-"));
+    cleanups.push(() => rmSync(dbDir, { recursive: true, force: true }));
+    const db = `file:${dbDir}/berth.db`;
+    const web: TestService = { replicas: 2, command: serving(0), healthCheck: PATIENT_CHECK, update: "{maxSurge: 1, maxUnavailable: 0, healthTimeout: 60s}", env: { V: "1" } };
+    writeProject(dir!, project, rt.dockerHost, { web });
+    const start = async (): Promise<Child> => {
+      const port = await freePort();
+      const child = startChild(process.execPath, ["bin/berth.js", "run", dir!.dir, "--db", db, "--listen", `127.0.0.1:${port}`, "--resync", "5s"], { ...process.env, DOCKER_HOST: rt.dockerHost });
+      cleanups.push(() => child.stop());
+      return child;
+    };
+    const key = `Service/${project}-dev/web`;
+    const withStore = async <T>(fn: (store: Store) => Promise<T>): Promise<T> => {
+      const store = await openStore(db);
+      try {
+        return await fn(store);
+      } finally {
+        store.close();
+      }
+    };
+
+    let child = await start();
+    const first = await eventually(() => withStore(async (s) => (await s.deployments.list({ service: key })).find((d) => d.status === "success")), 60_000, "the first rollout");
+
+    // The new revision takes 4 s to answer: the daemon dies while its first new container is being checked.
+    writeService(dir!, project, "web", { ...web, command: serving(4), env: { V: "2" } });
+    await eventually(async () => ((await running(project, "web")).some((c) => c.revision !== first.revision) ? true : undefined), 30_000, "a container of the new revision");
+    child.process.kill("SIGKILL");
+    await new Promise((resolve) => child.process.once("exit", resolve));
+    const snapshots = await withStore((s) => s.snapshots.list("rollout"));
+    expect(snapshots).toHaveLength(1);
+
+    child = await start();
+    const second = await eventually(() => withStore(async (s) => {
+      const [latest] = await s.deployments.list({ service: key });
+      return latest && latest.id !== first.id && !["pending", "in_progress"].includes(latest.status) ? latest : undefined;
+    }), 90_000, "the interrupted rollout to finish");
+    expect(second.status).toBe("success");
+    expect(second.previousRevision).toBe(first.revision);
+
+    const containers = (await projectContainers(rt.docker, project)).filter((c) => c.Labels["dev.berth.service"] === "web");
+    // One container per slot, all of the new revision, all running: no duplicate, nothing orphaned.
+    expect(containers.map((c) => c.Labels["dev.berth.replica"]).sort()).toEqual(["0", "1"]);
+    expect(containers.every((c) => c.State === "running" && c.Labels["dev.berth.spec-hash"] === second.revision)).toBe(true);
+    const history = await withStore((s) => s.deployments.list({ service: key }));
+    expect(history.map((d) => d.status)).toEqual(["success", "success"]);
+    expect(await withStore((s) => s.snapshots.list("rollout"))).toEqual([]);
+    expect(child.output()).toContain("rollout resumed");
+  });
+
+  it("rolls back to an older successful revision on `berth rollback`, through the API with its token, and records it", async () => {
+    const project = newProject();
+    const web: TestService = { replicas: 1, command: serving(0), healthCheck: CHECK, env: { V: "a" } };
+    writeProject(dir!, project, rt.dockerHost, { web });
+    daemon = await runDaemon(dir!.dir, rt);
+    const store = await rt.store;
+    const key = `Service/${project}-dev/web`;
+    const token = "rollback-token-0123456789abcdef";
+    const port = await freePort();
+    const http = await startHttpServer({ listen: `127.0.0.1:${port}`, metrics: new Metrics(), store, manager: daemon.manager, log: createLogger({ level: "error", write: () => {} }), manifestsLoaded: () => true, apiToken: token });
+    cleanups.push(() => http.close());
+    const tokenFile = join(dir!.dir, "..", `${project}.token`);
+    writeFileSync(tokenFile, `${token}\n`);
+    cleanups.push(() => rmSync(tokenFile, { force: true }));
+    const berth = async (...args: string[]) => {
+      let stdout = "";
+      let stderr = "";
+      const code = await main(["node", "berth", ...args], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { BERTH_SERVER: `http://127.0.0.1:${port}` } });
+      return { code, stdout, stderr };
+    };
+
+    const a = await finishedRollout(store, key);
+    for (const [i, version] of ["b", "c"].entries()) {
+      writeService(dir!, project, "web", { ...web, env: { V: version } });
+      await eventually(async () => {
+        const rows = await store.deployments.list({ service: key });
+        return rows.length === i + 2 && rows[0]!.status === "success" ? true : undefined;
+      }, 60_000, `revision ${version}`);
+    }
+    expect((await store.deployments.list({ service: key })).map((d) => d.status)).toEqual(["success", "success", "success"]);
+
+    // A daemon started without a token keeps its API read-only.
+    const readOnlyPort = await freePort();
+    const readOnly = await startHttpServer({ listen: `127.0.0.1:${readOnlyPort}`, metrics: new Metrics(), store, manager: daemon.manager, log: createLogger({ level: "error", write: () => {} }), manifestsLoaded: () => true });
+    cleanups.push(() => readOnly.close());
+    const forbidden = await fetch(`http://127.0.0.1:${readOnlyPort}/api/v1/services/${project}-dev/web/rollback`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    expect(forbidden.status).toBe(403);
+
+    // Without the token the daemon refuses; the read-only status needs none.
+    const refused = await berth("rollback", "Service/web", "--env", `${project}-dev`, "--to", a.revision.slice(0, 12));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("401");
+
+    const rolled = await berth("rollback", "Service/web", "--env", `${project}-dev`, "--to", a.revision.slice(0, 12), "--token-file", tokenFile);
+    expect(rolled.stderr).toBe("");
+    expect(rolled.code).toBe(0);
+    expect(rolled.stdout).toContain(`rolling back to revision ${a.revision.slice(0, 12)}`);
+
+    const back = await eventually(async () => {
+      const [latest] = await store.deployments.list({ service: key });
+      return latest?.trigger === "rollback" && latest.status === "success" ? latest : undefined;
+    }, 60_000, "the rollback to succeed");
+    expect(back.revision).toBe(a.revision);
+    expect((await running(project, "web")).map((c) => c.revision)).toEqual([a.revision]);
+
+    const status = await berth("rollout", "status", `Service/${project}-dev/web`);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain(`running ${a.revision.slice(0, 12)}`);
+    expect(status.stdout).toContain(`held: rollback to ${a.revision.slice(0, 12)}`);
+    // Held there: a resync does not roll the manifest's revision out again.
+    await daemon.manager.resync();
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect((await running(project, "web")).map((c) => c.revision)).toEqual([a.revision]);
+  });
+});
+
