@@ -59,7 +59,7 @@ describe("commands that read the store", () => {
     const history = await berth("history", "Service/db");
     expect(history.code).toBe(0);
     const web = await berth("history", "Service/web", "--env", "prod");
-    expect(web.stdout).toMatch(/1\s+aaaaaaaaaaaa\s+success\s+web:2/);
+    expect(web.stdout).toMatch(/1\s+aaaaaaaaaaaa\s+success\s+manifest\s+web:2/);
     const ambiguous = await berth("history", "Service/web");
     expect(ambiguous.code).toBe(1);
     expect(ambiguous.stderr).toContain("Service/web runs in several environments (dev, prod); expected --env, e.g. --env dev");

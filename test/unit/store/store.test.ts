@@ -47,13 +47,16 @@ describe("store", () => {
     const url = `file:${dir}/berth.db`;
     const before = createStore(await openDatabase(url, { migrationsDir: old }), now);
     await before.events.record({ type: "Normal", reason: "Created", message: "kept across the upgrade", kind: "Service", name: "dev/web" });
-    await expect(before.snapshots.save("a", "m", {})).rejects.toThrow();
+    // The newest migration adds the pins table and the deployments trigger.
+    await expect(before.pins.set({ service: "Service/dev/web", manifestRevision: "a", runRevision: "b", reason: "test" })).rejects.toThrow();
     before.close();
 
     store = createStore(await openDatabase(url), now);
     expect((await store.events.list()).map((e) => e.message)).toEqual(["kept across the upgrade"]);
-    await store.snapshots.save("rollout/x", "rollout", { value: "deploying" });
-    expect(await store.snapshots.load("rollout/x")).toEqual({ value: "deploying" });
+    await store.pins.set({ service: "Service/dev/web", manifestRevision: "a", runRevision: "b", reason: "test" });
+    expect(await store.pins.get("Service/dev/web")).toMatchObject({ runRevision: "b", reason: "test" });
+    const id = await store.deployments.start({ service: "Service/dev/web", revision: "b", image: "web:1" });
+    expect((await store.deployments.get(id))?.trigger).toBe("manifest");
   });
 
   it("bumps a resource's generation only when its spec hash changes", async () => {
