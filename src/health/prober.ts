@@ -63,7 +63,8 @@ interface Tracked {
   last?: ProbeResult;
   /** exec checks: Docker runs them; Berth reads each new result from the container's health log. */
   healthLog?: HealthLogReader;
-  seenUntil?: string;
+  /** Start times of the health log entries already reported (Docker keeps the last five). */
+  seen?: Set<string>;
   timer?: NodeJS.Timeout;
 }
 
@@ -146,8 +147,9 @@ export class HealthProber {
   private async readLog(id: string, entry: Tracked): Promise<ProbeResult[]> {
     try {
       const log = await entry.healthLog!(id);
-      const fresh = log.filter((r) => entry.seenUntil === undefined || r.start > entry.seenUntil);
-      if (fresh.length) entry.seenUntil = fresh[fresh.length - 1]!.start;
+      // By identity, not by comparing times: Docker writes them in its local zone, which may change offset.
+      const fresh = log.filter((r) => !entry.seen?.has(r.start));
+      entry.seen = new Set(log.map((r) => r.start));
       return fresh.map((r) => ({ ok: r.exitCode === 0, output: `exit ${r.exitCode}: ${r.output.trim().slice(0, 300)}`, responseMs: 0 }));
     } catch {
       return []; // the container went away; its service's next reconcile untracks it

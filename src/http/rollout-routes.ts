@@ -29,7 +29,12 @@ export function authorized(req: IncomingMessage, token: string | undefined): boo
 export async function rolloutRoute(req: IncomingMessage, url: URL, manager: Manager, token: string | undefined): Promise<RouteResult | undefined> {
   const match = PATH.exec(url.pathname);
   if (!match) return undefined;
-  const key = `Service/${decodeURIComponent(match[1]!)}/${decodeURIComponent(match[2]!)}`;
+  let key: string;
+  try {
+    key = `Service/${decodeURIComponent(match[1]!)}/${decodeURIComponent(match[2]!)}`;
+  } catch {
+    return { status: 400, body: { error: "malformed environment or service name in the path; expected /api/v1/services/<environment>/<service>/..." } };
+  }
   const action = match[3]!;
   if (action === "rollout") {
     if (req.method !== "GET") return { status: 405, body: { error: "rollout status is read with GET" } };
@@ -56,11 +61,14 @@ export async function rolloutRoute(req: IncomingMessage, url: URL, manager: Mana
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  let text = "";
-  for await (const chunk of req) {
-    text += chunk;
-    if (text.length > 10_000) throw new RolloutRequestError("request body too large", 409);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > 10_000) throw new RolloutRequestError("request body too large", 409);
+    chunks.push(Buffer.from(chunk));
   }
+  const text = Buffer.concat(chunks).toString("utf8");
   if (!text.trim()) return {};
   try {
     const value = JSON.parse(text) as unknown;

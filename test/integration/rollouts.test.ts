@@ -271,5 +271,44 @@ describe("rollouts", () => {
     await new Promise((r) => setTimeout(r, 2_000));
     expect((await running(project, "web")).map((c) => c.revision)).toEqual([a.revision]);
   });
-});
 
+  it("keeps the newest five built images of a service and removes older ones no container uses", async () => {
+    const project = newProject();
+    writeProject(dir!, project, rt.dockerHost, {});
+    const service = (page: string) => {
+      dir!.write("images/web/Dockerfile", "FROM berth-test/busybox:1\nCOPY index.html /www/index.html\n");
+      dir!.write("images/web/index.html", page);
+      dir!.write("svc-web.yaml", `apiVersion: berth.dev/v1alpha1
+kind: Service
+metadata:
+  name: web
+spec:
+  project: ${project}
+  build: { context: ./images/web }
+  command: ${JSON.stringify(serving(0))}
+  healthCheck: ${CHECK}
+  stopGracePeriod: 1s
+`);
+    };
+    service("page 0\n");
+    daemon = await runDaemon(dir!.dir, rt);
+    const store = await rt.store;
+    const key = `Service/${project}-dev/web`;
+    const built = async () => (await rt.docker.listImages({ filters: { label: [`dev.berth.project=${project}`, "dev.berth.service=web"] } })).flatMap((i) => i.RepoTags ?? []);
+    await eventually(async () => ((await store.deployments.list({ service: key }))[0]?.status === "success" ? true : undefined), 20_000, "the first build").catch((e) => { console.log(rt.logs.slice(-40).join("\n")); throw e; });
+    for (let i = 1; i <= 6; i++) {
+      service(`page ${i}\n`);
+      await eventually(async () => {
+        const rows = await store.deployments.list({ service: key });
+        return rows.length === i + 1 && rows[0]!.status === "success" ? true : undefined;
+      }, 60_000, `build ${i}`);
+    }
+    const tags = await built();
+    expect(tags).toHaveLength(5);
+    const [serving_] = await running(project, "web");
+    const image = (await rt.docker.getContainer(serving_!.id).inspect()).Config.Image;
+    expect(tags).toContain(image);
+    const page = await (await fetch(`http://${serving_!.ip}:8080/`)).text();
+    expect(page).toBe("page 6\n");
+  });
+});
