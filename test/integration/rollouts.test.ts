@@ -295,13 +295,15 @@ spec:
     const store = await rt.store;
     const key = `Service/${project}-dev/web`;
     const built = async () => (await rt.docker.listImages({ filters: { label: [`dev.berth.project=${project}`, "dev.berth.service=web"] } })).flatMap((i) => i.RepoTags ?? []);
-    await eventually(async () => ((await store.deployments.list({ service: key }))[0]?.status === "success" ? true : undefined), 20_000, "the first build").catch((e) => { console.log(rt.logs.slice(-40).join("\n")); throw e; });
+    await eventually(async () => ((await store.deployments.list({ service: key }))[0]?.status === "success" ? true : undefined), 30_000, "the first build");
     for (let i = 1; i <= 6; i++) {
       service(`page ${i}\n`);
+      // Build contexts are hashed when the model is built: a resync re-reads them.
+      await daemon.manager.resync();
       await eventually(async () => {
         const rows = await store.deployments.list({ service: key });
         return rows.length === i + 1 && rows[0]!.status === "success" ? true : undefined;
-      }, 60_000, `build ${i}`);
+      }, 30_000, `build ${i}`);
     }
     const tags = await built();
     expect(tags).toHaveLength(5);
@@ -310,5 +312,5 @@ spec:
     expect(tags).toContain(image);
     const page = await (await fetch(`http://${serving_!.ip}:8080/`)).text();
     expect(page).toBe("page 6\n");
-  });
+  }, 240_000);
 });
