@@ -10,7 +10,7 @@ import { planImage, serviceChange, type ServiceAction } from "./plan.ts";
 import type { Change } from "../../src/engine/observer.ts";
 import { ImageMissingError } from "./reconcile.ts";
 import type { StepResult } from "./rollout-machine.ts";
-import { planCleanup, planRestore, planRolloutStep, type ReplicaView } from "./rollout-plan.ts";
+import { planCleanup, planRestore, planRolloutStep, readiness, type ReplicaView } from "./rollout-plan.ts";
 
 /** What the rollout actors need besides what every reconcile gets. */
 export interface RolloutActorDeps extends ReconcileDeps {
@@ -98,13 +98,9 @@ export async function deployStep(input: RevisionInput, deps: RolloutActorDeps, s
 export async function awaitHealthy(input: RevisionInput, deps: RolloutActorDeps, signal: AbortSignal): Promise<void> {
   for (;;) {
     const { desired, views } = await look(input, deps, signal);
-    const fresh = views.filter((c) => c.specHash === input.revision && c.slot >= 0 && c.slot < desired.replicas && c.state !== "dead");
-    const failing = fresh.find((c) => c.unhealthy || c.state === "exited");
-    if (failing) {
-      const why = failing.unhealthy ? `container ${failing.name} is unhealthy` : `container ${failing.name} exited with code ${failing.exitCode ?? "unknown"}`;
-      throw new RolloutFailedError(await explain(why, views, desired, deps));
-    }
-    if (fresh.every((c) => c.ready)) return;
+    const { ready, failure } = readiness(desired, views);
+    if (failure) throw new RolloutFailedError(await explain(failure, views, desired, deps));
+    if (ready) return;
     await sleep(deps.pollMs ?? 500, undefined, { signal });
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ObservedContainer } from "../../src/docker/observe.ts";
 import { describeServiceAction, type ServiceAction } from "./plan.ts";
-import { planCleanup, planRestore, planRolloutStep, type ReplicaView, type RolloutDesired } from "./rollout-plan.ts";
+import { planCleanup, planRestore, planRolloutStep, readiness, type ReplicaView, type RolloutDesired } from "./rollout-plan.ts";
 
 /** Revision being rolled out (names end in -aaaaaaa). */
 const NEW = "a".repeat(64);
@@ -251,14 +251,19 @@ describe("planRolloutStep: recreate", () => {
 });
 
 describe("planRolloutStep: failures", () => {
-  it.each([
-    { name: "new container unhealthy", fresh: { unhealthy: true, ready: false }, failure: "container shop-dev-web-1-aaaaaaa is unhealthy" },
-    { name: "new container exited", fresh: { state: "exited" as const, exitCode: 137, ready: false }, failure: "container shop-dev-web-1-aaaaaaa exited with code 137" },
-    { name: "new container exited 0", fresh: { state: "exited" as const, exitCode: 0, ready: false }, failure: "container shop-dev-web-1-aaaaaaa exited with code 0" },
-    { name: "new container exited, code unknown", fresh: { state: "exited" as const, ready: false }, failure: "container shop-dev-web-1-aaaaaaa exited with code unknown" },
-  ])("$name -> failure naming the container, no actions", ({ fresh, failure }) => {
-    const observed = [replica(0), old(0, { state: "exited", ready: false }), old(1), replica(1, fresh), old(2)];
-    expect(step(rollout(), observed)).toEqual({ actions: [], waiting: [], done: false, failure });
+  it("an unhealthy new container fails the rollout, with no actions", () => {
+    const observed = [replica(0), old(0, { state: "exited", ready: false }), old(1), replica(1, { unhealthy: true, ready: false }), old(2)];
+    expect(step(rollout(), observed)).toEqual({ actions: [], waiting: [], done: false, failure: "container shop-dev-web-1-aaaaaaa is unhealthy" });
+  });
+
+  // The health wait fails a container that exits on its own; a step only sees stopped ones it may start again
+  // (e.g. the previous revision's, stopped by a rollout that a manifest revert superseded).
+  it.each([{ exitCode: 137 }, { exitCode: 0 }, {}])("a stopped container of the revision (%o) is started again, not failed", (exit) => {
+    const observed = [replica(0), old(0, { state: "exited", ready: false }), old(1), replica(1, { state: "exited", ready: false, ...exit }), old(2)];
+    const result = step(rollout(), observed);
+    expect(result.failure).toBeUndefined();
+    expect(result.actions).toContain(`start shop-dev-web-1-aaaaaaa (revision's container is stopped)`);
+    expect(result.waiting).toContain(1);
   });
 
   it("an unhealthy old container is no failure of the rollout", () => {
@@ -505,5 +510,20 @@ describe("planCleanup", () => {
     const live = observedContainer(0, NEW, { id: "live" });
     const dead = observedContainer(0, NEW, { id: "dead", state: "dead" });
     expect(planCleanup({ replicas: 1, specHash: NEW }, [live, dead]).map((a) => (a.type === "remove" ? a.id : a.type))).toEqual(["dead"]);
+  });
+});
+
+describe("readiness", () => {
+  const desired = { replicas: 2, specHash: NEW };
+  it.each([
+    { name: "every slot's container ready", observed: () => [replica(0), replica(1)], want: { ready: true } },
+    { name: "one not ready yet", observed: () => [replica(0), replica(1, { ready: false })], want: { ready: false } },
+    { name: "a slot without one is left to the next step", observed: () => [replica(0)], want: { ready: true } },
+    { name: "unhealthy fails", observed: () => [replica(0), replica(1, { ready: false, unhealthy: true })], want: { ready: false, failure: "container shop-dev-web-1-aaaaaaa is unhealthy" } },
+    { name: "exited fails with its code", observed: () => [replica(0, { state: "exited", exitCode: 3, ready: false })], want: { ready: false, failure: "container shop-dev-web-0-aaaaaaa exited with code 3" } },
+    { name: "old revisions do not count", observed: () => [replica(0), replica(1), old(0, { state: "exited", ready: false })], want: { ready: true } },
+    { name: "beyond the replica count does not count", observed: () => [replica(0), replica(1), replica(2, { state: "exited", ready: false })], want: { ready: true } },
+  ])("$name", ({ observed, want }) => {
+    expect(readiness(desired, observed())).toEqual(want);
   });
 });

@@ -38,12 +38,6 @@ function slotsOf(revision: string, replicas: number, observed: readonly ReplicaV
   });
 }
 
-/** Why a new container cannot become ready, if it cannot. */
-function failureOf(c: ReplicaView): string | undefined {
-  if (c.unhealthy) return `container ${c.name} is unhealthy`;
-  if (c.state === "exited") return `container ${c.name} exited with code ${c.exitCode ?? "unknown"}`;
-  return undefined;
-}
 
 /**
  * The next step of a rolling or recreate update toward `desired.specHash`.
@@ -66,9 +60,9 @@ export function planRolloutStep(desired: RolloutDesired, observed: readonly Repl
 
   for (const { fresh, slot } of slots) {
     if (!fresh) continue;
-    const failure = failureOf(fresh);
-    if (failure) return { actions: [], waiting: [], done: false, failure };
-    if (fresh.state === "created") creates.push({ type: "start", id: fresh.id, name: fresh.name, reason: "new revision not started yet" });
+    if (fresh.unhealthy) return { actions: [], waiting: [], done: false, failure: `container ${fresh.name} is unhealthy` };
+    // Not started yet, or stopped by an earlier rollout that this one reverses; one that exits on its own fails the health wait.
+    if (fresh.state === "created" || fresh.state === "exited") creates.push({ type: "start", id: fresh.id, name: fresh.name, reason: fresh.state === "created" ? "new revision not started yet" : "revision's container is stopped" });
     if (!fresh.ready) waiting.push(slot);
   }
 
@@ -105,6 +99,18 @@ export function planRolloutStep(desired: RolloutDesired, observed: readonly Repl
   const strays = beyond.length > 0 || slots.some((s) => s.others.some((c) => RUNNING.has(c.state)));
   const done = actions.length === 0 && waiting.length === 0 && !strays && slots.every((s) => s.fresh?.ready);
   return { actions, waiting: [...new Set([...waiting, ...creates.flatMap((a) => (a.type === "create" ? [a.slot] : []))])], done };
+}
+
+/**
+ * Whether every slot's container of the revision is ready; a failure as soon
+ * as one turns unhealthy or exits on its own. Slots without one are left to
+ * the next deploy step.
+ */
+export function readiness(desired: Pick<RolloutDesired, "replicas" | "specHash">, observed: readonly ReplicaView[]): { ready: boolean; failure?: string } {
+  const fresh = slotsOf(desired.specHash, desired.replicas, observed).flatMap((s) => (s.fresh ? [s.fresh] : []));
+  const failing = fresh.find((c) => c.unhealthy || c.state === "exited");
+  if (failing) return { ready: false, failure: failing.unhealthy ? `container ${failing.name} is unhealthy` : `container ${failing.name} exited with code ${failing.exitCode ?? "unknown"}` };
+  return { ready: fresh.every((c) => c.ready) };
 }
 
 /**
