@@ -6,7 +6,7 @@ import type { ReconcileDeps } from "../../src/engine/deps.ts";
 import { TargetUnavailableError } from "../../src/engine/target-unavailable.ts";
 import { executeServiceActions } from "../../src/engine/execute.ts";
 import { isReady } from "./dependencies.ts";
-import { planImage, serviceChange, type ServiceAction } from "./plan.ts";
+import { completed, planImage, serviceChange, type ServiceAction } from "./plan.ts";
 import type { Change } from "../../src/engine/observer.ts";
 import { ImageMissingError } from "./reconcile.ts";
 import type { StepResult } from "./rollout-machine.ts";
@@ -23,8 +23,9 @@ export interface RolloutActorDeps extends ReconcileDeps {
 }
 
 /** Applies a rollout's actions and reports them as the service's changes. */
-async function apply(key: string, desired: DesiredService, actions: readonly ServiceAction[], deps: RolloutActorDeps): Promise<void> {
-  await executeServiceActions(deps.driver(desired.target), desired, actions, deps.log);
+async function apply(key: string, desired: DesiredService, actions: readonly ServiceAction[], deps: RolloutActorDeps, signal?: AbortSignal): Promise<void> {
+  if (!actions.length) return;
+  await executeServiceActions(await driverOf(deps, desired.target, signal), desired, actions, deps.log);
   if (actions.length) deps.onChanges?.(key, actions.map(serviceChange));
 }
 
@@ -57,7 +58,10 @@ async function look(input: RevisionInput, deps: RolloutActorDeps, signal?: Abort
   const network = deps.model().environments.get(desired.environment)?.network ?? "";
   const own = await observeContainers(driver, { project: desired.project, environment: desired.environment, service: desired.service });
   deps.prober.track(input.key, desired.healthCheck, network, own, (id) => driver.healthLog(id));
-  const views: ReplicaView[] = own.map((c) => ({ ...c, ready: isReady(c, desired, deps.healthOf), unhealthy: !!desired.healthCheck && deps.healthOf(c, desired) === "unhealthy" }));
+  const views: ReplicaView[] = own.map((c) => {
+    const done = completed(c, desired.restartPolicy);
+    return { ...c, ready: done || isReady(c, desired, deps.healthOf), completed: done, unhealthy: !!desired.healthCheck && deps.healthOf(c, desired) === "unhealthy" };
+  });
   return { desired, driver, views };
 }
 
@@ -81,15 +85,15 @@ export async function prepareImage(input: RevisionInput, deps: RolloutActorDeps,
   const driver = await driverOf(deps, desired.target, signal);
   const present = await driver.imageExists(desired.image.ref);
   if (!present && desired.image.pullPolicy === "Never" && !desired.image.build) throw new RolloutFailedError(new ImageMissingError(desired.image.ref, desired.target).message);
-  await apply(input.key, desired, planImage(desired.image, present), deps);
+  await apply(input.key, desired, planImage(desired.image, present), deps, signal);
 }
 
 /** Takes the next rolling or recreate step from what Docker shows now. */
-export async function deployStep(input: RevisionInput, deps: RolloutActorDeps, signal?: AbortSignal): Promise<StepResult> {
+export async function deployStep(input: RevisionInput & { steps: number }, deps: RolloutActorDeps, signal?: AbortSignal): Promise<StepResult> {
   const { desired, views } = await look(input, deps, signal);
-  const step = planRolloutStep(desired, views);
+  const step = planRolloutStep(desired, views, { replaceFailed: input.steps === 0 });
   if (step.failure) throw new RolloutFailedError(await explain(step.failure, views, desired, deps));
-  await apply(input.key, desired, step.actions, deps);
+  await apply(input.key, desired, step.actions, deps, signal);
   if (step.actions.length) await look(input, deps); // probe the new containers from now on
   return { done: step.done, waiting: step.waiting };
 }
@@ -108,7 +112,7 @@ export async function awaitHealthy(input: RevisionInput, deps: RolloutActorDeps,
 /** After success: the old revision's containers go, and built images beyond the newest few. */
 export async function cleanUp(input: RevisionInput, deps: RolloutActorDeps, signal?: AbortSignal): Promise<void> {
   const { desired, driver, views } = await look(input, deps, signal);
-  await apply(input.key, desired, planCleanup(desired, views), deps);
+  await apply(input.key, desired, planCleanup(desired, views), deps, signal);
   if (!desired.image.build) return;
   const all = await observeContainers(driver, {});
   const removed = await pruneBuiltImages(driver, desired, new Set(all.flatMap((c) => (c.image ? [c.image] : []))));
@@ -122,6 +126,6 @@ export async function restore(input: RevisionInput, deps: RolloutActorDeps, sign
     const present = views.some((c) => c.specHash === input.revision);
     if (!present) throw new RolloutFailedError(`image ${desired.image.ref} of revision ${input.revision.slice(0, 12)} is no longer on DeploymentTarget/${desired.target}`);
   }
-  await apply(input.key, desired, planRestore(desired, views), deps);
+  await apply(input.key, desired, planRestore(desired, views), deps, signal);
   await look(input, deps);
 }

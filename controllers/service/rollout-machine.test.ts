@@ -36,7 +36,7 @@ function fakes() {
   return {
     openDeployment: manual<number, RolloutContext>("openDeployment"),
     prepareImage: manual<void, RevisionInput>("prepareImage"),
-    deployStep: manual<StepResult, RevisionInput>("deployStep"),
+    deployStep: manual<StepResult, RevisionInput & { steps: number }>("deployStep"),
     awaitHealthy: manual<void, RevisionInput>("awaitHealthy"),
     cleanUp: manual<void, RevisionInput>("cleanUp"),
     restore: manual<void, RevisionInput>("restore"),
@@ -119,7 +119,7 @@ describe("rolloutMachine: happy path", () => {
     const t = start();
     const context = await toDeploying(t);
     expect(context.phase).toBe("Deploying");
-    expect(t.f.deployStep.inputs()).toEqual([revisionInput(REVISION)]);
+    expect(t.f.deployStep.inputs()).toEqual([{ ...revisionInput(REVISION), steps: 0 }]);
   });
 
   it("deploying, step done -> completing (phase Complete) -> complete once clean-up is done", async () => {

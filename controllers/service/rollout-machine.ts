@@ -66,7 +66,7 @@ export const rolloutMachine = setup({
   actors: {
     openDeployment: notProvided<number, RolloutContext>("openDeployment"),
     prepareImage: notProvided<void, RevisionInput>("prepareImage"),
-    deployStep: notProvided<StepResult, RevisionInput>("deployStep"),
+    deployStep: notProvided<StepResult, RevisionInput & { steps: number }>("deployStep"),
     awaitHealthy: notProvided<void, RevisionInput>("awaitHealthy"),
     cleanUp: notProvided<void, RevisionInput>("cleanUp"),
     restore: notProvided<void, RevisionInput>("restore"),
@@ -116,7 +116,7 @@ export const rolloutMachine = setup({
       entry: { type: "enterPhase", params: { phase: "Deploying" } },
       invoke: {
         src: "deployStep",
-        input: ({ context }) => ({ key: context.key, revision: context.revision }),
+        input: ({ context }) => ({ key: context.key, revision: context.revision, steps: context.steps }),
         onDone: [
           { guard: "finished", target: "completing", actions: "recordStep" },
           { target: "healthCheck", actions: "recordStep" },

@@ -11,7 +11,7 @@ const OLD = "b".repeat(64);
 const OLDER = "c".repeat(64);
 
 function rollout(overrides: Partial<RolloutDesired> = {}): RolloutDesired {
-  return { project: "shop", environment: "dev", service: "web", replicas: 3, specHash: NEW, strategy: "rolling", maxSurge: 1, maxUnavailable: 0, ...overrides };
+  return { project: "shop", environment: "dev", service: "web", replicas: 3, specHash: NEW, strategy: "rolling", restartPolicy: "unless-stopped", maxSurge: 1, maxUnavailable: 0, ...overrides };
 }
 
 let created = 1000;
@@ -43,8 +43,8 @@ const old = (slot: number, overrides: Partial<ReplicaView> = {}) => replica(slot
 const oldFleet = (replicas: number) => Array.from({ length: replicas }, (_, slot) => old(slot));
 
 /** A step with its actions as `berth plan` prints them. */
-function step(desired: RolloutDesired, observed: readonly ReplicaView[]) {
-  const result = planRolloutStep(desired, observed);
+function step(desired: RolloutDesired, observed: readonly ReplicaView[], options: { replaceFailed?: boolean } = {}) {
+  const result = planRolloutStep(desired, observed, options);
   return { ...result, actions: result.actions.map(describeServiceAction) };
 }
 
@@ -525,5 +525,33 @@ describe("readiness", () => {
     { name: "beyond the replica count does not count", observed: () => [replica(0), replica(1), replica(2, { state: "exited", ready: false })], want: { ready: true } },
   ])("$name", ({ observed, want }) => {
     expect(readiness(desired, observed())).toEqual(want);
+  });
+});
+
+describe("planRolloutStep: one-shot and crash-looping containers", () => {
+  it("a one-shot container that completed counts as done and is never restarted", () => {
+    const desired = rollout({ replicas: 1, restartPolicy: "no" });
+    const result = step(desired, [replica(0, { state: "exited", exitCode: 0, ready: true, completed: true })]);
+    expect(result).toEqual({ actions: [], waiting: [], done: true });
+  });
+
+  it("under restart policy no, a container that exited non-zero fails the rollout", () => {
+    const result = step(rollout({ replicas: 1, restartPolicy: "no" }), [old(0), replica(0, { state: "exited", exitCode: 2, ready: false })]);
+    expect(result.failure).toBe("container shop-dev-web-0-aaaaaaa exited with code 2");
+  });
+
+  it("a crash-looping new container fails the rollout", () => {
+    const result = step(rollout({ replicas: 1 }), [old(0), replica(0, { state: "restarting", exitCode: 1, ready: false })]);
+    expect(result.failure).toBe("container shop-dev-web-0-aaaaaaa keeps restarting (last exit code 1)");
+  });
+
+  it("a new attempt removes the containers that failed the last one and starts over", () => {
+    const observed = [old(0), replica(0, { unhealthy: true, ready: false })];
+    expect(step(rollout({ replicas: 1 }), observed, { replaceFailed: true }).actions).toEqual(["remove shop-dev-web-0-aaaaaaa (failed an earlier attempt)", "create shop-dev-web-0-aaaaaaa (new revision beside the old one)"]);
+  });
+
+  it("readiness fails a container that exited on its own, but not a completed one-shot", () => {
+    expect(readiness({ replicas: 1, specHash: NEW }, [replica(0, { state: "exited", exitCode: 0, ready: true, completed: true })])).toEqual({ ready: true });
+    expect(readiness({ replicas: 1, specHash: NEW }, [replica(0, { state: "restarting", ready: false })]).failure).toContain("keeps restarting");
   });
 });

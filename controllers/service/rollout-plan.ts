@@ -2,7 +2,7 @@ import type { ObservedContainer } from "../../src/docker/observe.ts";
 import { create, removal, type ServiceAction, type ServiceDesired } from "./plan.ts";
 
 /** What a rollout step needs to know of the revision it rolls out. */
-export type RolloutDesired = Pick<ServiceDesired, "project" | "environment" | "service" | "replicas" | "specHash" | "strategy"> & {
+export type RolloutDesired = Pick<ServiceDesired, "project" | "environment" | "service" | "replicas" | "specHash" | "strategy" | "restartPolicy"> & {
   maxSurge: number;
   maxUnavailable: number;
 };
@@ -13,6 +13,8 @@ export interface ReplicaView extends ObservedContainer {
   ready: boolean;
   /** Its health check failed `retries` times in a row. */
   unhealthy: boolean;
+  /** A one-shot container that ran to completion (exit 0 under restart policy no or on-failure): done, never restarted. */
+  completed?: boolean;
 }
 
 /** The next step of a rollout. */
@@ -27,6 +29,16 @@ export interface RolloutStep {
 }
 
 const RUNNING = new Set(["running", "restarting"]);
+
+const restarts = (policy: RolloutDesired["restartPolicy"]) => policy === "always" || policy === "unless-stopped";
+
+/** Why a container of the revision cannot become ready, if it cannot: unhealthy, crash-looping, or exited under a policy that does not restart it. */
+function brokenWhy(c: ReplicaView, policy: RolloutDesired["restartPolicy"]): string | undefined {
+  if (c.unhealthy) return `container ${c.name} is unhealthy`;
+  if (c.state === "restarting") return `container ${c.name} keeps restarting (last exit code ${c.exitCode ?? "unknown"})`;
+  if (c.state === "exited" && !c.completed && !restarts(policy)) return `container ${c.name} exited with code ${c.exitCode ?? "unknown"}`;
+  return undefined;
+}
 
 /** Per slot: the newest container of the revision, and every other container there. */
 function slotsOf(revision: string, replicas: number, observed: readonly ReplicaView[]) {
@@ -47,9 +59,12 @@ function slotsOf(revision: string, replicas: number, observed: readonly ReplicaV
  * Pure, and idempotent: a step re-planned from what Docker shows now never
  * repeats work already done.
  */
-export function planRolloutStep(desired: RolloutDesired, observed: readonly ReplicaView[]): RolloutStep {
-  const slots = slotsOf(desired.specHash, desired.replicas, observed);
+export function planRolloutStep(desired: RolloutDesired, observed: readonly ReplicaView[], options: { replaceFailed?: boolean } = {}): RolloutStep {
   const stops: ServiceAction[] = [];
+  // A new attempt (a retry, or the same revision again) starts over from the containers that failed the last one.
+  const failed = options.replaceFailed ? observed.filter((c) => c.specHash === desired.specHash && brokenWhy(c, desired.restartPolicy)) : [];
+  for (const c of failed) stops.push(removal(c, "failed an earlier attempt"));
+  const slots = slotsOf(desired.specHash, desired.replicas, observed.filter((c) => !failed.includes(c)));
   const creates: ServiceAction[] = [];
   const waiting: number[] = [];
   const stop = (c: ReplicaView, reason: string) => stops.push({ type: "stop", id: c.id, name: c.name, reason });
@@ -59,10 +74,11 @@ export function planRolloutStep(desired: RolloutDesired, observed: readonly Repl
   const beyond = observed.filter((c) => (c.slot < 0 || c.slot >= desired.replicas) && RUNNING.has(c.state));
 
   for (const { fresh, slot } of slots) {
-    if (!fresh) continue;
-    if (fresh.unhealthy) return { actions: [], waiting: [], done: false, failure: `container ${fresh.name} is unhealthy` };
-    // Not started yet, or stopped by an earlier rollout that this one reverses; one that exits on its own fails the health wait.
-    if (fresh.state === "created" || fresh.state === "exited") creates.push({ type: "start", id: fresh.id, name: fresh.name, reason: fresh.state === "created" ? "new revision not started yet" : "revision's container is stopped" });
+    if (!fresh || fresh.completed) continue;
+    const broken = brokenWhy(fresh, desired.restartPolicy);
+    if (broken) return { actions: [], waiting: [], done: false, failure: broken };
+    // Not started yet, or stopped by an earlier rollout that this one reverses.
+    if (fresh.state === "created" || (fresh.state === "exited" && !fresh.completed)) creates.push({ type: "start", id: fresh.id, name: fresh.name, reason: fresh.state === "created" ? "new revision not started yet" : "revision's container is stopped" });
     if (!fresh.ready) waiting.push(slot);
   }
 
@@ -94,10 +110,10 @@ export function planRolloutStep(desired: RolloutDesired, observed: readonly Repl
   }
 
   // Rolling: containers beyond the replica count keep serving until every slot runs the new revision.
-  if (desired.strategy === "rolling" && slots.every((s) => s.fresh?.ready)) for (const c of beyond) stop(c, "outside the replica count");
+  if (desired.strategy === "rolling" && slots.every((s) => s.fresh?.ready || s.fresh?.completed)) for (const c of beyond) stop(c, "outside the replica count");
   const actions = [...stops, ...creates];
   const strays = beyond.length > 0 || slots.some((s) => s.others.some((c) => RUNNING.has(c.state)));
-  const done = actions.length === 0 && waiting.length === 0 && !strays && slots.every((s) => s.fresh?.ready);
+  const done = actions.length === 0 && waiting.length === 0 && !strays && slots.every((s) => s.fresh?.ready || s.fresh?.completed);
   return { actions, waiting: [...new Set([...waiting, ...creates.flatMap((a) => (a.type === "create" ? [a.slot] : []))])], done };
 }
 
@@ -108,9 +124,12 @@ export function planRolloutStep(desired: RolloutDesired, observed: readonly Repl
  */
 export function readiness(desired: Pick<RolloutDesired, "replicas" | "specHash">, observed: readonly ReplicaView[]): { ready: boolean; failure?: string } {
   const fresh = slotsOf(desired.specHash, desired.replicas, observed).flatMap((s) => (s.fresh ? [s.fresh] : []));
-  const failing = fresh.find((c) => c.unhealthy || c.state === "exited");
-  if (failing) return { ready: false, failure: failing.unhealthy ? `container ${failing.name} is unhealthy` : `container ${failing.name} exited with code ${failing.exitCode ?? "unknown"}` };
-  return { ready: fresh.every((c) => c.ready) };
+  // Here every container was started by a step: one that exited did so on its own, whatever its restart policy.
+  for (const c of fresh) {
+    const failure = brokenWhy(c, "no");
+    if (failure) return { ready: false, failure };
+  }
+  return { ready: fresh.every((c) => c.ready || c.completed) };
 }
 
 /**
@@ -124,7 +143,7 @@ export function planRestore(previous: Pick<RolloutDesired, "project" | "environm
   for (const { fresh, others, slot } of slotsOf(previous.specHash, previous.replicas, observed)) {
     for (const c of others) removals.push(removal(c, c.specHash === previous.specHash ? "duplicate in its replica slot" : "rolled back"));
     if (!fresh) starts.push(create(previous, slot, "restore the previous revision"));
-    else if (!RUNNING.has(fresh.state)) starts.push({ type: "start", id: fresh.id, name: fresh.name, reason: "restore the previous revision" });
+    else if (!RUNNING.has(fresh.state) && !fresh.completed) starts.push({ type: "start", id: fresh.id, name: fresh.name, reason: "restore the previous revision" });
   }
   for (const c of observed) if (c.slot < 0 || c.slot >= previous.replicas) removals.push(removal(c, "outside the replica count"));
   return [...removals, ...starts];

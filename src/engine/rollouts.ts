@@ -208,7 +208,7 @@ export class Rollouts {
       actors: {
         openDeployment: tracked((input: RolloutContext) => this.openDeployment(input)),
         prepareImage: tracked((input: RevisionInput, signal) => actors.prepareImage(input, deps, signal)),
-        deployStep: tracked((input: RevisionInput, signal) => actors.deployStep(input, deps, signal)),
+        deployStep: tracked((input: RevisionInput & { steps: number }, signal) => actors.deployStep(input, deps, signal)),
         awaitHealthy: tracked((input: RevisionInput, signal) => actors.awaitHealthy(input, deps, signal)),
         cleanUp: tracked((input: RevisionInput, signal) => actors.cleanUp(input, deps, signal)),
         restore: tracked((input: RevisionInput, signal) => actors.restore(input, deps, signal)),
