@@ -25,7 +25,8 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
   const manifest = model.services.get(key);
   // A service gone from the manifests is pruned by its environment's reconcile.
   if (!manifest) {
-    deps.rollouts.supersede(key, "removed from the manifests");
+    deps.rollouts.supersede(key, "the service was removed from the manifests");
+    deps.rollouts.unpin(key);
     deps.prober.track(key, undefined, "", []);
     return { desired: 0, running: 0, ready: 0, converged: true, message: "not declared" };
   }
@@ -39,10 +40,13 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
   }
   const wanted = pin ? pin.runRevision : manifest.specHash;
   const active = rollouts.active(key);
-  if (active && active.revision !== wanted) rollouts.supersede(key, wanted ?? manifest.specHash);
   if (active) {
+    // Superseded: a newer revision, or a suspension (nothing to roll out, nothing to roll back to).
+    const superseded = active.revision !== wanted || manifest.suspended;
+    if (superseded) rollouts.supersede(key, manifest.suspended ? "the environment was suspended" : (wanted ?? manifest.specHash));
     const of = active.waiting.length ? `, waiting for slot(s) ${active.waiting.join(", ")}` : "";
-    return { desired: manifest.suspended ? 0 : manifest.replicas, running: 0, ready: 0, converged: false, rolling: true, message: `rollout of revision ${active.revision.slice(0, 12)}: ${active.phase}${of}` };
+    // A rollout cannot be superseded while it opens its record or cleans up: ask again shortly.
+    return { desired: manifest.suspended ? 0 : manifest.replicas, running: 0, ready: 0, converged: false, rolling: true, message: `rollout of revision ${active.revision.slice(0, 12)}: ${active.phase}${of}`, requeueAfterMs: superseded ? WAIT_REQUEUE_MS : undefined };
   }
 
   const desired = wanted && wanted !== manifest.specHash ? await rollouts.desiredAt(key, wanted) : manifest;
@@ -52,12 +56,13 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
   const own = containers.filter((c) => c.service === desired.service);
   const network = model.environments.get(desired.environment)!.network;
   deps.prober.track(key, desired.healthCheck, network, own, (id) => driver.healthLog(id));
-  if (pin && !pin.runRevision) {
+  if (pin && !pin.runRevision && !desired.suspended) {
     // A failed rollout without a rollback: the containers stay as they are for inspection, nothing is retried.
-    return { ...facts(desired, own, deps, true, undefined, undefined), held: `${pin.reason}; Berth waits for a new revision in the manifests or berth rollout retry` };
+    return { ...facts(desired, own, deps, true, undefined, undefined), held: `${pin.reason}; Berth waits for a new revision of the container spec in the manifests or berth rollout retry` };
   }
 
-  const peers = new Map(model.environments.get(desired.environment)!.services.map((s) => [s.service, s]));
+  // A dependency held on another revision (rolled back, or mid-rollout) is judged by the containers it runs.
+  const peers = new Map(model.environments.get(desired.environment)!.services.map((s) => [s.service, { ...s, specHash: rollouts.pin(s.key)?.runRevision ?? (rollouts.active(s.key) ? (rollouts.deployed(s.key) ?? s.specHash) : s.specHash) }]));
   const waiting = unmetDependencies(desired, peers, containers, deps.healthOf);
   const revisionRuns = own.some((c) => c.specHash !== desired.specHash && c.slot >= 0 && c.slot < desired.replicas && c.state === "running");
   const needsRollout = !desired.suspended && desired.replicas > 0 && (rollouts.deployed(key) !== desired.specHash || revisionRuns);
@@ -77,7 +82,8 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
     }
   }
   if (needsRollout && !waiting.length) {
-    const previous = rollouts.deployed(key) ?? mostCommonRunning(own, desired.specHash);
+    // Without any history (containers from before Berth recorded rollouts) the revision most containers run is the one to go back to.
+    const previous = rollouts.deployed(key) ?? (rollouts.hasHistory(key) ? undefined : mostCommonRunning(own, desired.specHash));
     await rollouts.begin(desired, manifest.specHash, previous);
     return { ...facts(desired, own, deps, false, `rollout of revision ${desired.specHash.slice(0, 12)} started`, undefined), rolling: true };
   }
@@ -91,7 +97,7 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
   const after = actions.length ? (await observeContainers(driver, { ...scope, service: desired.service })) : own;
   if (actions.length) deps.prober.track(key, desired.healthCheck, network, after, (id) => driver.healthLog(id));
   const message = waiting.length ? `waiting for ${waiting.join(", ")}` : undefined;
-  const held = pin ? `${pin.reason}; runs revision ${desired.specHash.slice(0, 12)} until the manifests change or berth rollout retry` : undefined;
+  const held = pin ? `${pin.reason}; runs revision ${desired.specHash.slice(0, 12)} until the container spec in the manifests changes or berth rollout retry` : undefined;
   return {
     ...facts(desired, after, deps, actions.length === 0 && waiting.length === 0, message, waiting.length ? WAIT_REQUEUE_MS : actions.length ? VERIFY_REQUEUE_MS : undefined),
     changes: actions.map(serviceChange),

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { pruneBuiltImages } from "../../src/docker/image-gc.ts";
 import { observeContainers } from "../../src/docker/observe.ts";
+import { describeCheck } from "../../src/health/prober.ts";
 import type { DesiredService } from "../../src/desired/model.ts";
 import type { ReconcileDeps } from "../../src/engine/deps.ts";
 import { TargetUnavailableError } from "../../src/engine/target-unavailable.ts";
@@ -18,6 +19,8 @@ export interface RolloutActorDeps extends ReconcileDeps {
   desiredAt(key: string, revision: string): Promise<DesiredService>;
   /** How often a health wait looks again (default 500 ms). */
   pollMs?: number;
+  /** Images of revisions that recently ran successfully (in any environment): kept for rollbacks. */
+  rollbackImages?(): Promise<Set<string>>;
   /** Hears every Docker change a rollout makes, for the service's events. */
   onChanges?(key: string, changes: Change[]): void;
 }
@@ -69,7 +72,7 @@ async function look(input: RevisionInput, deps: RolloutActorDeps, signal?: Abort
 async function explain(failure: string, views: readonly ReplicaView[], desired: DesiredService, deps: RolloutActorDeps): Promise<string> {
   const check = desired.healthCheck;
   if (!check) return failure;
-  const what = check.http ? `http ${check.http.method} :${check.http.port}${check.http.path}` : check.tcp ? `tcp :${check.tcp.port}` : `exec ${check.exec!.command.join(" ")}`;
+  const what = describeCheck(check);
   const failing = views.find((c) => failure.includes(c.name));
   let output = failing ? deps.prober.lastResult(failing.id)?.output : undefined;
   if (failing && output === undefined && check.exec) {
@@ -84,6 +87,9 @@ export async function prepareImage(input: RevisionInput, deps: RolloutActorDeps,
   const desired = await deps.desiredAt(input.key, input.revision);
   const driver = await driverOf(deps, desired.target, signal);
   const present = await driver.imageExists(desired.image.ref);
+  if (!present && desired.specHash !== deps.model().services.get(input.key)?.specHash && !desired.image.build && desired.image.pullPolicy === "Never") {
+    throw new RolloutFailedError(`image ${desired.image.ref} of revision ${input.revision.slice(0, 12)} is no longer on DeploymentTarget/${desired.target} (built images are pruned beyond the newest five); expected the manifest reverted to that revision, so it is built again`);
+  }
   if (!present && desired.image.pullPolicy === "Never" && !desired.image.build) throw new RolloutFailedError(new ImageMissingError(desired.image.ref, desired.target).message);
   await apply(input.key, desired, planImage(desired.image, present), deps, signal);
 }
@@ -115,7 +121,8 @@ export async function cleanUp(input: RevisionInput, deps: RolloutActorDeps, sign
   await apply(input.key, desired, planCleanup(desired, views), deps, signal);
   if (!desired.image.build) return;
   const all = await observeContainers(driver, {});
-  const removed = await pruneBuiltImages(driver, desired, new Set(all.flatMap((c) => (c.image ? [c.image] : []))));
+  const keep = new Set([...all.flatMap((c) => (c.image ? [c.image] : [])), ...((await deps.rollbackImages?.()) ?? [])]);
+  const removed = await pruneBuiltImages(driver, desired, keep);
   if (removed.length) deps.log.info("built images pruned", { service: input.key, images: removed.join(",") });
 }
 

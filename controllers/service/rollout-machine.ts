@@ -83,7 +83,12 @@ export const rolloutMachine = setup({
     recordTimeout: assign({
       failure: ({ context }) => `slot(s) ${context.waiting.join(", ")} not ready within ${Math.round(context.healthTimeoutMs / 1000)} s`,
     }),
-    recordSuperseded: assign({ failure: ({ event }) => `superseded by revision ${(event as { revision: string }).revision.slice(0, 12)}` }),
+    recordSuperseded: assign({
+      failure: ({ event }) => {
+        const by = (event as { revision: string }).revision;
+        return /^[0-9a-f]{64}$/.test(by) ? `superseded by revision ${by.slice(0, 12)}` : `superseded: ${by}`;
+      },
+    }),
     recordRollbackError: assign({ rollbackError: ({ event }) => messageOf(errorOf(event)) }),
     recordRollbackTimeout: assign({
       rollbackError: ({ context }) => `previous revision not ready within ${Math.round(context.healthTimeoutMs / 1000)} s`,
@@ -93,8 +98,8 @@ export const rolloutMachine = setup({
   id: "rollout",
   context: ({ input }) => ({ ...input, phase: "Initiated", steps: 0, waiting: [] }),
   initial: "initiated",
-  on: { SUPERSEDE: { target: ".superseded", actions: "recordSuperseded" } },
   states: {
+    // Superseding waits while the rollout's row is opened (so it is never left pending) and while it cleans up (it succeeded).
     initiated: {
       invoke: {
         src: "openDeployment",
@@ -105,6 +110,7 @@ export const rolloutMachine = setup({
     },
     building: {
       entry: { type: "enterPhase", params: { phase: "Building" } },
+      on: { SUPERSEDE: { target: "superseded", actions: "recordSuperseded" } },
       invoke: {
         src: "prepareImage",
         input: ({ context }) => ({ key: context.key, revision: context.revision }),
@@ -114,6 +120,7 @@ export const rolloutMachine = setup({
     },
     deploying: {
       entry: { type: "enterPhase", params: { phase: "Deploying" } },
+      on: { SUPERSEDE: { target: "superseded", actions: "recordSuperseded" } },
       invoke: {
         src: "deployStep",
         input: ({ context }) => ({ key: context.key, revision: context.revision, steps: context.steps }),
@@ -126,7 +133,7 @@ export const rolloutMachine = setup({
     },
     healthCheck: {
       entry: { type: "enterPhase", params: { phase: "HealthCheck" } },
-      on: { RESUME: { target: "healthCheck", reenter: true } },
+      on: { RESUME: { target: "healthCheck", reenter: true }, SUPERSEDE: { target: "superseded", actions: "recordSuperseded" } },
       after: { healthTimeout: { target: "failed", actions: "recordTimeout" } },
       invoke: {
         src: "awaitHealthy",
@@ -149,6 +156,7 @@ export const rolloutMachine = setup({
     stalled: { type: "final" },
     rollingBack: {
       entry: { type: "enterPhase", params: { phase: "RollingBack" } },
+      on: { SUPERSEDE: { target: "superseded", actions: "recordSuperseded" } },
       invoke: {
         src: "restore",
         input: ({ context }) => ({ key: context.key, revision: context.previous! }),
@@ -157,7 +165,7 @@ export const rolloutMachine = setup({
       },
     },
     verifyingRollback: {
-      on: { RESUME: { target: "verifyingRollback", reenter: true } },
+      on: { RESUME: { target: "verifyingRollback", reenter: true }, SUPERSEDE: { target: "superseded", actions: "recordSuperseded" } },
       after: { healthTimeout: { target: "rollbackFailed", actions: "recordRollbackTimeout" } },
       invoke: {
         src: "awaitHealthy",

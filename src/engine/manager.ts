@@ -116,6 +116,8 @@ export class Manager {
       onChange: (rollout, state, checked) => options.observer?.rolloutChanged?.(rollout, state, checked),
       onChanges: (key, changes) => options.observer?.changed?.("Service", key.slice("Service/".length), changes),
       enqueue: (key) => this.queue.add(key),
+      redact: (text) => options.redactor.redact(text),
+      lastCheckFailure: (key) => this.prober.lastFailure(key),
     });
     this.deps = {
       rollouts: this.rollouts,

@@ -1,8 +1,9 @@
-import { createActor, fromPromise, type Actor, type SnapshotFrom } from "xstate";
+import { assign, createActor, fromPromise, type Actor, type SnapshotFrom } from "xstate";
 import * as actors from "../../controllers/service/rollout-actors.ts";
 import { rolloutMachine, rolloutOutcome, type RolloutContext, type RolloutTrigger } from "../../controllers/service/rollout-machine.ts";
 import type { DesiredService } from "../desired/model.ts";
 import { durationMs } from "../desired/units.ts";
+import { KEEP_BUILT_IMAGES } from "../docker/image-gc.ts";
 import { desiredAtRevision, revisionSpecOf, RevisionRestoreError, type RevisionSpec } from "../desired/revision.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
@@ -28,11 +29,15 @@ export interface RolloutsOptions {
   /** Ask for a service's reconcile (a rollout ended, or an operator acted). */
   enqueue: (key: string) => void;
   pollMs?: number;
+  /** Masks secret values in what is stored or answered (failures quote check output and Docker errors). */
+  redact?: (text: string) => string;
+  /** The latest failing check output of a service's containers, to explain a health timeout. */
+  lastCheckFailure?: (key: string) => string | undefined;
 }
 
 /** Thrown for an operator request that cannot be carried out as asked. */
 export class RolloutRequestError extends Error {
-  constructor(message: string, readonly status: 404 | 409 = 409) {
+  constructor(message: string, readonly status: 400 | 404 | 409 = 409) {
     super(message);
     this.name = "RolloutRequestError";
   }
@@ -53,8 +58,10 @@ export class Rollouts {
   private readonly specs = new Map<string, RevisionSpec>();
   private readonly nextTrigger = new Map<string, RolloutTrigger>();
   private writes: Promise<void> = Promise.resolve();
-  /** Actor work under way: a stop waits for it, so no Docker change is left half-made. */
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Actor work under way, per service: a stop (and the next rollout) waits for it, so no Docker change is left half-made. */
+  private readonly inFlight = new Map<string, Set<Promise<unknown>>>();
+  /** Services with any rollout on record. */
+  private readonly known = new Set<string>();
   private deps?: ReconcileDeps;
 
   constructor(private readonly options: RolloutsOptions) {}
@@ -62,27 +69,37 @@ export class Rollouts {
   /** Loads pins and history, then resumes every rollout a previous run left unfinished. */
   async load(deps: ReconcileDeps): Promise<void> {
     this.deps = deps;
-    const { store } = this.options;
+    const { store, log } = this.options;
     for (const pin of await store.pins.list()) this.pins.set(pin.service, pin);
     const rows = await store.deployments.list({ limit: 10_000 });
     for (const row of rows) {
+      this.known.add(row.service);
       if (this.deployedRevision.has(row.service)) continue;
       if (row.status === "success") this.deployedRevision.set(row.service, row.revision);
       else if (row.status === "rolled_back" && row.previousRevision) this.deployedRevision.set(row.service, row.previousRevision);
     }
-    for (const { id, snapshot } of await store.snapshots.list(MACHINE)) {
-      const context = (snapshot as { context: RolloutContext }).context;
-      this.options.log.info("rollout resumed", { service: context.key, revision: context.revision.slice(0, 12), phase: context.phase });
-      const actor = this.spawn(id, { snapshot: snapshot as SnapshotFrom<typeof rolloutMachine> });
-      actor.send({ type: "RESUME" });
-    }
+    const saved = await store.snapshots.list(MACHINE);
+    const resuming = new Set(saved.map((s) => (s.snapshot as { context?: RolloutContext }).context?.key));
     // A row opened just before a crash, whose machine was never saved, would stay in progress forever.
     const newest = new Map<string, (typeof rows)[number]>();
     for (const row of rows) if (!newest.has(row.service)) newest.set(row.service, row);
     for (const row of newest.values()) {
-      const resumed = this.running.get(row.service)?.getSnapshot().context.deploymentId;
-      if ((row.status === "pending" || row.status === "in_progress") && resumed !== row.id) {
+      if ((row.status === "pending" || row.status === "in_progress") && !resuming.has(row.service)) {
         await store.deployments.finish(row.id, { status: "failed", error: "interrupted by a daemon stop before its rollout state was saved" });
+      }
+    }
+    for (const { id, snapshot } of saved) {
+      const context = (snapshot as { context: RolloutContext }).context;
+      try {
+        const actor = this.spawn(id, { snapshot: snapshot as SnapshotFrom<typeof rolloutMachine> });
+        log.info("rollout resumed", { service: context.key, revision: context.revision.slice(0, 12), phase: context.phase });
+        actor.send({ type: "RESUME" });
+      } catch (error) {
+        // A snapshot this version cannot restore must not keep the daemon from starting.
+        log.warn("rollout could not be resumed", { id, error });
+        this.running.delete(context?.key);
+        await store.snapshots.remove(id);
+        if (context?.deploymentId !== undefined) await store.deployments.finish(context.deploymentId, { status: "failed", error: `could not be resumed after a restart: ${error instanceof Error ? error.message : error}` });
       }
     }
   }
@@ -91,13 +108,19 @@ export class Rollouts {
   async stop(): Promise<void> {
     for (const actor of this.running.values()) actor.stop();
     this.running.clear();
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.inFlight.values()].flatMap((set) => [...set]));
     await this.writes;
   }
 
   /** The rollout in flight for a service, if any. */
   active(key: string): RolloutView | undefined {
-    return this.running.get(key)?.getSnapshot().context;
+    const context = this.running.get(key)?.getSnapshot().context;
+    return context && { ...context, failure: context.failure && this.redact(context.failure) };
+  }
+
+  /** Whether the service has any rollout on record. */
+  hasHistory(key: string): boolean {
+    return this.known.has(key);
   }
 
   /** The newest deployments row of a service. */
@@ -119,6 +142,8 @@ export class Rollouts {
   async begin(desired: DesiredService, manifestRevision: string, previous: string | undefined): Promise<void> {
     if (this.running.has(desired.key)) return;
     await this.options.store.revisions.save(desired.key, desired.specHash, revisionSpecOf(desired));
+    if (this.running.has(desired.key)) return;
+    this.known.add(desired.key);
     const trigger = this.nextTrigger.get(desired.key) ?? "manifest";
     this.nextTrigger.delete(desired.key);
     const input = { key: desired.key, revision: desired.specHash, manifestRevision, previous, autoRollback: desired.autoRollback, healthTimeoutMs: durationMs(desired.healthTimeout), trigger };
@@ -131,7 +156,7 @@ export class Rollouts {
     this.running.get(key)?.send({ type: "SUPERSEDE", revision });
   }
 
-  /** Drops a pin that no longer applies (the manifest moved on). */
+  /** Drops a pin that no longer applies (the manifest moved on, or the service is gone). */
   unpin(key: string): void {
     if (!this.pins.delete(key)) return;
     this.persist(() => this.options.store.pins.clear(key));
@@ -142,6 +167,7 @@ export class Rollouts {
     const service = this.model().services.get(key);
     if (!service) throw new RolloutRequestError(`${key} is not declared in the manifests`, 404);
     if (this.running.has(key)) throw new RolloutRequestError(`${key} has a rollout in progress; wait for it to finish`);
+    if (!this.pins.has(key)) throw new RolloutRequestError(`${key} has no failed or rolled-back rollout to retry; it runs what its manifest asks for`);
     this.nextTrigger.set(key, "retry");
     this.pins.delete(key);
     await this.options.store.pins.clear(key);
@@ -157,7 +183,9 @@ export class Rollouts {
     const service = this.model().services.get(key);
     if (!service || service.error) throw new RolloutRequestError(`${key} is not declared in the manifests${service?.error ? ` as a deployable spec: ${service.error}` : ""}`, 404);
     if (this.running.has(key)) throw new RolloutRequestError(`${key} has a rollout in progress; wait for it to finish`);
-    const current = this.deployedRevision.get(key);
+    if (to !== undefined && to.length < 4) throw new RolloutRequestError(`revision "${to}" is too short to name one; expected at least 4 characters of a spec hash or commit from berth history`, 400);
+    // After a failure without rollback the containers may run a mix: no revision counts as running.
+    const current = this.pins.get(key)?.runRevision === null ? undefined : this.deployedRevision.get(key);
     const successes = await this.options.store.deployments.successful(key);
     const target = to
       ? successes.find((d) => d.revision.startsWith(to) || d.manifestRevision?.startsWith(to))
@@ -166,7 +194,7 @@ export class Rollouts {
       const known = [...new Set(successes.map((d) => d.revision.slice(0, 12)))].join(", ") || "none";
       throw new RolloutRequestError(`${key} has no successful revision ${to ? `matching ${to}` : "before the running one"}; successful revisions: ${known}`, 404);
     }
-    if (target.revision === current) throw new RolloutRequestError(`${key} already runs revision ${current.slice(0, 12)}`);
+    if (target.revision === current) throw new RolloutRequestError(`${key} already runs revision ${target.revision.slice(0, 12)}`);
     await this.desiredAt(key, target.revision); // fails now, not mid-rollout, when it cannot be restored
     const pin = { service: key, manifestRevision: service.specHash, runRevision: target.revision, reason: `rollback to ${target.revision.slice(0, 12)}`, since: Date.now() };
     this.pins.set(key, pin);
@@ -196,15 +224,25 @@ export class Rollouts {
   }
 
   private spawn(id: string, options: { input: RolloutContext | Omit<RolloutContext, "phase" | "steps" | "waiting"> } | { snapshot: SnapshotFrom<typeof rolloutMachine> }): RolloutActor {
-    const deps = { ...this.deps!, desiredAt: (key: string, revision: string) => this.desiredAt(key, revision), pollMs: this.options.pollMs, onChanges: this.options.onChanges };
-    const tracked = <I, O>(work: (input: I, signal: AbortSignal) => Promise<O>) =>
+    const deps = { ...this.deps!, desiredAt: (key: string, revision: string) => this.desiredAt(key, revision), pollMs: this.options.pollMs, onChanges: this.options.onChanges, rollbackImages: () => this.rollbackImages() };
+    const tracked = <I extends { key: string }, O>(work: (input: I, signal: AbortSignal) => Promise<O>) =>
       fromPromise<O, I>(({ input, signal }) => {
         const promise = work(input, signal);
-        this.inFlight.add(promise);
-        void promise.catch(() => {}).finally(() => this.inFlight.delete(promise));
+        const set = this.inFlight.get(input.key) ?? new Set();
+        this.inFlight.set(input.key, set.add(promise));
+        void promise.catch(() => {}).finally(() => set.delete(promise));
         return promise;
       });
     const machine = rolloutMachine.provide({
+      actions: {
+        // A timeout names what the check last said, as a failed check does.
+        recordTimeout: assign({
+          failure: ({ context }) => {
+            const said = this.options.lastCheckFailure?.(context.key);
+            return `slot(s) ${context.waiting.join(", ")} not ready within ${Math.round(context.healthTimeoutMs / 1000)} s${said ? `; ${said}` : ""}`;
+          },
+        }),
+      },
       actors: {
         openDeployment: tracked((input: RolloutContext) => this.openDeployment(input)),
         prepareImage: tracked((input: RevisionInput, signal) => actors.prepareImage(input, deps, signal)),
@@ -225,7 +263,16 @@ export class Rollouts {
         lastState = state;
         void this.transitioned(id, actor, snapshot);
       },
-      error: (error) => this.options.log.error("rollout machine crashed", { service: key, error }),
+      error: (error) => {
+        this.options.log.error("rollout machine crashed", { service: key, error });
+        if (this.running.get(key) === actor) this.running.delete(key);
+        const { deploymentId } = actor.getSnapshot().context;
+        this.persist(async () => {
+          await this.options.store.snapshots.remove(id);
+          if (deploymentId !== undefined) await this.options.store.deployments.finish(deploymentId, { status: "failed", error: this.redact(`rollout crashed: ${error instanceof Error ? error.message : error}`) });
+        });
+        this.options.enqueue(key);
+      },
     });
     actor.start();
     return actor;
@@ -236,41 +283,69 @@ export class Rollouts {
     const context = snapshot.context;
     const state = String(snapshot.value);
     const outcome = rolloutOutcome(state);
-    const persisted = actor.getPersistedSnapshot();
+    const persisted = JSON.parse(this.redact(JSON.stringify(actor.getPersistedSnapshot()))) as unknown;
     const checked = !!this.model().services.get(context.key)?.healthCheck;
     this.options.onChange?.(context, state, checked);
+    // In memory at once: a reconcile queued by this rollout's own container events must see the pin, not retry the revision.
+    const pin = outcome ? this.pinAfter(context, state) : undefined;
+    if (outcome) {
+      if (this.running.get(context.key) === actor) this.running.delete(context.key);
+      if (outcome === "success") this.deployedRevision.set(context.key, context.revision);
+      if (outcome === "rolled_back" && context.previous) this.deployedRevision.set(context.key, context.previous);
+      if (pin === null) this.pins.delete(context.key);
+      else if (pin) this.pins.set(context.key, pin);
+    }
     this.persist(async () => {
       const { store } = this.options;
       if (context.deploymentId !== undefined) {
-        const error = state === "rollbackFailed" ? `${context.failure}; rollback failed: ${context.rollbackError}` : context.failure;
+        const failure = state === "rollbackFailed" ? `${context.failure}; rollback failed: ${context.rollbackError}` : context.failure;
+        const error = failure === undefined ? undefined : this.redact(failure);
         await store.deployments.finish(context.deploymentId, outcome ? { status: outcome, error, healthCheckPassed: checked ? outcome === "success" : undefined } : { status: "in_progress" });
       }
       if (!outcome) return store.snapshots.save(id, MACHINE, persisted);
-      await this.settlePin(context, state);
+      if (pin === null) await store.pins.clear(context.key);
+      else if (pin) await store.pins.set(pin);
       await store.snapshots.remove(id);
     });
     if (!outcome) return;
-    if (this.running.get(context.key) === actor) this.running.delete(context.key);
-    if (outcome === "success") this.deployedRevision.set(context.key, context.revision);
-    if (outcome === "rolled_back" && context.previous) this.deployedRevision.set(context.key, context.previous);
     this.options.log[outcome === "success" ? "info" : "warn"]("rollout finished", { service: context.key, revision: context.revision.slice(0, 12), outcome, state, failure: context.failure });
+    // A superseded rollout's step may still be applying actions: the next rollout plans from what it leaves.
+    await Promise.allSettled([...(this.inFlight.get(context.key) ?? [])]);
     await this.writes;
     this.options.enqueue(context.key);
   }
 
-  /** After a failure the service stays where the rollout left it until the manifest changes, so it is not retried in a loop. */
-  private async settlePin(context: RolloutContext, state: string): Promise<void> {
+  /**
+   * The pin a finished rollout leaves (null: none), so a failed revision is
+   * not retried in a loop: it holds until the manifest asks for another
+   * revision, or a retry.
+   */
+  private pinAfter(context: RolloutContext, state: string): PinRow | null | undefined {
     const { manifestRevision } = context;
-    let pin: PinRow | undefined;
-    if (state === "rolledBack" && context.previous !== manifestRevision) pin = { service: context.key, manifestRevision, runRevision: context.previous!, reason: `rolled back: ${context.failure}`, since: Date.now() };
-    else if (state === "stalled" || state === "rollbackFailed") pin = { service: context.key, manifestRevision, runRevision: null, reason: `rollout failed: ${context.failure}`, since: Date.now() };
-    else if (state === "rolledBack" || (state === "complete" && context.revision === manifestRevision)) {
-      this.pins.delete(context.key);
-      return this.options.store.pins.clear(context.key);
+    const since = Date.now();
+    if (state === "rolledBack" && context.previous !== manifestRevision) return { service: context.key, manifestRevision, runRevision: context.previous!, reason: this.redact(`rolled back: ${context.failure}`), since };
+    if (state === "stalled" || state === "rollbackFailed") return { service: context.key, manifestRevision, runRevision: null, reason: this.redact(`rollout failed: ${context.failure}`), since };
+    if (state === "rolledBack" || (state === "complete" && context.revision === manifestRevision)) return null;
+    return undefined;
+  }
+
+  /** Images of the revisions each service last ran successfully (the newest few per service), never pruned. */
+  private async rollbackImages(): Promise<Set<string>> {
+    const rows = await this.options.store.deployments.list({ limit: 1_000 });
+    const perService = new Map<string, number>();
+    const keep = new Set<string>();
+    for (const row of rows) {
+      if (row.status !== "success") continue;
+      const seen = perService.get(row.service) ?? 0;
+      if (seen >= KEEP_BUILT_IMAGES) continue;
+      perService.set(row.service, seen + 1);
+      keep.add(row.image);
     }
-    if (!pin) return;
-    this.pins.set(context.key, pin);
-    await this.options.store.pins.set(pin);
+    return keep;
+  }
+
+  private redact(text: string): string {
+    return this.options.redact ? this.options.redact(text) : text;
   }
 
   /** The deployments row of a rollout; a resumed rollout finds the row it opened before. */

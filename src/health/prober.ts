@@ -26,6 +26,13 @@ export const directDialer: Dialer = (host, port, timeoutMs) =>
     socket.once("error", reject);
   });
 
+/** A check as operators write it, e.g. `http GET :8080/healthz`. */
+export function describeCheck(check: HealthCheck): string {
+  if (check.http) return `http ${check.http.method} :${check.http.port}${check.http.path}`;
+  if (check.tcp) return `tcp :${check.tcp.port}`;
+  return `exec ${check.exec!.command.join(" ")}`;
+}
+
 /** Runs one http or tcp check against an address. */
 export async function probeOnce(check: HealthCheck, address: string, dial: Dialer = directDialer): Promise<ProbeResult> {
   const timeoutMs = durationMs(check.timeout);
@@ -102,6 +109,14 @@ export class HealthProber {
   /** Berth's view of a container's health for http/tcp checks; undefined when not probed. */
   status(containerId: string): ContainerHealth | undefined {
     return this.tracked.get(containerId)?.status;
+  }
+
+  /** The latest failing result among a service's containers, with the check it came from: why a rollout waits. */
+  lastFailure(serviceKey: string): string | undefined {
+    for (const entry of this.tracked.values()) {
+      if (entry.serviceKey === serviceKey && entry.last && !entry.last.ok) return `health check ${describeCheck(entry.check)} last said: ${entry.last.output.slice(0, 300)}`;
+    }
+    return undefined;
   }
 
   /** The latest result of a container's check, to explain a failure. */

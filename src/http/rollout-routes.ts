@@ -43,7 +43,7 @@ export async function rolloutRoute(req: IncomingMessage, url: URL, manager: Mana
   }
   if (req.method !== "POST") return { status: 405, body: { error: `${action} is a POST` } };
   if (!token) return { status: 403, body: { error: "the API is read-only: start berth run with --api-token-file (or BERTH_API_TOKEN) to allow rollbacks and retries" } };
-  if (!authorized(req, token)) return { status: 401, body: { error: "missing or wrong bearer token; expected the header Authorization: Bearer <token>" } };
+  if (!authorized(req, token)) return { status: 401, body: { error: "missing or wrong bearer token; expected the header Authorization: Bearer <token>, e.g. berth rollback --token-file <file> or BERTH_API_TOKEN set to the daemon's token" } };
   try {
     if (action === "retry") {
       await manager.rollouts.retry(key);
@@ -65,7 +65,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > 10_000) throw new RolloutRequestError("request body too large", 409);
+    if (size > 10_000) throw new RolloutRequestError("request body too large; expected at most a small JSON object, e.g. {\"to\": \"3f2a9c1b7d4e\"}", 400);
     chunks.push(Buffer.from(chunk));
   }
   const text = Buffer.concat(chunks).toString("utf8");
@@ -74,6 +74,6 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
     const value = JSON.parse(text) as unknown;
     return value && typeof value === "object" ? (value as Record<string, unknown>) : {};
   } catch {
-    throw new RolloutRequestError(`request body is not JSON; expected e.g. {"to": "3f2a9c1b7d4e"}`, 409);
+    throw new RolloutRequestError(`request body is not JSON; expected e.g. {"to": "3f2a9c1b7d4e"}`, 400);
   }
 }

@@ -216,7 +216,7 @@ export class Recorder implements ManagerObserver {
     const name = rollout.key.slice("Service/".length);
     const revision = rollout.revision.slice(0, 12);
     if (state === "building") this.event("Normal", "RolloutStarted", `revision ${revision}${rollout.previous ? ` replaces ${rollout.previous.slice(0, 12)}` : ""} (${rollout.trigger})`, "Service", name);
-    if (state === "failed") this.event("Warning", "RolloutFailed", `revision ${revision}: ${rollout.failure}`, "Service", name);
+    if (state === "rollingBack") this.event("Warning", "RolloutFailed", `revision ${revision}: ${rollout.failure}; rolling back to ${rollout.previous?.slice(0, 12)}`, "Service", name);
     const outcome = rolloutOutcome(state);
     if (!outcome) return;
     metrics.deployments.inc({ result: outcome });

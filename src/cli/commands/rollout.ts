@@ -23,12 +23,15 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     await reportErrors(async () => {
       const path = `/api/v1/services/${servicePath(service, options.env)}/rollout`;
       let last = "";
+      const started = Date.now();
       for (;;) {
         const answer = (await callApi(io, options, "GET", path)) as RolloutStatus;
+        // Right after a rollback or retry the rollout may not have begun yet: give it a moment before calling it over.
+        const notYet = options.watch && !answer.rollout && (answer.latest?.startedAt ?? 0) < started && Date.now() - started < 5_000;
         const text = options.output === "json" ? `${JSON.stringify(answer, null, 2)}\n` : describe(answer);
-        if (text !== last) io.stdout(options.watch && last ? `\n${text}` : text);
-        last = text;
-        if (!options.watch || !answer.rollout) {
+        if (text !== last && !notYet) io.stdout(options.watch && last ? `\n${text}` : text);
+        if (!notYet) last = text;
+        if (!options.watch || (!answer.rollout && !notYet)) {
           if (options.watch && answer.latest?.status !== "success") setExitCode(1);
           return;
         }

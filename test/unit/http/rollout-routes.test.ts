@@ -148,18 +148,19 @@ describe("rolloutRoute", () => {
       }
     });
 
-    it("answers 409 to a body that is not JSON", async () => {
+    it("answers 400 to a body that is not JSON", async () => {
       const { manager, fake } = fakeManager();
       const result = await rolloutRoute(request("POST", bearer(), "to=3f2a"), path, manager, TOKEN);
-      expect(result?.status).toBe(409);
+      expect(result?.status).toBe(400);
       expect((result?.body as { error: string }).error).toContain("not JSON");
       expect(fake.rollouts.rollback).not.toHaveBeenCalled();
     });
 
-    it("answers 409 to a body too large to be a rollback request", async () => {
+    it("answers 400 to a body too large to be a rollback request", async () => {
       const { manager, fake } = fakeManager();
       const result = await rolloutRoute(request("POST", bearer(), "x".repeat(6_000), "x".repeat(6_000)), path, manager, TOKEN);
-      expect(result).toEqual({ status: 409, body: { error: "request body too large" } });
+      expect(result?.status).toBe(400);
+      expect((result?.body as { error: string }).error).toContain("request body too large");
       expect(fake.rollouts.rollback).not.toHaveBeenCalled();
     });
 

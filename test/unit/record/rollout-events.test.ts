@@ -75,10 +75,10 @@ describe("Recorder.rolloutChanged", () => {
     expect(await events(r)).toEqual([`Normal RolloutStarted revision ${NEW.slice(0, 12)} (retry)`]);
   });
 
-  it("failed: a Warning RolloutFailed with the failure, and no deployment counted yet", async () => {
+  it("rolling back: a Warning RolloutFailed with the failure, and no deployment counted yet", async () => {
     const r = await recorder();
-    r.rolloutChanged(rollout({ phase: "Failed", failure: "slot(s) 0 not ready within 120 s" }), "failed", true);
-    expect(await events(r)).toEqual([`Warning RolloutFailed revision ${NEW.slice(0, 12)}: slot(s) 0 not ready within 120 s`]);
+    r.rolloutChanged(rollout({ phase: "RollingBack", failure: "slot(s) 0 not ready within 120 s" }), "rollingBack", true);
+    expect(await events(r)).toEqual([`Warning RolloutFailed revision ${NEW.slice(0, 12)}: slot(s) 0 not ready within 120 s; rolling back to ${OLD.slice(0, 12)}`]);
     expect(await counter("berth_deployments_total", "failed")).toBe(0);
     expect(await counter("berth_rollbacks_total", "success")).toBe(0);
   });
@@ -127,7 +127,7 @@ describe("Recorder.rolloutChanged", () => {
 
   it("records nothing for intermediate states", async () => {
     const r = await recorder();
-    for (const state of ["initiated", "deploying", "healthCheck", "completing", "rollingBack", "verifyingRollback"]) r.rolloutChanged(rollout(), state, true);
+    for (const state of ["initiated", "deploying", "healthCheck", "completing", "failed", "verifyingRollback"]) r.rolloutChanged(rollout(), state, true);
     expect(await events(r)).toEqual([]);
     for (const result of ["success", "failed", "rolled_back"]) expect(await counter("berth_deployments_total", result)).toBe(0);
     for (const result of ["success", "failed"]) expect(await counter("berth_rollbacks_total", result)).toBe(0);
@@ -136,7 +136,7 @@ describe("Recorder.rolloutChanged", () => {
   it("never writes a registered secret into an event message", async () => {
     const r = await recorder();
     const failure = `exit 1: DB_PASSWORD=${SECRET} rejected`;
-    r.rolloutChanged(rollout({ failure }), "failed", true);
+    r.rolloutChanged(rollout({ failure }), "rollingBack", true);
     r.rolloutChanged(rollout({ failure }), "rolledBack", true);
     r.rolloutChanged(rollout({ failure, rollbackError: `restore saw ${SECRET} too` }), "rollbackFailed", true);
     const messages = await events(r);
