@@ -329,7 +329,7 @@ export class Rollouts {
     return undefined;
   }
 
-  /** Images of the revisions each service last ran successfully (the newest few per service), never pruned. */
+  /** Images of the revisions each service last ran successfully (with the one rolling out, the newest five), never pruned. */
   private async rollbackImages(): Promise<Set<string>> {
     const rows = await this.options.store.deployments.list({ limit: 1_000 });
     const perService = new Map<string, number>();
@@ -337,7 +337,7 @@ export class Rollouts {
     for (const row of rows) {
       if (row.status !== "success") continue;
       const seen = perService.get(row.service) ?? 0;
-      if (seen >= KEEP_BUILT_IMAGES) continue;
+      if (seen >= KEEP_BUILT_IMAGES - 1) continue;
       perService.set(row.service, seen + 1);
       keep.add(row.image);
     }
