@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ObservedContainer } from "../../src/docker/observe.ts";
+import { observedContainer } from "../../test/support/containers.ts";
 import { describeServiceAction, holdBackStarts, planImage, planService, type ServiceDesired } from "./plan.ts";
 
 const HASH = "a".repeat(64);
@@ -9,23 +10,8 @@ function svc(overrides: Partial<ServiceDesired> = {}): ServiceDesired {
   return { project: "shop", environment: "dev", service: "web", replicas: 1, suspended: false, specHash: HASH, strategy: "rolling", restartPolicy: "unless-stopped", ...overrides };
 }
 
-let created = 1000;
 function container(slot: number, overrides: Partial<ObservedContainer> = {}): ObservedContainer {
-  const specHash = overrides.specHash ?? HASH;
-  return {
-    id: `id-${slot}-${specHash.slice(0, 1)}-${created}`,
-    name: `shop-dev-web-${slot}-${specHash.slice(0, 7)}`,
-    project: "shop",
-    environment: "dev",
-    service: "web",
-    slot,
-    specHash,
-    state: "running",
-    created: created++,
-    addresses: {},
-    published: {},
-    ...overrides,
-  };
+  return observedContainer(slot, overrides.specHash ?? HASH, overrides);
 }
 
 const plan = (desired: ServiceDesired, observed: ObservedContainer[]) => planService(desired, observed).map(describeServiceAction);

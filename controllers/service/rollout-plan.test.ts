@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ObservedContainer } from "../../src/docker/observe.ts";
+import { observedContainer } from "../../test/support/containers.ts";
 import { describeServiceAction, type ServiceAction } from "./plan.ts";
 import { planCleanup, planRestore, planRolloutStep, readiness, type ReplicaView, type RolloutDesired } from "./rollout-plan.ts";
 
@@ -14,27 +15,9 @@ function rollout(overrides: Partial<RolloutDesired> = {}): RolloutDesired {
   return { project: "shop", environment: "dev", service: "web", replicas: 3, specHash: NEW, strategy: "rolling", restartPolicy: "unless-stopped", maxSurge: 1, maxUnavailable: 0, ...overrides };
 }
 
-let created = 1000;
 /** A running, ready container of the new revision in `slot`, named as Berth names it; later calls are newer. */
 function replica(slot: number, overrides: Partial<ReplicaView> = {}): ReplicaView {
-  const specHash = overrides.specHash ?? NEW;
-  const n = created++;
-  return {
-    id: `id-${slot}-${specHash.slice(0, 1)}-${n}`,
-    name: `shop-dev-web-${slot}-${specHash.slice(0, 7)}`,
-    project: "shop",
-    environment: "dev",
-    service: "web",
-    slot,
-    specHash,
-    state: "running",
-    created: n,
-    addresses: {},
-    published: {},
-    ready: true,
-    unhealthy: false,
-    ...overrides,
-  };
+  return { ...observedContainer(slot, overrides.specHash ?? NEW), ready: true, unhealthy: false, ...overrides };
 }
 
 /** A running, ready container of the previous revision. */
