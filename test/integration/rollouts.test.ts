@@ -272,6 +272,59 @@ describe("rollouts", () => {
     expect((await running(project, "web")).map((c) => c.revision)).toEqual([a.revision]);
   });
 
+  it("recreate with a fixed host port: a failed revision gives the port back to the previous one; retry tries it once more", async () => {
+    const project = newProject();
+    const hostPort = await freePort();
+    const web: TestService = { command: serving(0), healthCheck: CHECK, ports: `[{container: 8080, host: ${hostPort}}]`, update: "{healthTimeout: 30s}", env: { V: "good" } };
+    writeProject(dir!, project, rt.dockerHost, { web });
+    daemon = await runDaemon(dir!.dir, rt);
+    expect((await daemon.manager.settle({ timeoutMs: 45_000, ready: true })).pending).toEqual([]);
+    const store = await rt.store;
+    const key = `Service/${project}-dev/web`;
+    const good = await revisionOf(project, "web");
+    const page = async () => (await fetch(`http://127.0.0.1:${hostPort}/`, { signal: AbortSignal.timeout(2_000) })).status;
+    expect(await page()).toBe(200);
+
+    writeService(dir!, project, "web", { ...web, command: broken, env: { V: "bad" } });
+    const failed = await eventually(async () => {
+      const [latest] = await store.deployments.list({ service: key });
+      return latest && latest.revision !== good && latest.status === "rolled_back" ? latest : undefined;
+    }, 60_000, "the bad revision to be rolled back");
+    expect(await eventually(async () => ((await page()) === 200 ? true : undefined), 10_000, "the old revision on the host port")).toBe(true);
+    expect((await running(project, "web")).map((c) => c.revision)).toEqual([good]);
+
+    await daemon.manager.rollouts.retry(key);
+    const retried = await eventually(async () => {
+      const rows = await store.deployments.list({ service: key });
+      return rows.length === 3 && rows[0]!.status === "rolled_back" ? rows[0] : undefined;
+    }, 60_000, "the retry to be rolled back as well");
+    expect(retried).toMatchObject({ revision: failed.revision, trigger: "retry", previousRevision: good });
+    expect((await running(project, "web")).map((c) => c.revision)).toEqual([good]);
+  });
+
+  it("goes back to the running revision when the manifest is reverted mid-rollout", async () => {
+    const project = newProject();
+    const web: TestService = { replicas: 2, command: serving(0), healthCheck: PATIENT_CHECK, update: "{maxSurge: 1, maxUnavailable: 0, healthTimeout: 60s}", env: { V: "1" } };
+    writeProject(dir!, project, rt.dockerHost, { web });
+    daemon = await runDaemon(dir!.dir, rt);
+    expect((await daemon.manager.settle({ timeoutMs: 45_000, ready: true })).pending).toEqual([]);
+    const store = await rt.store;
+    const key = `Service/${project}-dev/web`;
+    const first = await revisionOf(project, "web");
+
+    writeService(dir!, project, "web", { ...web, command: serving(5), env: { V: "2" } });
+    await eventually(async () => ((await running(project, "web")).some((c) => c.revision !== first) ? true : undefined), 30_000, "a container of the new revision");
+    writeService(dir!, project, "web", web);
+
+    const superseded = await eventually(async () => (await store.deployments.list({ service: key })).find((d) => d.revision !== first && d.status === "failed"), 30_000, "the new revision to be superseded");
+    expect(superseded.error).toContain(`superseded by revision ${first.slice(0, 12)}`);
+    await eventually(async () => {
+      const containers = (await projectContainers(rt.docker, project)).filter((c) => c.Labels["dev.berth.service"] === "web");
+      return containers.length === 2 && containers.every((c) => c.State === "running" && c.Labels["dev.berth.spec-hash"] === first) ? true : undefined;
+    }, 30_000, "only the first revision to run, in both slots");
+    expect((await store.deployments.list({ service: key }))[0]).toMatchObject({ revision: first, status: "success" });
+  });
+
   it("keeps the newest five built images of a service and removes older ones no container uses", async () => {
     const project = newProject();
     writeProject(dir!, project, rt.dockerHost, {});
