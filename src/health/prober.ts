@@ -8,6 +8,8 @@ export interface ProbeResult {
   ok: boolean;
   /** HTTP status for http checks. */
   status?: number;
+  /** Exit code for exec checks. */
+  exitCode?: number;
   output: string;
   responseMs: number;
 }
@@ -165,7 +167,7 @@ export class HealthProber {
       // By identity, not by comparing times: Docker writes them in its local zone, which may change offset.
       const fresh = log.filter((r) => !entry.seen?.has(r.start));
       entry.seen = new Set(log.map((r) => r.start));
-      return fresh.map((r) => ({ ok: r.exitCode === 0, output: `exit ${r.exitCode}: ${r.output.trim().slice(0, 300)}`, responseMs: 0 }));
+      return fresh.map((r) => ({ ok: r.exitCode === 0, exitCode: r.exitCode, output: `exit ${r.exitCode}: ${r.output.trim().slice(0, 300)}`, responseMs: 0 }));
     } catch {
       return []; // the container went away; its service's next reconcile untracks it
     }

@@ -192,7 +192,7 @@ export class Recorder implements ManagerObserver {
       status,
       checkType: check?.exec ? "exec" : check?.http ? "http" : "tcp",
       httpStatus: result.status ?? null,
-      exitCode: check?.exec ? (result.ok ? 0 : 1) : null,
+      exitCode: result.exitCode ?? null,
       output: redact(result.output.slice(0, 500)),
       responseMs: result.responseMs,
       error: result.ok ? null : redact(result.output.slice(0, 200)),
