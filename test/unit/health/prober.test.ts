@@ -155,9 +155,9 @@ describe("HealthProber with exec checks (Docker's health log)", () => {
       ["starting", false],
       ["unhealthy", true],
     ]);
-    expect(heard[2]!.result).toEqual({ ok: false, output: "exit 1: no response 3", responseMs: 0 });
+    expect(heard[2]!.result).toEqual({ ok: false, exitCode: 1, output: "exit 1: no response 3", responseMs: 0 });
     expect(prober.status("c1")).toBe("unhealthy");
-    expect(prober.lastResult("c1")).toEqual({ ok: false, output: "exit 1: no response 3", responseMs: 0 });
+    expect(prober.lastResult("c1")).toEqual({ ok: false, exitCode: 1, output: "exit 1: no response 3", responseMs: 0 });
   });
 
   it("counts only consecutive failures: a success in between starts over", async () => {
