@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
+import type { Dialer } from "../health/prober.ts";
 
 /** One call made to an engine, as reported to metrics and the audit log. */
 export interface DockerCall {
@@ -90,6 +91,10 @@ export interface DriverOptions {
   /** Attempts for read-only calls on transient errors. */
   readAttempts?: number;
   retryDelayMs?: number;
+  /** Opens a TCP stream to a container's address (through the target's SSH connection for remote targets). */
+  dial?: Dialer;
+  /** Releases the connection (an SSH target's tunnel). */
+  close?: () => void;
 }
 
 /**
@@ -108,6 +113,17 @@ export class DockerDriver {
     this.hooks = options.hooks ?? {};
     this.readAttempts = options.readAttempts ?? 3;
     this.retryDelayMs = options.retryDelayMs ?? 100;
+    this.dial = options.dial;
+    this.closeConnection = options.close;
+  }
+
+  /** How health probes reach containers on this target; undefined: directly. */
+  readonly dial?: Dialer;
+  private readonly closeConnection?: () => void;
+
+  /** Closes the target's connection, if it holds one (SSH). */
+  close(): void {
+    this.closeConnection?.();
   }
 
   private async call<T>(operation: string, fn: () => Promise<T>, meta: { mutating?: boolean; object?: string; reason?: string } = {}): Promise<T> {

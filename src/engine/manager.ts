@@ -181,6 +181,7 @@ export class Manager {
     await this.rollouts.stop();
     this.prober.stop();
     for (const { actor } of this.targets.values()) actor.stop();
+    for (const { driver } of this.drivers.values()) driver?.close();
     for (const actor of [...this.services.values(), ...this.environments.values(), ...this.projects.values()]) actor.stop();
   }
 
@@ -283,6 +284,7 @@ export class Manager {
       const existing = this.targets.get(name);
       if (existing?.specHash === specHash) continue;
       existing?.actor.stop();
+      this.drivers.get(name)?.driver?.close();
       try {
         this.drivers.set(name, { specHash, driver: this.options.connect(target) });
       } catch (error) {
@@ -295,6 +297,7 @@ export class Manager {
       if (this.model.targets.has(name)) continue;
       actor.stop();
       this.targets.delete(name);
+      this.drivers.get(name)?.driver?.close();
       this.drivers.delete(name);
     }
   }

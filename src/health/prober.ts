@@ -1,4 +1,6 @@
+import { request } from "node:http";
 import { connect } from "node:net";
+import type { Duplex } from "node:stream";
 import type { ContainerHealth, ObservedContainer } from "../docker/observe.ts";
 import type { HealthCheck } from "../manifests/types.ts";
 import { durationMs } from "../desired/units.ts";
@@ -14,19 +16,51 @@ export interface ProbeResult {
   responseMs: number;
 }
 
-/** Opens a TCP connection to a container port; SSH targets forward it through their connection. */
-export type Dialer = (host: string, port: number, timeoutMs: number) => Promise<{ close(): void }>;
+/** Opens a TCP stream to a container port; SSH targets forward it through their connection. */
+export type Dialer = (host: string, port: number, timeoutMs: number) => Promise<Duplex>;
 
 export const directDialer: Dialer = (host, port, timeoutMs) =>
   new Promise((resolve, reject) => {
     const socket = connect({ host, port, timeout: timeoutMs });
-    socket.once("connect", () => resolve({ close: () => socket.destroy() }));
+    socket.once("connect", () => {
+      socket.setTimeout(0);
+      resolve(socket);
+    });
     socket.once("timeout", () => {
       socket.destroy();
       reject(new Error(`connect to ${host}:${port} timed out after ${timeoutMs} ms`));
     });
     socket.once("error", reject);
   });
+
+/** One HTTP request over an already open stream; the body is read up to 64 KiB. */
+function httpOver(stream: Duplex, address: string, port: number, method: string, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stream.destroy();
+      reject(new Error(`no answer from ${address}:${port} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const req = request({ method, host: address, port, path, createConnection: () => stream as never, headers: { connection: "close", "user-agent": "berth-health" } }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        if (body.length < 65_536) body += chunk;
+      });
+      res.on("end", () => {
+        clearTimeout(timer);
+        stream.destroy();
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+      res.on("error", reject);
+    });
+    req.on("error", (error) => {
+      clearTimeout(timer);
+      stream.destroy();
+      reject(error);
+    });
+    req.end();
+  });
+}
 
 /** A check as operators write it, e.g. `http GET :8080/healthz`. */
 export function describeCheck(check: HealthCheck): string {
@@ -43,13 +77,14 @@ export async function probeOnce(check: HealthCheck, address: string, dial: Diale
   try {
     if (check.tcp) {
       const socket = await dial(address, check.tcp.port, timeoutMs);
-      socket.close();
+      socket.destroy();
       return { ok: true, output: `connected to port ${check.tcp.port}`, responseMs: elapsed() };
     }
     const http = check.http!;
-    const response = await fetch(`http://${address}:${http.port}${http.path}`, { method: http.method, signal: AbortSignal.timeout(timeoutMs) });
-    const body = http.method === "HEAD" ? "" : await response.text();
+    const stream = await dial(address, http.port, timeoutMs);
+    const response = await httpOver(stream, address, http.port, http.method, http.path, Math.max(1, timeoutMs - elapsed()));
     const statusOk = http.expectStatus !== undefined ? response.status === http.expectStatus : response.status >= 200 && response.status < 400;
+    const body = http.method === "HEAD" ? "" : response.body;
     const bodyOk = !http.bodyPattern || new RegExp(http.bodyPattern).test(body);
     const excerpt = body.slice(0, 200);
     const why = !statusOk ? `status ${response.status}${http.expectStatus ? `, expected ${http.expectStatus}` : ""}` : !bodyOk ? `body does not match /${http.bodyPattern}/` : `status ${response.status}`;
@@ -74,6 +109,8 @@ interface Tracked {
   healthLog?: HealthLogReader;
   /** Start times of the health log entries already reported (Docker keeps the last five). */
   seen?: Set<string>;
+  /** How to reach the container (through SSH for remote targets); the prober's default otherwise. */
+  dial?: Dialer;
   timer?: NodeJS.Timeout;
 }
 
@@ -90,7 +127,7 @@ export class HealthProber {
   constructor(private readonly onResult: (serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean) => void, private readonly dial: Dialer = directDialer) {}
 
   /** Sets the containers probed for one service; containers no longer listed stop being probed. */
-  track(serviceKey: string, check: HealthCheck | undefined, network: string, containers: readonly ObservedContainer[], healthLog?: HealthLogReader): void {
+  track(serviceKey: string, check: HealthCheck | undefined, network: string, containers: readonly ObservedContainer[], healthLog?: HealthLogReader, dial?: Dialer): void {
     const probed = (c: ObservedContainer) => c.state === "running" && (check?.exec ? !!healthLog : !!c.addresses[network]);
     const wanted = new Map(check ? containers.filter(probed).map((c) => [c.id, c]) : []);
     for (const [id, t] of this.tracked) {
@@ -102,7 +139,7 @@ export class HealthProber {
       const address = c.addresses[network] ?? "";
       if (known && known.address === address && JSON.stringify(known.check) === JSON.stringify(check)) continue;
       if (known) this.untrack(id);
-      const entry: Tracked = { serviceKey, check: check!, address, startedAt: Date.now(), failures: 0, status: "starting", healthLog: check?.exec ? healthLog : undefined };
+      const entry: Tracked = { serviceKey, check: check!, address, startedAt: Date.now(), failures: 0, status: "starting", healthLog: check?.exec ? healthLog : undefined, dial };
       this.tracked.set(id, entry);
       this.schedule(id, entry, 0);
     }
@@ -138,7 +175,7 @@ export class HealthProber {
 
   private schedule(id: string, entry: Tracked, delayMs: number) {
     entry.timer = setTimeout(async () => {
-      const results = entry.healthLog ? await this.readLog(id, entry) : [await probeOnce(entry.check, entry.address, this.dial)];
+      const results = entry.healthLog ? await this.readLog(id, entry) : [await probeOnce(entry.check, entry.address, entry.dial ?? this.dial)];
       if (this.tracked.get(id) !== entry) return; // untracked while probing
       for (const result of results) this.apply(id, entry, result);
       this.schedule(id, entry, durationMs(entry.status === "starting" ? "1s" : entry.check.interval));

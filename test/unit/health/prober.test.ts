@@ -1,3 +1,4 @@
+import { Duplex } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ContainerHealth, ObservedContainer } from "../../../src/docker/observe.ts";
 import { HealthProber, type Dialer, type HealthLogReader, type ProbeResult } from "../../../src/health/prober.ts";
@@ -228,7 +229,7 @@ describe("HealthProber with http and tcp checks", () => {
     const log = healthLog();
     log.add(1, "must not be read");
     const close = vi.fn();
-    const dial = vi.fn<Dialer>(async () => ({ close }));
+    const dial = vi.fn<Dialer>(async () => ({ destroy: close }) as unknown as Duplex);
     newProber(dial).track(KEY, { tcp: { port: 5432 }, interval: "5s", timeout: "2s", retries: 3, startPeriod: "0s" }, NETWORK, [container("c1")], log.reader);
     await vi.advanceTimersByTimeAsync(0);
     expect(dial).toHaveBeenCalledWith("172.18.0.5", 5432, 2_000);
@@ -250,13 +251,26 @@ describe("HealthProber with http and tcp checks", () => {
     expect(prober.lastResult("c1")).toMatchObject({ ok: false, output: "connect ECONNREFUSED 172.18.0.5:5432" });
   });
 
-  it("fetches http checks itself and never reads the health log", async () => {
+  it("makes http checks itself, over the dialed stream, and never reads the health log", async () => {
     const log = healthLog();
-    const fetch = vi.fn(async () => new Response("ok", { status: 200 }));
-    vi.stubGlobal("fetch", fetch);
-    newProber().track(KEY, { http: { method: "GET", path: "/healthz", port: 8080 }, interval: "5s", timeout: "2s", retries: 3, startPeriod: "0s" }, NETWORK, [container("c1")], log.reader);
+    let request = "";
+    // A stream that answers any request with a canned HTTP response, as a container would.
+    const dial = vi.fn<Dialer>(async () => {
+      const stream = new Duplex({
+        read() {},
+        write(chunk: Buffer, _encoding, done) {
+          request += chunk.toString("utf8");
+          if (request.includes("\r\n\r\n")) stream.push("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+          done();
+        },
+      });
+      return stream;
+    });
+    newProber(dial).track(KEY, { http: { method: "GET", path: "/healthz", port: 8080 }, interval: "5s", timeout: "2s", retries: 3, startPeriod: "0s" }, NETWORK, [container("c1")], log.reader);
     await vi.advanceTimersByTimeAsync(0);
-    expect(fetch).toHaveBeenCalledWith("http://172.18.0.5:8080/healthz", expect.objectContaining({ method: "GET" }));
+    await vi.waitFor(() => expect(heard).toHaveLength(1));
+    expect(dial).toHaveBeenCalledWith("172.18.0.5", 8080, 2000);
+    expect(request).toMatch(/^GET \/healthz HTTP\/1.1\r\n/);
     expect(prober.status("c1")).toBe("healthy");
     expect(heard[0]!.result).toMatchObject({ ok: true, status: 200, output: "status 200: ok" });
     await vi.advanceTimersByTimeAsync(10_000);
@@ -264,7 +278,7 @@ describe("HealthProber with http and tcp checks", () => {
   });
 
   it("does not probe a container without an address on the service's network", async () => {
-    const dial = vi.fn<Dialer>(async () => ({ close() {} }));
+    const dial = vi.fn<Dialer>(async () => ({ destroy() {} }) as unknown as Duplex);
     newProber(dial).track(KEY, { tcp: { port: 5432 }, interval: "5s", timeout: "2s", retries: 3, startPeriod: "0s" }, NETWORK, [container("c1", { addresses: { bridge: "172.17.0.2" } })]);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(dial).not.toHaveBeenCalled();
@@ -290,7 +304,7 @@ describe("HealthProber tracking", () => {
   });
 
   it("stops probing every container of a service whose check is removed, leaving other services alone", async () => {
-    const dial = vi.fn<Dialer>(async () => ({ close() {} }));
+    const dial = vi.fn<Dialer>(async () => ({ destroy() {} }) as unknown as Duplex);
     const tcp: HealthCheck = { tcp: { port: 80 }, interval: "5s", timeout: "1s", retries: 3, startPeriod: "0s" };
     newProber(dial).track(KEY, tcp, NETWORK, [container("c1")]);
     prober.track("Service/dev/db", tcp, NETWORK, [container("d1", { addresses: { [NETWORK]: "172.18.0.9" } })]);
