@@ -16,7 +16,7 @@ export interface TestService {
 const httpd = ["httpd", "-f", "-p", "8080", "-h", "/www"];
 
 /** Writes a complete project for the test engine: target, project, one environment, one file per service. */
-export function writeProject(dir: ManifestDir, project: string, dockerHost: string, services: Record<string, TestService>, options: { environment?: string; targetLabels?: string } = {}): void {
+export function writeProject(dir: ManifestDir, project: string, dockerHost: string, services: Record<string, TestService>, options: { environment?: string; targetLabels?: string; ssh?: SshTargetSpec } = {}): void {
   const environment = options.environment ?? "dev";
   dir.write(
     "base.yaml",
@@ -25,10 +25,7 @@ kind: DeploymentTarget
 metadata:
   name: ${project}-engine
 spec:
-  type: local
-  docker:
-    host: ${dockerHost}
-${options.targetLabels ? `  labels: ${options.targetLabels}\n` : ""}---
+${options.ssh ? sshSpec(options.ssh, dockerHost) : `  type: local\n  docker:\n    host: ${dockerHost}\n`}${options.targetLabels ? `  labels: ${options.targetLabels}\n` : ""}---
 apiVersion: berth.dev/v1alpha1
 kind: Project
 metadata:
@@ -47,6 +44,18 @@ spec:
 `,
   );
   for (const [name, s] of Object.entries(services)) writeService(dir, project, name, s);
+}
+
+/** An ssh DeploymentTarget: the remote socket is the test engine's own, reached through sshd. */
+export interface SshTargetSpec {
+  port: number;
+  user: string;
+  identityFile: string;
+  hostKey: string;
+}
+
+function sshSpec(ssh: SshTargetSpec, dockerHost: string): string {
+  return `  type: ssh\n  ssh:\n    host: 127.0.0.1\n    port: ${ssh.port}\n    user: ${ssh.user}\n    identityFile: ${ssh.identityFile}\n    hostKey: "${ssh.hostKey}"\n    remoteSocket: ${dockerHost.replace(/^unix:\/\//, "")}\n`;
 }
 
 export function writeService(dir: ManifestDir, project: string, name: string, s: TestService): void {
