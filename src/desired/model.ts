@@ -13,6 +13,7 @@ import { LABEL } from "../docker/labels.ts";
 import { readBuildContext } from "./build-context.ts";
 import { containerTemplate, type ContainerTemplate } from "./container-spec.ts";
 import { EnvFileReader, resolveEnv, SpecError } from "./env.ts";
+import { routingLabels } from "./routing.ts";
 import { hashOf } from "./hash.ts";
 import { environmentKey, networkName, serviceKey, volumeName } from "./names.ts";
 import { durationMs } from "./units.ts";
@@ -101,7 +102,8 @@ export function buildDesiredModel(state: DesiredState, options: ModelOptions = {
     const environment = env.metadata.name;
     const projectLabels = projects.get(project)!.spec.labels ?? {};
     const own = services.filter((s) => s.spec.project === project);
-    const desired = own.map((s) => desiredService(s, env, projectLabels, files, state.dir, options.daemonEnv ?? process.env, state.revision?.commit));
+    const routing = { domain: env.spec.domain ?? targets.get(target)!.spec.domain, tls: targets.get(target)!.spec.tls };
+    const desired = own.map((s) => desiredService(s, env, projectLabels, files, state.dir, options.daemonEnv ?? process.env, state.revision?.commit, routing));
     const ordered = dependencyOrder(desired);
     for (const s of ordered) model.services.set(s.key, s);
     model.environments.set(environment, {
@@ -129,6 +131,7 @@ function desiredService(
   manifestsDir: string,
   daemonEnv: NodeJS.ProcessEnv,
   revision: string | undefined,
+  routing: { domain?: string; tls: boolean },
 ): DesiredService {
   const spec = service.spec;
   const name = service.metadata.name;
@@ -171,7 +174,7 @@ function desiredService(
       env: env_.entries,
       ports,
       resources: override.resources ?? spec.resources,
-      labels: { ...projectLabels, ...(spec.labels ?? {}) },
+      labels: { ...projectLabels, ...(spec.labels ?? {}), ...routingLabels(spec.routing, { project, environment, service: name, network: networkName(project, environment), ...routing }) },
       network: networkName(project, environment),
       resolvePath,
     });

@@ -1,5 +1,6 @@
 import { AuditRepository, DeploymentRepository, DriftRepository, EventRepository, HealthRepository, ResourceRepository, SnapshotRepository, TargetRepository, enforceRetention, type Retention } from "./repositories.ts";
 import { PinRepository, RevisionRepository } from "./rollout-repositories.ts";
+import { ParityRepository } from "./parity-repository.ts";
 import { openDatabase, type OpenedDatabase } from "./store.ts";
 
 /** The repositories Berth writes what it observes to; passed to whoever needs them. */
@@ -15,6 +16,7 @@ export interface Store {
   snapshots: SnapshotRepository;
   revisions: RevisionRepository;
   pins: PinRepository;
+  parity: ParityRepository;
   /** Round trip to the database, in milliseconds. */
   ping(): Promise<number>;
   enforceRetention(retention: Retention): Promise<number>;
@@ -36,6 +38,7 @@ export function createStore(opened: OpenedDatabase, now: () => number = Date.now
     snapshots: new SnapshotRepository(db, now),
     revisions: new RevisionRepository(db, now),
     pins: new PinRepository(db, now),
+    parity: new ParityRepository(db, now),
     async ping() {
       const started = performance.now();
       await client.execute("SELECT 1");

@@ -167,3 +167,21 @@ export const actorSnapshots = sqliteTable("actor_snapshots", {
   snapshot: text("snapshot").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
+
+/** Every `berth diff-env` report: which two environments, when, and what differed (secret values masked). */
+export const parityReports = sqliteTable(
+  "parity_reports",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    time: integer("time").notNull(),
+    project: text("project").notNull(),
+    environmentA: text("environment_a").notNull(),
+    environmentB: text("environment_b").notNull(),
+    identical: integer("identical", { mode: "boolean" }).notNull(),
+    /** JSON: counts per status and severity. */
+    summary: text("summary").notNull(),
+    /** JSON: the whole report. */
+    report: text("report").notNull(),
+  },
+  (t) => [index("parity_project_time").on(t.project, t.time)],
+);

@@ -58,10 +58,15 @@ describe("the example project", () => {
       expect(resources.map((r) => `${r.kind}/${r.name}=${r.phase}`).sort()).toEqual([
         "DeploymentTarget/local=Active",
         "Environment/development=Healthy",
+        // Production is suspended in the example: declared, compared by diff-env, never run here.
+        "Environment/production=Stopped",
         "Project/demo=Ready",
         "Service/development/api=Running",
         "Service/development/store=Running",
         "Service/development/web=Running",
+        "Service/production/api=Stopped",
+        "Service/production/store=Stopped",
+        "Service/production/web=Stopped",
       ]);
       for (const r of resources) {
         expect(JSON.parse(r.conditions)).toEqual([expect.objectContaining({ type: "Ready", status: "True", lastTransitionTime: expect.any(String) })]);

@@ -3,6 +3,7 @@ import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
 import { loadValid } from "../runtime.ts";
 import { buildDesiredModel } from "../../desired/model.ts";
 import { driverForTarget } from "../../docker/transport.ts";
+import type { DockerDriver } from "../../docker/driver.ts";
 import { countChanges, planAll, renderPlans } from "../../engine/plan-all.ts";
 import { Redactor } from "../../log/logger.ts";
 import { secretValuesOf } from "../../desired/model.ts";
@@ -20,8 +21,18 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
       const model = buildDesiredModel(state, { daemonEnv: io.env });
       const redactor = new Redactor();
       redactor.setSecrets(secretValuesOf(model));
-      const drivers = new Map([...model.targets].map(([name, target]) => [name, () => driverForTarget(target, { env: io.env })]));
-      const plans = await planAll(model, (target) => drivers.get(target)!());
+      const drivers = new Map<string, DockerDriver>();
+      const driverOf = (name: string) => {
+        if (!drivers.has(name)) drivers.set(name, driverForTarget(model.targets.get(name)!, { env: io.env }));
+        return drivers.get(name)!;
+      };
+      let plans: Awaited<ReturnType<typeof planAll>>;
+      try {
+        plans = await planAll(model, driverOf);
+      } finally {
+        // An SSH target's connection would keep the process alive.
+        for (const driver of drivers.values()) driver.close();
+      }
       io.stdout(redactor.redact(renderPlans(plans)));
       const failed = plans.some((p) => p.error) || plans.some((p) => p.environments.some((e) => e.services.some((s) => s.error)));
       if (failed) return setExitCode(1);

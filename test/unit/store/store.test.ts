@@ -47,8 +47,9 @@ describe("store", () => {
     const url = `file:${dir}/berth.db`;
     const before = createStore(await openDatabase(url, { migrationsDir: old }), now);
     await before.events.record({ type: "Normal", reason: "Created", message: "kept across the upgrade", kind: "Service", name: "dev/web" });
-    // The newest migration adds the pins table and the deployments trigger.
-    await expect(before.pins.set({ service: "Service/dev/web", manifestRevision: "a", runRevision: "b", reason: "test" })).rejects.toThrow();
+    // The newest migration adds the parity reports table.
+    const report = { project: "demo", a: "dev", b: "prod", services: [], summary: { identical: 0, different: 0, "missing in A": 0, "missing in B": 0, error: 0, warning: 0, info: 0 }, identical: true };
+    await expect(before.parity.record(report)).rejects.toThrow();
     before.close();
 
     store = createStore(await openDatabase(url), now);
@@ -57,6 +58,8 @@ describe("store", () => {
     expect(await store.pins.get("Service/dev/web")).toMatchObject({ runRevision: "b", reason: "test" });
     const id = await store.deployments.start({ service: "Service/dev/web", revision: "b", image: "web:1" });
     expect((await store.deployments.get(id))?.trigger).toBe("manifest");
+    await store.parity.record(report);
+    expect(await store.parity.list({ project: "demo" })).toEqual([report]);
   });
 
   it("bumps a resource's generation only when its spec hash changes", async () => {
