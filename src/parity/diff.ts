@@ -54,15 +54,17 @@ function fieldsOf(s: DesiredService): Map<string, Field> {
   const fields = new Map<string, Field>([
     ["image", { value: s.image.ref, severity: "error" }],
     ["replicas", { value: String(s.replicas), severity: "warning" }],
-    ["resources", { value: show({ memory: host.Memory, memoryReservation: host.MemoryReservation, nanoCpus: host.NanoCpus, pids: host.PidsLimit }), severity: "warning" }],
-    ["ports", { value: show(host.PortBindings ?? s.template.ExposedPorts), severity: "warning" }],
+    ["resources", { value: show({ memory: host.Memory, memoryReservation: host.MemoryReservation, nanoCpus: host.NanoCpus, cpuShares: host.CpuShares }), severity: "warning" }],
+    ["ports", { value: portsOf(s), severity: "warning" }],
     ["command", { value: show({ entrypoint: s.template.Entrypoint, cmd: s.template.Cmd }), severity: "warning" }],
     ["healthCheck", { value: show(s.healthCheck), severity: "warning" }],
     ["restartPolicy", { value: s.restartPolicy, severity: "warning" }],
     ["update", { value: show({ strategy: s.strategy, maxSurge: s.maxSurge, maxUnavailable: s.maxUnavailable, healthTimeout: s.healthTimeout, autoRollback: s.autoRollback }), severity: "info" }],
   ]);
-  const rule = Object.entries(s.template.Labels ?? {}).find(([k]) => k.startsWith("traefik.http.routers.") && k.endsWith(".rule"))?.[1];
-  fields.set("routing", { value: rule ?? UNSET, severity: "info" });
+  const labels = Object.entries(s.template.Labels ?? {});
+  const rule = labels.find(([k]) => k.startsWith("traefik.http.routers.") && k.endsWith(".rule"))?.[1];
+  const tls = labels.some(([k, v]) => k.startsWith("traefik.http.routers.") && k.endsWith(".tls") && v === "true");
+  fields.set("routing", { value: rule ? `${rule}${tls ? " (tls)" : ""}` : UNSET, severity: "info" });
   const secret = new Set(s.secretNames);
   for (const entry of s.template.Env ?? []) {
     const at = entry.indexOf("=");
@@ -70,6 +72,16 @@ function fieldsOf(s: DesiredService): Map<string, Field> {
     fields.set(`env.${name}`, { value: at < 0 ? "" : entry.slice(at + 1), severity: "info", secret: secret.has(name) });
   }
   return fields;
+}
+
+/** Ports as `docker ps` shows them: `127.0.0.1:8088->8080/tcp` when published, `8080/tcp` when only exposed. */
+function portsOf(s: DesiredService): string {
+  const bindings = s.template.HostConfig?.PortBindings as Record<string, { HostIp?: string; HostPort?: string }[]> | undefined;
+  const ports = Object.keys(s.template.ExposedPorts ?? {}).flatMap((port) => {
+    const published = bindings?.[port] ?? [];
+    return published.length ? published.map((b) => `${b.HostIp ? `${b.HostIp}:` : ""}${b.HostPort}->${port}`) : [port];
+  });
+  return ports.sort().join(", ") || UNSET;
 }
 
 function compareServices(a: DesiredService, b: DesiredService): FieldDifference[] {

@@ -19,7 +19,7 @@ describe("berth validate", () => {
   it("accepts the example manifests", async () => {
     const { code, stdout } = await berth("validate", "manifests");
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^manifests: valid \(6 files: 1 DeploymentTarget, 1 Project, 1 Environment, 3 Services\)/);
+    expect(stdout).toMatch(/^manifests: valid \(7 files: 1 DeploymentTarget, 1 Project, 2 Environments, 3 Services\)/);
   });
 
   it("reports a cycle, a duplicate name, an unknown reference, a bad port and a YAML syntax error together, and exits 1", async () => {
