@@ -55,7 +55,7 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
   const containers = await observeContainers(driver, scope);
   const own = containers.filter((c) => c.service === desired.service);
   const network = model.environments.get(desired.environment)!.network;
-  deps.prober.track(key, desired.healthCheck, network, own, (id) => driver.healthLog(id), driver.dial);
+  deps.prober.track(key, desired.healthCheck, network, own, driver.healthLogReader, driver.dial);
   if (pin && !pin.runRevision && !desired.suspended) {
     // A failed rollout without a rollback: the containers stay as they are for inspection, nothing is retried.
     return { ...facts(desired, own, deps, true, undefined, undefined), held: `${pin.reason}; Berth waits for a new revision of the container spec in the manifests or berth rollout retry` };
@@ -95,7 +95,7 @@ export async function reconcileService(key: string, deps: ReconcileDeps): Promis
 
   await executeServiceActions(driver, desired, actions, deps.log);
   const after = actions.length ? (await observeContainers(driver, { ...scope, service: desired.service })) : own;
-  if (actions.length) deps.prober.track(key, desired.healthCheck, network, after, (id) => driver.healthLog(id), driver.dial);
+  if (actions.length) deps.prober.track(key, desired.healthCheck, network, after, driver.healthLogReader, driver.dial);
   const message = waiting.length ? `waiting for ${waiting.join(", ")}` : undefined;
   const held = pin ? `${pin.reason}; runs revision ${desired.specHash.slice(0, 12)} until the container spec in the manifests changes or berth rollout retry` : undefined;
   return {

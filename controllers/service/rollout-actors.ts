@@ -60,7 +60,7 @@ async function look(input: RevisionInput, deps: RolloutActorDeps, signal?: Abort
   const driver = await driverOf(deps, desired.target, signal);
   const network = deps.model().environments.get(desired.environment)?.network ?? "";
   const own = await observeContainers(driver, { project: desired.project, environment: desired.environment, service: desired.service });
-  deps.prober.track(input.key, desired.healthCheck, network, own, (id) => driver.healthLog(id), driver.dial);
+  deps.prober.track(input.key, desired.healthCheck, network, own, driver.healthLogReader, driver.dial);
   const views: ReplicaView[] = own.map((c) => {
     const done = completed(c, desired.restartPolicy);
     return { ...c, ready: done || isReady(c, desired, deps.healthOf), completed: done, unhealthy: !!desired.healthCheck && deps.healthOf(c, desired) === "unhealthy" };

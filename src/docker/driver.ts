@@ -117,6 +117,9 @@ export class DockerDriver {
     this.closeConnection = options.close;
   }
 
+  /** Reads a container's exec health log; one function per driver, so the prober can tell drivers apart. */
+  readonly healthLogReader = (id: string) => this.healthLog(id);
+
   /** How health probes reach containers on this target; undefined: directly. */
   readonly dial?: Dialer;
   private readonly closeConnection?: () => void;

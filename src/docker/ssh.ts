@@ -24,7 +24,7 @@ export interface SshTarget {
 /** The host presented another key than the manifest pins: the connection is refused. */
 export class HostKeyMismatchError extends Error {
   constructor(target: string, host: string, expected: string, presented: string) {
-    super(`DeploymentTarget/${target}: host key of ${host} does not match: expected ${expected}, presented ${presented}; refusing to connect. If the host was re-keyed on purpose, set spec.ssh.hostKey to "${presented}"`);
+    super(`DeploymentTarget/${target}: host key of ${host} does not match: expected ${expected}, presented ${presented}; refusing to connect. If the host was re-keyed on purpose, check its key out of band (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the host) before setting spec.ssh.hostKey to it`);
     this.name = "HostKeyMismatchError";
   }
 }
@@ -48,6 +48,12 @@ export function expectedFingerprint(hostKey: string): string {
   return fingerprintOf(Buffer.from(blob, "base64"));
 }
 
+/** Channels to the Docker socket held at once (the event stream keeps one), and to containers for probes: together under sshd's default MaxSessions of 10. */
+const AGENT_CHANNELS = 7;
+const PROBE_CHANNELS = 2;
+/** How long opening one channel may take before the call fails. */
+const CHANNEL_TIMEOUT_MS = 10_000;
+
 const expandHome = (path: string) => (path === "~" || path.startsWith("~/") ? `${homedir()}${path.slice(1)}` : path);
 
 /**
@@ -58,47 +64,59 @@ const expandHome = (path: string) => (path === "~" || path.startsWith("~/") ? `$
  */
 export class SshTunnel {
   private ready?: Promise<Client>;
+  /** The client connected, or still connecting: close() ends either. */
   private client?: Client;
   private closed = false;
+  private probeChannels = 0;
+  /** After a failed connect, calls fail fast until this time, so probes do not hammer a host that is down. */
+  private retryAt = 0;
+  private lastError?: Error;
+  private backoffMs = 0;
 
   constructor(private readonly options: SshTarget) {}
 
   /** The connected client, connecting when there is none. */
   connection(): Promise<Client> {
     if (this.closed) return Promise.reject(new SshConnectError(`DeploymentTarget/${this.options.target}: connection closed`));
+    if (!this.ready && this.lastError && Date.now() < this.retryAt) return Promise.reject(this.lastError);
     this.ready ??= this.open();
     return this.ready;
   }
 
-  /** An http.Agent whose sockets are streams to the remote Docker socket. */
+  /**
+   * An http.Agent whose sockets are streams to the remote Docker socket.
+   * sshd refuses channels beyond its MaxSessions (10 by default): requests
+   * beyond AGENT_CHANNELS queue here instead, and idle channels are reused.
+   */
   agent(): Agent {
-    const agent = new Agent({ keepAlive: false });
+    const agent = new Agent({ keepAlive: true, maxSockets: AGENT_CHANNELS, maxFreeSockets: AGENT_CHANNELS });
     const create = (_options: unknown, callback: (error: Error | null, socket?: Duplex) => void) => {
-      this.connection()
-        .then((client) =>
-          client.openssh_forwardOutStreamLocal(this.options.remoteSocket, (error, stream) => {
-            if (error) return callback(new SshConnectError(`DeploymentTarget/${this.options.target}: cannot reach ${this.options.remoteSocket} on ${this.options.host}: ${error.message}; expected the Docker socket there and the user allowed to use it`, { cause: error }));
-            callback(null, asSocket(stream));
-          }),
-        )
-        .catch((error: Error) => callback(error));
+      this.channel((client, done) => client.openssh_forwardOutStreamLocal(this.options.remoteSocket, done), `the Docker socket ${this.options.remoteSocket}`).then(
+        (stream) => callback(null, stream),
+        (error: Error) => callback(error),
+      );
       return undefined;
     };
     (agent as unknown as { createConnection: typeof create }).createConnection = create;
     return agent;
   }
 
-  /** Opens a TCP stream to host:port as seen from the remote host (a container's address). */
+  /** Opens a TCP stream to host:port as seen from the remote host (a container's address); at most PROBE_CHANNELS at once. */
   readonly dial = async (host: string, port: number, timeoutMs: number): Promise<Duplex> => {
-    const client = await this.connection();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`connect to ${host}:${port} through ${this.options.host} timed out after ${timeoutMs} ms`)), timeoutMs);
-      client.forwardOut("127.0.0.1", 0, host, port, (error, stream) => {
-        clearTimeout(timer);
-        if (error) reject(new Error(`connect to ${host}:${port} through ${this.options.host}: ${error.message}`));
-        else resolve(asSocket(stream));
-      });
-    });
+    const deadline = Date.now() + timeoutMs;
+    while (this.probeChannels >= PROBE_CHANNELS) {
+      if (Date.now() > deadline) throw new Error(`connect to ${host}:${port} through ${this.options.host} timed out after ${timeoutMs} ms waiting for a free channel`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.probeChannels++;
+    try {
+      const stream = await this.channel((client, done) => client.forwardOut("127.0.0.1", 0, host, port, done), `${host}:${port}`, Math.max(1, deadline - Date.now()));
+      stream.once("close", () => this.probeChannels--);
+      return stream;
+    } catch (error) {
+      this.probeChannels--;
+      throw error;
+    }
   };
 
   /** Closes the connection for good. */
@@ -107,55 +125,111 @@ export class SshTunnel {
     this.client?.end();
   }
 
+  /** Opens one channel, bounded in time: a connection gone silent fails calls in seconds, not when keepalive gives up. */
+  private async channel(open: (client: Client, done: (error: Error | undefined, stream: Duplex) => void) => void, what: string, timeoutMs = CHANNEL_TIMEOUT_MS): Promise<Duplex> {
+    const { target, host } = this.options;
+    const client = await this.connection();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new SshConnectError(`DeploymentTarget/${target}: no channel to ${what} on ${host} within ${timeoutMs} ms; the connection may be gone silent`));
+      }, timeoutMs);
+      open(client, (error, stream) => {
+        clearTimeout(timer);
+        if (settled) return void stream?.destroy(); // too late: nobody will read it
+        settled = true;
+        if (!error) return resolve(asSocket(stream));
+        const prohibited = /prohibited/i.test(error.message) ? "; sshd forbids forwarding: expected AllowStreamLocalForwarding and AllowTcpForwarding yes (and no DisableForwarding) for this user" : "; expected it to exist and the user allowed to use it";
+        reject(new SshConnectError(`DeploymentTarget/${target}: cannot reach ${what} on ${host}: ${error.message}${prohibited}`, { cause: error }));
+      });
+    });
+  }
+
   private open(): Promise<Client> {
     const { target, host, port, user } = this.options;
     const expected = expectedFingerprint(this.options.hostKey);
     let mismatch: HostKeyMismatchError | undefined;
-    return new Promise<Client>((resolve, reject) => {
+    const attempt = new Promise<Client>((resolve, reject) => {
       const client = new Client();
-      const forget = () => {
+      this.client = client;
+      let connected = false;
+      let failed = false;
+      const fail = (error: Error) => {
+        if (failed) return;
+        failed = true;
         if (this.client === client) this.client = undefined;
-        this.ready = undefined;
+        if (this.ready === attempt) this.ready = undefined;
+        this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 1_000), 10_000);
+        this.retryAt = Date.now() + this.backoffMs;
+        this.lastError = error;
+        reject(error);
       };
       client.once("ready", () => {
-        this.client = client;
+        if (this.closed) {
+          client.end();
+          return fail(new SshConnectError(`DeploymentTarget/${target}: connection closed`));
+        }
+        connected = true;
+        this.backoffMs = 0;
+        this.lastError = undefined;
         resolve(client);
       });
-      client.on("error", (error) => {
-        forget();
-        reject(mismatch ?? new SshConnectError(`DeploymentTarget/${target}: ssh ${user}@${host}:${port}: ${error.message}`, { cause: error }));
+      client.on("error", (error) => fail(mismatch ?? new SshConnectError(`DeploymentTarget/${target}: ssh ${user}@${host}:${port}: ${error.message}${authHint(error.message)}`, { cause: error })));
+      client.on("close", () => {
+        if (!connected) return fail(mismatch ?? new SshConnectError(`DeploymentTarget/${target}: ssh ${user}@${host}:${port}: connection closed before it was ready`));
+        if (this.client === client) this.client = undefined;
+        if (this.ready === attempt) this.ready = undefined;
       });
-      client.on("close", forget);
-      let config: ConnectConfig;
       try {
-        config = {
+        client.connect({
           host,
           port,
           username: user,
           readyTimeout: 10_000,
           keepaliveInterval: 10_000,
           keepaliveCountMax: 3,
+          // A pinned key line also pins its algorithm, so the host is asked for that key, not another it holds.
+          ...(hostKeyAlgorithms(this.options.hostKey) ? { algorithms: { serverHostKey: hostKeyAlgorithms(this.options.hostKey) } } : {}),
           hostVerifier: (key: Buffer) => {
             const presented = fingerprintOf(key);
             if (presented === expected) return true;
             mismatch = new HostKeyMismatchError(target, host, expected, presented);
             return false;
           },
-          ...(this.options.identityFile
-            ? { privateKey: readFileSync(expandHome(this.options.identityFile)), passphrase: this.options.passphrase }
-            : { agent: this.options.agentSocket }),
-        };
+          ...this.credentials(),
+        } as ConnectConfig);
       } catch (error) {
-        forget();
-        return reject(new SshConnectError(`DeploymentTarget/${target}: cannot read identity file ${this.options.identityFile}: ${error instanceof Error ? error.message : error}`, { cause: error }));
+        fail(error instanceof SshConnectError ? error : new SshConnectError(`DeploymentTarget/${target}: ${error instanceof Error ? error.message : error}${this.options.passphrase === undefined ? "; if the key is encrypted, name the variable holding its passphrase in spec.ssh.passphraseFromEnv and set it in the daemon's environment" : ""}`, { cause: error }));
       }
-      if (!config.privateKey && !config.agent) {
-        forget();
-        return reject(new SshConnectError(`DeploymentTarget/${target}: no identityFile and no ssh-agent (SSH_AUTH_SOCK is unset); expected spec.ssh.identityFile, e.g. ~/.ssh/id_ed25519`));
-      }
-      client.connect(config);
     });
+    return attempt;
   }
+
+  private credentials(): Partial<ConnectConfig> {
+    const { target, identityFile, passphrase, agentSocket } = this.options;
+    if (identityFile) {
+      try {
+        return { privateKey: readFileSync(expandHome(identityFile)), passphrase };
+      } catch (error) {
+        throw new SshConnectError(`DeploymentTarget/${target}: cannot read identity file ${identityFile}: ${error instanceof Error ? error.message : error}`, { cause: error });
+      }
+    }
+    if (!agentSocket) throw new SshConnectError(`DeploymentTarget/${target}: no identityFile and no ssh-agent (SSH_AUTH_SOCK is unset); expected spec.ssh.identityFile, e.g. ~/.ssh/id_ed25519`);
+    return { agent: agentSocket };
+  }
+}
+
+/** What to check when the server turned the login down. */
+function authHint(message: string): string {
+  return /authentication methods failed/i.test(message) ? "; expected the key in the user's authorized_keys on the host" : "";
+}
+
+/** ssh2 algorithm names for a pinned key line's type; undefined for a bare fingerprint (any type may match). */
+function hostKeyAlgorithms(hostKey: string): string[] | undefined {
+  if (hostKey.startsWith("SHA256:")) return undefined;
+  const type = hostKey.trim().split(/\s+/)[0]!;
+  return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type];
 }
 
 /** ssh2 channels lack the socket methods Node's http client may call. */

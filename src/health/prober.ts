@@ -137,7 +137,8 @@ export class HealthProber {
       const known = this.tracked.get(id);
       // A restarted container may come back on another address: probe where it is now.
       const address = c.addresses[network] ?? "";
-      if (known && known.address === address && JSON.stringify(known.check) === JSON.stringify(check)) continue;
+      // A replaced target connection (its spec changed) brings new dial and log readers: probe through those.
+      if (known && known.address === address && JSON.stringify(known.check) === JSON.stringify(check) && known.dial === dial && known.healthLog === (check?.exec ? healthLog : undefined)) continue;
       if (known) this.untrack(id);
       const entry: Tracked = { serviceKey, check: check!, address, startedAt: Date.now(), failures: 0, status: "starting", healthLog: check?.exec ? healthLog : undefined, dial };
       this.tracked.set(id, entry);

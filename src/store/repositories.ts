@@ -1,6 +1,6 @@
 import { and, desc, eq, lt, notInArray, sql } from "drizzle-orm";
 import type { Database } from "./store.ts";
-import { actorSnapshots, auditLog, deployments, driftChecks, events, healthResults, resources, targets } from "./schema.ts";
+import { actorSnapshots, auditLog, deployments, driftChecks, events, healthResults, parityReports, resources, targets } from "./schema.ts";
 
 /** Kubernetes-style condition. */
 export interface Condition {
@@ -279,6 +279,7 @@ export async function enforceRetention(db: Database, retention: Retention, now =
     db.delete(events).where(lt(events.lastTime, now - retention.eventsMs)),
     db.delete(auditLog).where(lt(auditLog.time, now - retention.auditMs)),
     db.delete(driftChecks).where(lt(driftChecks.time, now - retention.driftMs)),
+    db.delete(parityReports).where(lt(parityReports.time, now - retention.deploymentsMs)),
     // A service's newest rollout is kept however old: it is what the next one rolls back to.
     db.delete(deployments).where(and(lt(deployments.startedAt, now - retention.deploymentsMs), notInArray(deployments.id, db.select({ id: sql<number>`max(${deployments.id})` }).from(deployments).groupBy(deployments.service)))),
   ]);

@@ -1,5 +1,6 @@
 import { Option } from "commander";
-import { buildDesiredModel } from "../../desired/model.ts";
+import { buildDesiredModel, secretValuesOf } from "../../desired/model.ts";
+import { Redactor } from "../../log/logger.ts";
 import { compareEnvironments, type ParityReport } from "../../parity/diff.ts";
 import { openStore } from "../../store/index.ts";
 import type { CommandModule } from "../context.ts";
@@ -32,7 +33,17 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
         io.stderr(`Environment/${a} belongs to Project/${ea.project} and Environment/${b} to Project/${eb.project}; expected two environments of one project\n`);
         return setExitCode(1);
       }
-      const report = compareEnvironments(ea, eb);
+      // A service whose spec cannot be built here (a missing env file or daemon variable) has nothing to compare.
+      const broken = [...ea.services, ...eb.services].filter((s) => s.error);
+      if (broken.length) {
+        for (const s of broken) io.stderr(`${s.key}: ${s.error}\n`);
+        io.stderr(`cannot compare ${a} and ${b} while ${broken.length} service spec(s) cannot be built; nothing was stored\n`);
+        return setExitCode(1);
+      }
+      const redactor = new Redactor();
+      redactor.setSecrets(secretValuesOf(model));
+      // Masked by name in the report; the redactor also catches a secret value under a name not marked secret elsewhere.
+      const report = JSON.parse(redactor.redact(JSON.stringify(compareEnvironments(ea, eb)))) as ParityReport;
       const store = await openStore(options.db);
       try {
         await store.parity.record(report);

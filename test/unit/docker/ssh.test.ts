@@ -1,0 +1,66 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { expectedFingerprint, SshTunnel } from "../../../src/docker/ssh.ts";
+
+const servers: Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+/** A TCP server on loopback that greets like sshd and then does `then` with the socket. */
+async function fakeSshd(then: (socket: import("node:net").Socket) => void): Promise<number> {
+  const server = createServer((socket) => {
+    socket.write("SSH-2.0-OpenSSH_9.2\r\n");
+    then(socket);
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return (server.address() as { port: number }).port;
+}
+
+const tunnel = (port: number) => new SshTunnel({ target: "t", host: "127.0.0.1", port, user: "u", agentSocket: "/nonexistent", hostKey: `SHA256:${"A".repeat(43)}`, remoteSocket: "/var/run/docker.sock" });
+
+describe("ssh host keys", () => {
+  it("computes the fingerprint ssh-keygen prints, from a public key line with or without a comment", () => {
+    const dir = mkdtempSync(join(tmpdir(), "berth-key-"));
+    try {
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "a comment", "-f", join(dir, "k")]);
+      const printed = execFileSync("ssh-keygen", ["-l", "-f", join(dir, "k.pub")], { encoding: "utf8" }).split(" ")[1];
+      const line = readFileSync(join(dir, "k.pub"), "utf8").trim();
+      expect(expectedFingerprint(line)).toBe(printed);
+      expect(expectedFingerprint(line.split(" ").slice(0, 2).join(" "))).toBe(printed);
+      expect(expectedFingerprint(`${printed}=`)).toBe(printed);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("SshTunnel connections", () => {
+  it("rejects, rather than hanging, when the server closes before the connection is ready", async () => {
+    const port = await fakeSshd((socket) => setTimeout(() => socket.destroy(), 50));
+    await expect(tunnel(port).connection()).rejects.toThrow(/DeploymentTarget\/t: ssh u@127.0.0.1/);
+  });
+
+  it("fails fast for a while after a failed connect instead of dialling again at once", async () => {
+    let accepted = 0;
+    const port = await fakeSshd((socket) => {
+      accepted++;
+      socket.destroy();
+    });
+    const t = tunnel(port);
+    await expect(t.connection()).rejects.toThrow();
+    await expect(t.connection()).rejects.toThrow();
+    expect(accepted).toBe(1);
+  });
+
+  it("refuses every call once closed", async () => {
+    const t = tunnel(1);
+    t.close();
+    await expect(t.connection()).rejects.toThrow("connection closed");
+  });
+});
