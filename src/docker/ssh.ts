@@ -171,6 +171,7 @@ export class SshTunnel {
           return fail(new SshConnectError(`DeploymentTarget/${target}: connection closed`));
         }
         connected = true;
+        client.setNoDelay(true);
         this.backoffMs = 0;
         this.lastError = undefined;
         resolve(client);
