@@ -68,6 +68,8 @@ export class SshTunnel {
   private client?: Client;
   private closed = false;
   private probeChannels = 0;
+  /** Open channels per client: when a connection dies they are destroyed, so no caller waits on a dead stream. */
+  private readonly channels = new Map<Client, Set<Duplex>>();
   /** After a failed connect, calls fail fast until this time, so probes do not hammer a host that is down. */
   private retryAt = 0;
   private lastError?: Error;
@@ -86,10 +88,11 @@ export class SshTunnel {
   /**
    * An http.Agent whose sockets are streams to the remote Docker socket.
    * sshd refuses channels beyond its MaxSessions (10 by default): requests
-   * beyond AGENT_CHANNELS queue here instead, and idle channels are reused.
+   * beyond AGENT_CHANNELS queue here instead. A channel serves one request:
+ * none outlives the connection it belongs to.
    */
   agent(): Agent {
-    const agent = new Agent({ keepAlive: true, maxSockets: AGENT_CHANNELS, maxFreeSockets: AGENT_CHANNELS });
+    const agent = new Agent({ keepAlive: false, maxSockets: AGENT_CHANNELS });
     const create = (_options: unknown, callback: (error: Error | null, socket?: Duplex) => void) => {
       this.channel((client, done) => client.openssh_forwardOutStreamLocal(this.options.remoteSocket, done), `the Docker socket ${this.options.remoteSocket}`).then(
         (stream) => callback(null, stream),
@@ -139,7 +142,12 @@ export class SshTunnel {
         clearTimeout(timer);
         if (settled) return void stream?.destroy(); // too late: nobody will read it
         settled = true;
-        if (!error) return resolve(asSocket(stream));
+        if (!error) {
+          const open = this.channels.get(client) ?? new Set<Duplex>();
+          this.channels.set(client, open.add(stream));
+          stream.once("close", () => open.delete(stream));
+          return resolve(asSocket(stream));
+        }
         const prohibited = /prohibited/i.test(error.message) ? "; sshd forbids forwarding: expected AllowStreamLocalForwarding and AllowTcpForwarding yes (and no DisableForwarding) for this user" : "; expected it to exist and the user allowed to use it";
         reject(new SshConnectError(`DeploymentTarget/${target}: cannot reach ${what} on ${host}: ${error.message}${prohibited}`, { cause: error }));
       });
@@ -179,6 +187,8 @@ export class SshTunnel {
       client.on("error", (error) => fail(mismatch ?? new SshConnectError(`DeploymentTarget/${target}: ssh ${user}@${host}:${port}: ${error.message}${authHint(error.message)}`, { cause: error })));
       client.on("close", () => {
         if (!connected) return fail(mismatch ?? new SshConnectError(`DeploymentTarget/${target}: ssh ${user}@${host}:${port}: connection closed before it was ready`));
+        for (const stream of this.channels.get(client) ?? []) stream.destroy(new SshConnectError(`DeploymentTarget/${target}: connection to ${host} lost`));
+        this.channels.delete(client);
         if (this.client === client) this.client = undefined;
         if (this.ready === attempt) this.ready = undefined;
       });
