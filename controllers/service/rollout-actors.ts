@@ -17,7 +17,7 @@ import { planCleanup, planRestore, planRolloutStep, readiness, type ReplicaView 
 export interface RolloutActorDeps extends ReconcileDeps {
   /** The service as it runs at a revision: the manifest's current one, or a stored one. */
   desiredAt(key: string, revision: string): Promise<DesiredService>;
-  /** How often a health wait looks again (default 500 ms). */
+  /** How soon a health wait looks again at first (default 500 ms); it backs off to eight times that, so many rollouts at once do not flood a remote engine. */
   pollMs?: number;
   /** Images of revisions that recently ran successfully (in any environment): kept for rollbacks. */
   rollbackImages?(): Promise<Set<string>>;
@@ -106,12 +106,15 @@ export async function deployStep(input: RevisionInput & { steps: number }, deps:
 
 /** Resolves once every container of the revision is ready; fails as soon as one cannot become ready. */
 export async function awaitHealthy(input: RevisionInput, deps: RolloutActorDeps, signal: AbortSignal): Promise<void> {
+  const first = deps.pollMs ?? 500;
+  let wait = first;
   for (;;) {
     const { desired, views } = await look(input, deps, signal);
     const { ready, failure } = readiness(desired, views);
     if (failure) throw new RolloutFailedError(await explain(failure, views, desired, deps));
     if (ready) return;
-    await sleep(deps.pollMs ?? 500, undefined, { signal });
+    await sleep(wait, undefined, { signal });
+    wait = Math.min(wait * 2, first * 8);
   }
 }
 

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { homedir } from "node:os";
+import { inspect } from "node:util";
 import type { Duplex } from "node:stream";
 import { Client, type ConnectConfig } from "ssh2";
 
@@ -101,6 +102,9 @@ export class SshTunnel {
       return undefined;
     };
     (agent as unknown as { createConnection: typeof create }).createConnection = create;
+    // docker-modem util.inspect()s every request's options (agent included, hidden fields, unbounded depth)
+    // before checking whether debug output is on; through the agent that would walk the whole SSH client per call.
+    Object.defineProperty(agent, inspect.custom, { value: () => `[ssh agent for DeploymentTarget/${this.options.target}]` });
     return agent;
   }
 
