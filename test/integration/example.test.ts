@@ -3,22 +3,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { openStore } from "../../src/store/index.ts";
-import { main } from "../../src/cli/main.ts";
 import { buildBusyboxImage } from "../../src/docker/busybox-image.ts";
 import { DockerDriver } from "../../src/docker/driver.ts";
 import { applyOnce, createTestRuntime, projectContainers, removeProject } from "../support/berth.ts";
+import { cliRunner } from "../support/cli.ts";
 
 const rt = createTestRuntime(inject("dockerHost"));
 const dbDir = mkdtempSync(join(tmpdir(), "berth-db-"));
 const db = `file:${dbDir}/berth.db`;
 
-/** Runs the CLI in-process against the test engine. */
-async function berth(...args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(["node", "berth", ...args], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { DOCKER_HOST: rt.dockerHost } });
-  return { code, stdout, stderr };
-}
+const berth = cliRunner({ DOCKER_HOST: rt.dockerHost });
 
 describe("the example project", () => {
   beforeAll(async () => {

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
-import { main } from "../../src/cli/main.ts";
 import type { Daemon } from "../../src/engine/daemon.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { createLogger } from "../../src/log/logger.ts";
@@ -10,6 +9,7 @@ import { Metrics } from "../../src/metrics/metrics.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { createTestRuntime, eventually, projectContainers, removeProject, runDaemon, uniqueProject } from "../support/berth.ts";
 import { createManifestDir, type ManifestDir } from "../support/manifest-dir.ts";
+import { cliRunner } from "../support/cli.ts";
 import { freePort, startChild, type Child } from "../support/processes.ts";
 import { writeProject, writeService, type TestService } from "../support/project.ts";
 
@@ -221,12 +221,7 @@ describe("rollouts", () => {
     const tokenFile = join(dir!.dir, "..", `${project}.token`);
     writeFileSync(tokenFile, `${token}\n`);
     cleanups.push(() => rmSync(tokenFile, { force: true }));
-    const berth = async (...args: string[]) => {
-      let stdout = "";
-      let stderr = "";
-      const code = await main(["node", "berth", ...args], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { BERTH_SERVER: `http://127.0.0.1:${port}` } });
-      return { code, stdout, stderr };
-    };
+    const berth = cliRunner({ BERTH_SERVER: `http://127.0.0.1:${port}` });
 
     const a = await finishedRollout(store, key);
     for (const [i, version] of ["b", "c"].entries()) {

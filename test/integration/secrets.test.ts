@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { main } from "../../src/cli/main.ts";
 import { createTestRuntime, projectContainers, removeProject, uniqueProject } from "../support/berth.ts";
 import { createManifestDir } from "../support/manifest-dir.ts";
 import { writeProject } from "../support/project.ts";
+import { cliRunner } from "../support/cli.ts";
 
 const rt = createTestRuntime(inject("dockerHost"));
 const project = uniqueProject("sec");
@@ -18,15 +18,7 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-async function berth(...args: string[]) {
-  let out = "";
-  const code = await main(["node", "berth", ...args], {
-    stdout: (t) => void (out += t),
-    stderr: (t) => void (out += t),
-    env: { DOCKER_HOST: rt.dockerHost, SHOP_TOKEN: DAEMON_SECRET },
-  });
-  return { code, out };
-}
+const berth = cliRunner({ DOCKER_HOST: rt.dockerHost, SHOP_TOKEN: DAEMON_SECRET });
 
 describe("secrets", () => {
   it("reach the container but never the logs, events, store or plan output", async () => {

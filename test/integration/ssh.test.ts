@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { main } from "../../src/cli/main.ts";
 import type { Daemon } from "../../src/engine/daemon.ts";
 import { applyOnce, createTestRuntime, eventually, projectContainers, removeProject, runDaemon, uniqueProject } from "../support/berth.ts";
 import { createManifestDir, type ManifestDir } from "../support/manifest-dir.ts";
 import { writeProject, type TestService } from "../support/project.ts";
 import { startTestSshd, type TestSshd } from "../support/sshd.ts";
+import { cliRunner } from "../support/cli.ts";
 
 const rt = createTestRuntime(inject("dockerHost"));
 const projects: string[] = [];
@@ -36,12 +36,7 @@ function newProject(prefix: string): string {
 
 const sshTarget = (hostKey = sshd.fingerprint) => ({ port: sshd.port, user: sshd.user, identityFile: sshd.identityFile, hostKey });
 
-async function berth(...args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(["node", "berth", ...args], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { DOCKER_HOST: rt.dockerHost } });
-  return { code, stdout, stderr };
-}
+const berth = cliRunner({ DOCKER_HOST: rt.dockerHost });
 
 /** A plan with the project's name taken out, to compare plans of two projects. */
 const normalized = (plan: string, project: string) => plan.replaceAll(project, "P").replace(/-[0-9a-f]{7}\b/g, "-HASH");

@@ -1,19 +1,9 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { main } from "../../../src/cli/main.ts";
+import { cliRunner } from "../../support/cli.ts";
 
-/** Runs the CLI in-process and captures what it prints. */
-async function berth(...args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(["node", "berth", ...args], {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const berth = cliRunner({});
 
 describe("berth validate", () => {
   it("accepts the example manifests", async () => {

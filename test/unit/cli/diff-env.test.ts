@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { main } from "../../../src/cli/main.ts";
 import type { ParityReport } from "../../../src/parity/diff.ts";
 import { openStore } from "../../../src/store/index.ts";
+import { cliRunner } from "../../support/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "berth-cli-diff-env-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -13,17 +13,7 @@ let databases = 0;
 /** A fresh database for one test, so that each sees only its own reports. */
 const freshDb = () => `file:${dir}/diff-${++databases}.db`;
 
-/** Runs the CLI in-process and captures what it prints. */
-async function berth(...args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(["node", "berth", ...args], {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const berth = cliRunner({});
 
 interface Row {
   service: string;

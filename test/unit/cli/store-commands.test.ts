@@ -3,18 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { main } from "../../../src/cli/main.ts";
 import { openStore } from "../../../src/store/index.ts";
+import { cliRunner } from "../../support/cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "berth-cli-store-"));
 const db = `file:${dir}/berth.db`;
 
-async function berth(...args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(["node", "berth", ...args, "--db", db], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {} });
-  return { code, stdout, stderr };
-}
+const run = cliRunner({});
+/** Every command here reads the test's database. */
+const berth = (...args: string[]) => run(...args, "--db", db);
 
 beforeAll(async () => {
   const store = await openStore(db);
@@ -33,8 +30,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("commands that read the store", () => {
   it("refuse a database that does not exist instead of creating an empty one", async () => {
-    let stderr = "";
-    const code = await main(["node", "berth", "status", "--db", `file:${dir}/typo.db`], { stdout: () => {}, stderr: (t) => void (stderr += t), env: {} });
+    const { code, stderr } = await run("status", "--db", `file:${dir}/typo.db`);
     expect(code).toBe(1);
     expect(stderr).toContain(`no store at file:${dir}/typo.db: nothing has been recorded there yet`);
   });
