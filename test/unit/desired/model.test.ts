@@ -1,40 +1,14 @@
 import { chmodSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { stringify } from "yaml";
 import { buildDesiredModel, dependencyOrder, secretValuesOf, type DesiredModel, type DesiredService, type ModelOptions } from "../../../src/desired/model.ts";
 import { loadManifests, type DesiredState } from "../../../src/manifests/load.ts";
-import { baseProject, createManifestDir, doc, type ManifestDir } from "../../support/manifest-dir.ts";
+import { baseProject, createManifestDir, type ManifestDir } from "../../support/manifest-dir.ts";
+import { shopFiles, type Shop, type Spec } from "../../support/shop.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: manifests are written as plain objects, loaded by the real loader.
 // ---------------------------------------------------------------------------
-
-type Spec = Record<string, unknown>;
-
-/** One manifest document whose spec is given as an object. */
-const manifest = (kind: string, name: string, spec: Spec) => doc(kind, name, stringify(spec).trimEnd());
-
-/** Project `shop` on target `local`: its Services, its Environments (each already naming shop and local) and extra files. */
-interface Shop {
-  services: Record<string, Spec>;
-  environments?: Record<string, Spec>;
-  project?: Spec;
-  target?: Spec;
-  files?: Record<string, string>;
-}
-
-function shopFiles({ services, environments = { dev: {} }, project = { description: "test shop" }, target = { type: "local" }, files = {} }: Shop): Record<string, string> {
-  return {
-    "base.yaml": [
-      manifest("DeploymentTarget", "local", target),
-      manifest("Project", "shop", project),
-      ...Object.entries(environments).map(([name, spec]) => manifest("Environment", name, { project: "shop", target: "local", ...spec })),
-    ].join("---\n"),
-    ...Object.fromEntries(Object.entries(services).map(([name, spec]) => [`services/${name}.yaml`, manifest("Service", name, { project: "shop", ...spec })])),
-    ...files,
-  };
-}
 
 const dirs: ManifestDir[] = [];
 afterEach(() => {

@@ -1,38 +1,17 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { buildDesiredModel, type DesiredEnvironment, type DesiredModel } from "../../../src/desired/model.ts";
 import { loadManifests } from "../../../src/manifests/load.ts";
 import { compareEnvironments, type FieldDifference, type ParityReport, type ServiceParity } from "../../../src/parity/diff.ts";
-import { createManifestDir, doc, type ManifestDir } from "../../support/manifest-dir.ts";
+import { createManifestDir, type ManifestDir } from "../../support/manifest-dir.ts";
+import { shopFiles as shopFilesOf, type Shop, type Spec } from "../../support/shop.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers: two Environments (dev and prod) of Project `shop`, written as plain
 // objects, loaded by the real loader and resolved by the real model builder.
 // ---------------------------------------------------------------------------
 
-type Spec = Record<string, unknown>;
-
-const manifest = (kind: string, name: string, spec: Spec) => doc(kind, name, stringify(spec).trimEnd());
-
-interface Shop {
-  services: Record<string, Spec>;
-  /** Each Environment already names project shop and target local. */
-  environments?: Record<string, Spec>;
-  targets?: Record<string, Spec>;
-  files?: Record<string, string>;
-}
-
-function shopFiles({ services, environments = { dev: {}, prod: {} }, targets = { local: { type: "local" } }, files = {} }: Shop): Record<string, string> {
-  return {
-    "base.yaml": [
-      ...Object.entries(targets).map(([name, spec]) => manifest("DeploymentTarget", name, spec)),
-      manifest("Project", "shop", { description: "test shop" }),
-      ...Object.entries(environments).map(([name, spec]) => manifest("Environment", name, { project: "shop", target: "local", ...spec })),
-    ].join("---\n"),
-    ...Object.fromEntries(Object.entries(services).map(([name, spec]) => [`services/${name}.yaml`, manifest("Service", name, { project: "shop", ...spec })])),
-    ...files,
-  };
-}
+/** Two Environments, dev and prod, unless a test names others. */
+const shopFiles = (shop: Shop) => shopFilesOf({ environments: { dev: {}, prod: {} }, ...shop });
 
 const dirs: ManifestDir[] = [];
 afterEach(() => {
