@@ -14,6 +14,7 @@ function facts(suspended: boolean, ...phases: ServicePhase[]): EnvironmentFacts 
     services: phases.map((phase, i) => ({ service: names[i] ?? `svc${i}`, phase })),
     converged: true,
     message: phases.join(", "),
+    adopted: [],
   };
 }
 const live = (...phases: ServicePhase[]) => facts(false, ...phases);

@@ -12,6 +12,8 @@ export interface EnvironmentFacts {
   requeueAfterMs?: number;
   /** What this pass changed in Docker. */
   changes?: Change[];
+  /** Volumes the environment uses that exist but were not created by Berth: kept as they are, never pruned. */
+  adopted: string[];
 }
 
 export type EnvironmentPhase = "Provisioning" | "Healthy" | "Degraded" | "Failed" | "Stopped";

@@ -18,12 +18,14 @@ export interface EnvironmentPlanOptions {
 /**
  * Networks and volumes to create, and what to prune. `desired` undefined means
  * the environment is gone from the manifests. Volumes are removed only when the
- * environment asks for it with pruneVolumes, never because it disappeared.
+ * environment asks for it with pruneVolumes, never because it disappeared, and
+ * only labelled ones: an adopted volume is neither created nor removed.
  */
 export function planEnvironment(desired: DesiredEnvironment | undefined, observed: Observed, options: EnvironmentPlanOptions): EnvironmentAction[] {
   const actions: EnvironmentAction[] = [];
   const networks = new Map(observed.networks.map((n) => [n.name, n]));
-  const volumes = new Set(observed.volumes.map((v) => v.name));
+  // Creating a volume that exists under that name would succeed without labelling it, every pass.
+  const volumes = new Set([...observed.volumes.map((v) => v.name), ...(observed.adoptedVolumes ?? [])]);
 
   if (desired) {
     for (const name of [desired.network, ...desired.extraNetworks]) {
@@ -44,9 +46,30 @@ export function planEnvironment(desired: DesiredEnvironment | undefined, observe
   }
   if (desired?.pruneVolumes) {
     const wantedVolumes = new Set(desired.volumes);
+    // Labelled volumes only: Docker cannot relabel a volume, so an adopted one stays someone else's.
     for (const v of observed.volumes) if (!wantedVolumes.has(v.name)) actions.push({ type: "remove-volume", name: v.name, reason: "not mounted by any service and pruneVolumes is on" });
   }
   return actions;
+}
+
+/**
+ * The environment's volumes that exist but were not created by Berth: used as
+ * they are, data kept, never pruned (as docker compose treats an external
+ * volume). A volume with Berth's labels is Berth's, even if also reported adopted.
+ */
+export function adoptedVolumes(desired: DesiredEnvironment | undefined, observed: Observed): string[] {
+  if (!desired || !observed.adoptedVolumes?.length) return [];
+  const adopted = new Set(observed.adoptedVolumes);
+  const labelled = new Set(observed.volumes.map((v) => v.name));
+  return desired.volumes.filter((name) => adopted.has(name) && !labelled.has(name));
+}
+
+/** How a status message mentions adopted volumes; empty when there are none. */
+export function describeAdoptedVolumes(names: readonly string[]): string {
+  if (!names.length) return "";
+  return names.length === 1
+    ? `volume ${names[0]} adopted (created outside Berth, kept as it is)`
+    : `volumes ${names.join(", ")} adopted (created outside Berth, kept as they are)`;
 }
 
 /** What an action says about Docker versus the spec, for drift records. */

@@ -4,7 +4,7 @@ import { executeEnvironmentActions } from "../../src/engine/execute.ts";
 import type { Change } from "../../src/engine/observer.ts";
 import { TargetUnavailableError } from "../../src/engine/target-unavailable.ts";
 import type { EnvironmentFacts } from "./machine.ts";
-import { environmentChange, planEnvironment } from "./plan.ts";
+import { adoptedVolumes, describeAdoptedVolumes, environmentChange, planEnvironment } from "./plan.ts";
 
 /**
  * Converges an Environment's network and volumes, prunes what no manifest
@@ -16,11 +16,13 @@ export async function reconcileEnvironment(key: string, deps: ReconcileDeps): Pr
   const desired = model.environments.get(name);
   const changes: Change[] = [];
   let pruneBlocked = false;
+  let adopted: string[] = [];
 
   if (desired) {
     const driver = deps.driver(desired.target);
     const scope = { key, project: desired.project, environment: name };
-    const observed = await observe(driver, { project: desired.project, environment: name });
+    const observed = await observe(driver, { project: desired.project, environment: name }, desired.volumes);
+    adopted = adoptedVolumes(desired, observed);
     const actions = planEnvironment(desired, observed, { allowPrune: model.complete });
     await executeEnvironmentActions(driver, scope, desired, actions, deps.log);
     changes.push(...actions.map(environmentChange));
@@ -43,8 +45,9 @@ export async function reconcileEnvironment(key: string, deps: ReconcileDeps): Pr
     : desired
       ? `${services.filter((s) => s.phase === "Running").length}/${services.length} services running`
       : "not declared; its containers and networks were removed";
+  const adoptedNote = describeAdoptedVolumes(adopted);
   // After a change, look again to confirm it (level-triggered); the next pass is normally a no-op.
-  return { suspended: desired?.suspended ?? false, services, converged: changes.length === 0, message, requeueAfterMs: changes.length ? 200 : undefined, changes };
+  return { suspended: desired?.suspended ?? false, services, converged: changes.length === 0, message: adoptedNote ? `${message}; ${adoptedNote}` : message, requeueAfterMs: changes.length ? 200 : undefined, changes, adopted };
 }
 
 async function pruneOrphan(key: string, name: string, owner: OrphanEnvironment, deps: ReconcileDeps, allowPrune: boolean): Promise<{ changes: Change[]; blocked: boolean } | undefined> {

@@ -1,5 +1,6 @@
 import type { ObservedContainer } from "../../src/docker/observe.ts";
 import type { DesiredService, ImageSource } from "../../src/desired/model.ts";
+import type { HealthCheck } from "../../src/manifests/types.ts";
 import { containerName } from "../../src/desired/names.ts";
 import type { Change } from "../../src/engine/observer.ts";
 
@@ -7,10 +8,14 @@ import type { Change } from "../../src/engine/observer.ts";
 export type ServiceAction =
   | { type: "pull"; ref: string; reason: string }
   | { type: "build"; ref: string; reason: string }
-  | { type: "create"; slot: number; name: string; reason: string }
+  | { type: "create"; slot: number; name: string; revision: string; reason: string }
   | { type: "start"; id: string; name: string; reason: string }
   | { type: "stop"; id: string; name: string; reason: string }
-  | { type: "remove"; id: string; name: string; slot: number; reason: string };
+  | { type: "remove"; id: string; name: string; slot: number; reason: string }
+  /** Built images of the service beyond the newest few, that no container and no recent revision uses. */
+  | { type: "prune-images"; reason: string }
+  /** The containers Berth's prober checks for this service (none: stop probing). */
+  | { type: "probe"; check?: HealthCheck; network: string; containers: ObservedContainer[] };
 
 export type ServiceDesired = Pick<DesiredService, "project" | "environment" | "service" | "replicas" | "suspended" | "specHash" | "strategy" | "restartPolicy">;
 
@@ -76,7 +81,7 @@ export function planService(desired: ServiceDesired, observed: readonly Observed
 /** A create action for a slot, named after the spec it runs. */
 export function create(desired: Pick<ServiceDesired, "project" | "environment" | "service" | "specHash">, slot: number, reason: string): ServiceAction {
   const name = containerName(desired.project, desired.environment, desired.service, slot, desired.specHash);
-  return { type: "create", slot, name, reason };
+  return { type: "create", slot, name, revision: desired.specHash, reason };
 }
 
 /** Stop-and-remove of one container. */
@@ -116,6 +121,10 @@ export function serviceChange(action: ServiceAction): Change {
       return { path: `container ${action.name}`, observed: "running", desired: `stopped (${action.reason})` };
     case "remove":
       return { path: `container ${action.name}`, observed: action.reason, desired: "absent" };
+    case "prune-images":
+      return { path: "image (old builds)", observed: "present", desired: "pruned" };
+    case "probe":
+      return { path: "health probes", observed: "", desired: `${action.containers.length} container(s)` };
   }
 }
 
@@ -128,6 +137,10 @@ export function describeServiceAction(action: ServiceAction): string {
       return `build ${action.ref} (${action.reason})`;
     case "create":
       return `create ${action.name} (${action.reason})`;
+    case "prune-images":
+      return `prune old built images (${action.reason})`;
+    case "probe":
+      return `probe ${action.containers.length} container(s)`;
     default:
       return `${action.type} ${action.name} (${action.reason})`;
   }

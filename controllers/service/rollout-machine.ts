@@ -1,8 +1,7 @@
-import { assign, fromPromise, setup } from "xstate";
-import { errorOf, messageOf, outputOf } from "../../src/engine/actor-events.ts";
+import { assign, initialTransition, setup, transition } from "xstate";
 
 /** Where a rollout is, as `berth rollout status` shows it. */
-export type RolloutPhase = "Initiated" | "Building" | "Deploying" | "HealthCheck" | "Complete" | "Failed" | "RollingBack" | "RolledBack";
+export type RolloutPhase = "Building" | "Deploying" | "HealthCheck" | "Complete" | "Failed" | "RollingBack" | "RolledBack";
 
 /** What asked for a rollout. */
 export type RolloutTrigger = "manifest" | "rollback" | "retry";
@@ -19,133 +18,94 @@ export interface RolloutInput {
   autoRollback: boolean;
   healthTimeoutMs: number;
   trigger: RolloutTrigger;
+  /** The rollout's deployments row, opened before the record is first written. */
+  deploymentId: number;
+  startedAt: number;
 }
 
+/** The persisted record of one rollout: the only place its progress lives. */
 export interface RolloutContext extends RolloutInput {
   phase: RolloutPhase;
-  deploymentId?: number;
   /** Deploy steps taken so far. */
   steps: number;
   /** Replica slots whose new container is not ready yet. */
   waiting: number[];
+  /** When the health wait in progress gives up (epoch ms). */
+  deadline?: number;
   /** What made the rollout fail: the failing check and its last output. */
   failure?: string;
   /** Why putting the previous revision back did not work. */
   rollbackError?: string;
 }
 
+/** What a reconcile pass observed about the rollout, as one event. */
 export type RolloutEvent =
-  /** Sent after a restore from a persisted snapshot: timers do not survive a restart, so health waits start over. */
-  | { type: "RESUME" }
-  /** A newer revision replaces this one mid-way. */
-  | { type: "SUPERSEDE"; revision: string };
-
-/** Output of one deploy step. */
-export interface StepResult {
-  done: boolean;
-  waiting: number[];
-}
-
-type RevisionInput = { key: string; revision: string };
-
-function notProvided<T, I>(name: string) {
-  return fromPromise<T, I>(async () => {
-    throw new Error(`the ${name} actor was not provided`);
-  });
-}
+  | { type: "IMAGE_READY" }
+  | { type: "STEPPED"; done: boolean; waiting: number[]; now: number }
+  | { type: "READY" }
+  | { type: "FAILED"; failure: string }
+  | { type: "TIMED_OUT"; failure: string }
+  | { type: "CLEANED" }
+  | { type: "RESTORED"; now: number }
+  | { type: "ROLLBACK_FAILED"; error: string }
+  | { type: "ROLLED_BACK" }
+  /** A newer revision (or a suspension, or the service's removal) replaces this one. */
+  | { type: "SUPERSEDE"; by: string };
 
 /**
- * One rollout of one Service revision:
- * Initiated -> Building -> Deploying <-> HealthCheck -> Complete, or
- * Failed -> RollingBack -> RolledBack. Every actor is idempotent and re-reads
- * Docker, so a snapshot restored after a crash simply runs its state's actor
- * again. Health waits are bounded by `healthTimeoutMs` per step.
+ * One rollout of one Service revision, as pure transitions over a persisted
+ * record: Building -> Deploying <-> HealthCheck -> Complete, or
+ * Failed -> RollingBack -> RolledBack. Nothing here waits or calls Docker:
+ * each reconcile pass observes, sends one event, writes the next record, and
+ * only then carries out the actions that step needs.
  */
 export const rolloutMachine = setup({
   types: {} as { context: RolloutContext; events: RolloutEvent; input: RolloutInput },
-  actors: {
-    openDeployment: notProvided<number, RolloutContext>("openDeployment"),
-    prepareImage: notProvided<void, RevisionInput>("prepareImage"),
-    deployStep: notProvided<StepResult, RevisionInput & { steps: number }>("deployStep"),
-    awaitHealthy: notProvided<void, RevisionInput>("awaitHealthy"),
-    cleanUp: notProvided<void, RevisionInput>("cleanUp"),
-    restore: notProvided<void, RevisionInput>("restore"),
-  },
-  delays: { healthTimeout: ({ context }) => context.healthTimeoutMs },
   guards: {
-    finished: ({ event }) => outputOf<StepResult>(event).done,
+    finished: ({ event }) => event.type === "STEPPED" && event.done,
     canRollBack: ({ context }) => context.autoRollback && context.previous !== undefined && context.previous !== context.revision,
   },
   actions: {
     enterPhase: assign({ phase: (_, params: { phase: RolloutPhase }) => params.phase }),
-    recordStep: assign({ steps: ({ context }) => context.steps + 1, waiting: ({ event }) => outputOf<StepResult>(event).waiting }),
-    recordFailure: assign({ failure: ({ event }) => messageOf(errorOf(event)) }),
-    recordTimeout: assign({
-      failure: ({ context }) => `slot(s) ${context.waiting.join(", ")} not ready within ${Math.round(context.healthTimeoutMs / 1000)} s`,
-    }),
+    recordStep: assign(({ context, event }) => (event.type === "STEPPED" ? { steps: context.steps + 1, waiting: event.waiting, deadline: event.now + context.healthTimeoutMs } : {})),
+    recordFailure: assign({ failure: ({ event }) => (event.type === "FAILED" || event.type === "TIMED_OUT" ? event.failure : undefined) }),
     recordSuperseded: assign({
       failure: ({ event }) => {
-        const by = (event as { revision: string }).revision;
+        const by = event.type === "SUPERSEDE" ? event.by : "";
         return /^[0-9a-f]{64}$/.test(by) ? `superseded by revision ${by.slice(0, 12)}` : `superseded: ${by}`;
       },
     }),
-    recordRollbackError: assign({ rollbackError: ({ event }) => messageOf(errorOf(event)) }),
-    recordRollbackTimeout: assign({
-      rollbackError: ({ context }) => `previous revision not ready within ${Math.round(context.healthTimeoutMs / 1000)} s`,
-    }),
+    recordRestored: assign(({ context, event }) => (event.type === "RESTORED" ? { deadline: event.now + context.healthTimeoutMs } : {})),
+    recordRollbackError: assign({ rollbackError: ({ event }) => (event.type === "ROLLBACK_FAILED" ? event.error : undefined) }),
   },
 }).createMachine({
   id: "rollout",
-  context: ({ input }) => ({ ...input, phase: "Initiated", steps: 0, waiting: [] }),
-  initial: "initiated",
+  context: ({ input }) => ({ ...input, phase: "Building", steps: 0, waiting: [] }),
+  initial: "building",
   states: {
-    // Superseding waits while the rollout's row is opened (so it is never left pending) and while it cleans up (it succeeded).
-    initiated: {
-      invoke: {
-        src: "openDeployment",
-        input: ({ context }) => context,
-        onDone: { target: "building", actions: assign({ deploymentId: ({ event }) => event.output }) },
-        onError: { target: "failed", actions: "recordFailure" },
-      },
-    },
     building: {
       entry: { type: "enterPhase", params: { phase: "Building" } },
-      on: { SUPERSEDE: { target: "superseded", actions: "recordSuperseded" } },
-      invoke: {
-        src: "prepareImage",
-        input: ({ context }) => ({ key: context.key, revision: context.revision }),
-        onDone: "deploying",
-        onError: { target: "failed", actions: "recordFailure" },
-      },
+      on: { IMAGE_READY: "deploying", FAILED: { target: "failed", actions: "recordFailure" }, ...supersedeFrom() },
     },
     deploying: {
       entry: { type: "enterPhase", params: { phase: "Deploying" } },
-      on: { SUPERSEDE: { target: "superseded", actions: "recordSuperseded" } },
-      invoke: {
-        src: "deployStep",
-        input: ({ context }) => ({ key: context.key, revision: context.revision, steps: context.steps }),
-        onDone: [
+      on: {
+        STEPPED: [
           { guard: "finished", target: "completing", actions: "recordStep" },
           { target: "healthCheck", actions: "recordStep" },
         ],
-        onError: { target: "failed", actions: "recordFailure" },
+        FAILED: { target: "failed", actions: "recordFailure" },
+        ...supersedeFrom(),
       },
     },
     healthCheck: {
       entry: { type: "enterPhase", params: { phase: "HealthCheck" } },
-      on: { RESUME: { target: "healthCheck", reenter: true }, SUPERSEDE: { target: "superseded", actions: "recordSuperseded" } },
-      after: { healthTimeout: { target: "failed", actions: "recordTimeout" } },
-      invoke: {
-        src: "awaitHealthy",
-        input: ({ context }) => ({ key: context.key, revision: context.revision }),
-        onDone: "deploying",
-        onError: { target: "failed", actions: "recordFailure" },
-      },
+      on: { READY: "deploying", FAILED: { target: "failed", actions: "recordFailure" }, TIMED_OUT: { target: "failed", actions: "recordFailure" }, ...supersedeFrom() },
     },
+    // The new revision runs healthy; the old revision's containers go. Not superseded: it succeeded.
     completing: {
       entry: { type: "enterPhase", params: { phase: "Complete" } },
-      // The new revision runs healthy; a clean-up that fails is finished by the service's next reconcile.
-      invoke: { src: "cleanUp", input: ({ context }) => ({ key: context.key, revision: context.revision }), onDone: "complete", onError: "complete" },
+      on: { CLEANED: "complete" },
     },
     complete: { type: "final" },
     failed: {
@@ -156,23 +116,10 @@ export const rolloutMachine = setup({
     stalled: { type: "final" },
     rollingBack: {
       entry: { type: "enterPhase", params: { phase: "RollingBack" } },
-      on: { SUPERSEDE: { target: "superseded", actions: "recordSuperseded" } },
-      invoke: {
-        src: "restore",
-        input: ({ context }) => ({ key: context.key, revision: context.previous! }),
-        onDone: "verifyingRollback",
-        onError: { target: "rollbackFailed", actions: "recordRollbackError" },
-      },
+      on: { RESTORED: { target: "verifyingRollback", actions: "recordRestored" }, ROLLBACK_FAILED: { target: "rollbackFailed", actions: "recordRollbackError" }, ...supersedeFrom() },
     },
     verifyingRollback: {
-      on: { RESUME: { target: "verifyingRollback", reenter: true }, SUPERSEDE: { target: "superseded", actions: "recordSuperseded" } },
-      after: { healthTimeout: { target: "rollbackFailed", actions: "recordRollbackTimeout" } },
-      invoke: {
-        src: "awaitHealthy",
-        input: ({ context }) => ({ key: context.key, revision: context.previous! }),
-        onDone: "rolledBack",
-        onError: { target: "rollbackFailed", actions: "recordRollbackError" },
-      },
+      on: { ROLLED_BACK: "rolledBack", ROLLBACK_FAILED: { target: "rollbackFailed", actions: "recordRollbackError" }, ...supersedeFrom() },
     },
     rolledBack: { type: "final", entry: { type: "enterPhase", params: { phase: "RolledBack" } } },
     rollbackFailed: { type: "final", entry: { type: "enterPhase", params: { phase: "Failed" } } },
@@ -180,7 +127,33 @@ export const rolloutMachine = setup({
   },
 });
 
-/** How a finished rollout ended, for its deployments row. */
+function supersedeFrom() {
+  return { SUPERSEDE: { target: "superseded", actions: "recordSuperseded" } } as const;
+}
+
+/** The state a rollout record is in: a machine state name. */
+export type RolloutState = "building" | "deploying" | "healthCheck" | "completing" | "complete" | "stalled" | "rollingBack" | "verifyingRollback" | "rolledBack" | "rollbackFailed" | "superseded";
+
+/** What is stored per rollout: the machine's state and context. */
+export interface RolloutRecord {
+  state: RolloutState;
+  context: RolloutContext;
+}
+
+/** A new rollout's first record. */
+export function startRollout(input: RolloutInput): RolloutRecord {
+  const [snapshot] = initialTransition(rolloutMachine, input);
+  return { state: snapshot.value as RolloutState, context: snapshot.context };
+}
+
+/** The record after one event: pure, so plan and apply compute the same next step. */
+export function advanceRollout(record: RolloutRecord, event: RolloutEvent): RolloutRecord {
+  const snapshot = rolloutMachine.resolveState({ value: record.state, context: record.context });
+  const [next] = transition(rolloutMachine, snapshot, event);
+  return { state: next.value as RolloutState, context: next.context };
+}
+
+/** How a finished rollout ended, for its deployments row; undefined while it is in flight. */
 export function rolloutOutcome(state: string): "success" | "failed" | "rolled_back" | undefined {
   if (state === "complete") return "success";
   if (state === "rolledBack") return "rolled_back";

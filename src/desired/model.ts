@@ -14,7 +14,7 @@ import { readBuildContext } from "./build-context.ts";
 import { containerTemplate, type ContainerTemplate } from "./container-spec.ts";
 import { EnvFileReader, resolveEnv, SpecError } from "./env.ts";
 import { routingLabels } from "./routing.ts";
-import { hashOf } from "./hash.ts";
+import { revisionHash } from "./revision.ts";
 import { environmentKey, networkName, serviceKey, volumeName } from "./names.ts";
 import { durationMs } from "./units.ts";
 
@@ -50,7 +50,7 @@ export interface DesiredService {
   template: ContainerTemplate;
   /** Docker networks to join besides the environment's own. */
   extraNetworks: string[];
-  /** Changes exactly when a field that shapes the container changes. */
+  /** The revision: changes exactly when what the containers do or how they are judged changes (see revisionHash). */
   specHash: string;
   secretNames: string[];
   /** Why this service cannot be deployed as written; set instead of a usable template. */
@@ -179,7 +179,7 @@ function desiredService(
       resolvePath,
     });
     // The revision label is informational: a new commit alone must not recreate containers.
-    const specHash = hashOf({ template, extraNetworks: base.extraNetworks });
+    const specHash = revisionHash({ template, extraNetworks: base.extraNetworks, healthCheck: base.healthCheck });
     if (revision) template.Labels![LABEL.revision] = revision;
     return { ...base, image, template, specHash, secretNames: env_.secretNames };
   } catch (error) {

@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
-import type { Dialer } from "../health/prober.ts";
+import type { Dialer } from "./dial.ts";
 
 /** One call made to an engine, as reported to metrics and the audit log. */
 export interface DockerCall {
@@ -98,11 +98,48 @@ export interface DriverOptions {
 }
 
 /**
+ * What Berth asks of one target's engine. `DockerDriver` is the real one;
+ * tests of the whole loop use an in-memory world with the same shape.
+ */
+export interface Driver {
+  readonly target: string;
+  /** Reads a container's exec health log. */
+  readonly healthLogReader: (id: string) => Promise<{ start: string; exitCode: number; output: string }[]>;
+  /** How health probes reach containers on this target; undefined: directly. */
+  readonly dial?: Dialer;
+  close(): void;
+  ping(): Promise<unknown>;
+  version(): Promise<{ Version: string; ApiVersion: string }>;
+  listContainers(labels: string[]): Promise<Docker.ContainerInfo[]>;
+  listNetworks(labels: string[]): Promise<Docker.NetworkInspectInfo[]>;
+  listVolumes(labels: string[]): Promise<Docker.VolumeInspectInfo[]>;
+  /** Volumes with exactly these names, whoever made them (one call). */
+  volumesNamed(names: string[]): Promise<Docker.VolumeInspectInfo[]>;
+  listImages(labels: string[]): Promise<Docker.ImageInfo[]>;
+  removeImage(ref: string, reason: string): Promise<void>;
+  healthLog(id: string): Promise<{ start: string; exitCode: number; output: string }[]>;
+  imageExists(ref: string): Promise<boolean>;
+  createContainer(options: Docker.ContainerCreateOptions, reason: string): Promise<string>;
+  startContainer(id: string, reason: string): Promise<void>;
+  stopContainer(id: string, timeoutSeconds: number | undefined, reason: string): Promise<void>;
+  removeContainer(id: string, reason: string): Promise<void>;
+  createNetwork(options: Docker.NetworkCreateOptions, reason: string): Promise<void>;
+  connectNetwork(network: string, containerId: string, aliases: string[], reason: string): Promise<void>;
+  removeNetwork(id: string, reason: string): Promise<void>;
+  createVolume(options: Docker.VolumeCreateOptions, reason: string): Promise<void>;
+  removeVolume(name: string, reason: string): Promise<void>;
+  pullImage(ref: string, reason: string): Promise<void>;
+  buildImage(context: { context: string; src: string[] }, options: Record<string, unknown>, reason: string): Promise<void>;
+  logs(id: string, tail?: number): Promise<string>;
+  events(labels: string[], onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void>;
+}
+
+/**
  * Every call Berth makes to one target's engine. Calls are timed and reported
  * through hooks; read-only calls are retried on transient errors, mutating
  * calls never (the reconciler's backoff decides about those).
  */
-export class DockerDriver {
+export class DockerDriver implements Driver {
   private readonly hooks: DriverHooks;
   private readonly readAttempts: number;
   private readonly retryDelayMs: number;
@@ -187,6 +224,14 @@ export class DockerDriver {
     return result.Volumes ?? [];
   }
 
+
+  async volumesNamed(names: string[]): Promise<Docker.VolumeInspectInfo[]> {
+    if (!names.length) return [];
+    // Docker's name filter matches substrings: keep exact names only.
+    const result = await this.call("volume.list", () => this.docker.listVolumes({ filters: { name: names } }));
+    const wanted = new Set(names);
+    return (result.Volumes ?? []).filter((v) => wanted.has(v.Name));
+  }
 
   listImages(labels: string[]): Promise<Docker.ImageInfo[]> {
     return this.call("image.list", () => this.docker.listImages({ filters: { label: labels } }));

@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import type { DockerDriver } from "./driver.ts";
+import type { Driver } from "./driver.ts";
 import { LABEL, ownerFilter } from "./labels.ts";
 
 export type ContainerHealth = "healthy" | "unhealthy" | "starting";
@@ -44,8 +44,19 @@ export interface ObservedVolume {
 export interface Observed {
   containers: ObservedContainer[];
   networks: ObservedNetwork[];
+  /** Volumes with Berth's labels for the scope: the only ones Berth may ever remove. */
   volumes: ObservedVolume[];
+  /**
+   * Wanted volume names that exist without Berth's labels for the scope (made
+   * with `docker volume create`, by compose, …): used as they are, never
+   * created or removed. Only looked for when the caller names wanted volumes;
+   * absent otherwise.
+   */
+  adoptedVolumes?: string[];
 }
+
+/** The calls observe makes; DockerDriver has them all. */
+export type ObserveDriver = Pick<Driver, "target" | "listContainers" | "listNetworks" | "listVolumes" | "volumesNamed">;
 
 /** Reads container state from a list entry's Status text, so no inspect call is needed. */
 export function toObservedContainer(info: Docker.ContainerInfo): ObservedContainer {
@@ -75,18 +86,34 @@ export function toObservedContainer(info: Docker.ContainerInfo): ObservedContain
   };
 }
 
-/** Lists Berth's containers, networks and volumes in a scope: three list calls, no inspects. */
-export async function observe(driver: DockerDriver, scope: { project?: string; environment?: string } = {}): Promise<Observed> {
+/**
+ * Lists Berth's containers, networks and volumes in a scope: three list calls,
+ * no inspects. Given the volume names the scope wants, also reports which of
+ * them exist without Berth's labels (`adoptedVolumes`); that takes a fourth
+ * call only when a wanted name is missing from the labelled volumes.
+ */
+export async function observe(driver: ObserveDriver, scope: { project?: string; environment?: string } = {}, wantedVolumes?: readonly string[]): Promise<Observed> {
   const filter = ownerFilter({ ...scope, target: driver.target });
   const [containers, networks, volumes] = await Promise.all([driver.listContainers(filter), driver.listNetworks(filter), driver.listVolumes(filter)]);
-  return {
+  const observed: Observed = {
     containers: containers.map(toObservedContainer),
     networks: networks.map((n) => ({ id: n.Id, name: n.Name, project: n.Labels?.[LABEL.project] ?? "", environment: n.Labels?.[LABEL.environment] ?? "" })),
     volumes: volumes.map((v) => ({ name: v.Name, project: v.Labels?.[LABEL.project] ?? "", environment: v.Labels?.[LABEL.environment] ?? "" })),
   };
+  if (wantedVolumes) observed.adoptedVolumes = await unlabelledVolumes(driver, wantedVolumes, observed.volumes);
+  return observed;
+}
+
+/** Which wanted names exist as volumes other than the labelled ones, in the order wanted. */
+async function unlabelledVolumes(driver: ObserveDriver, wanted: readonly string[], labelled: readonly ObservedVolume[]): Promise<string[]> {
+  const ours = new Set(labelled.map((v) => v.name));
+  const missing = [...new Set(wanted)].filter((name) => !ours.has(name));
+  if (!missing.length) return [];
+  const found = new Set((await driver.volumesNamed(missing)).map((v) => v.Name));
+  return missing.filter((name) => found.has(name));
 }
 
 /** Lists only the containers of a scope: one call. */
-export async function observeContainers(driver: DockerDriver, scope: { project?: string; environment?: string; service?: string }): Promise<ObservedContainer[]> {
+export async function observeContainers(driver: Pick<Driver, "target" | "listContainers">, scope: { project?: string; environment?: string; service?: string }): Promise<ObservedContainer[]> {
   return (await driver.listContainers(ownerFilter({ ...scope, target: driver.target }))).map(toObservedContainer);
 }

@@ -1,9 +1,12 @@
 import { request } from "node:http";
-import { connect } from "node:net";
 import type { Duplex } from "node:stream";
 import type { ContainerHealth, ObservedContainer } from "../docker/observe.ts";
+import { directDialer, type Dialer } from "../docker/dial.ts";
 import type { HealthCheck } from "../manifests/types.ts";
 import { durationMs } from "../desired/units.ts";
+import { describeCheck } from "./describe.ts";
+
+export { describeCheck };
 
 /** Result of one probe. */
 export interface ProbeResult {
@@ -15,23 +18,6 @@ export interface ProbeResult {
   output: string;
   responseMs: number;
 }
-
-/** Opens a TCP stream to a container port; SSH targets forward it through their connection. */
-export type Dialer = (host: string, port: number, timeoutMs: number) => Promise<Duplex>;
-
-export const directDialer: Dialer = (host, port, timeoutMs) =>
-  new Promise((resolve, reject) => {
-    const socket = connect({ host, port, timeout: timeoutMs });
-    socket.once("connect", () => {
-      socket.setTimeout(0);
-      resolve(socket);
-    });
-    socket.once("timeout", () => {
-      socket.destroy();
-      reject(new Error(`connect to ${host}:${port} timed out after ${timeoutMs} ms`));
-    });
-    socket.once("error", reject);
-  });
 
 /** One HTTP request over an already open stream; the body is read up to 64 KiB. */
 function httpOver(stream: Duplex, address: string, port: number, method: string, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
@@ -62,12 +48,6 @@ function httpOver(stream: Duplex, address: string, port: number, method: string,
   });
 }
 
-/** A check as operators write it, e.g. `http GET :8080/healthz`. */
-export function describeCheck(check: HealthCheck): string {
-  if (check.http) return `http ${check.http.method} :${check.http.port}${check.http.path}`;
-  if (check.tcp) return `tcp :${check.tcp.port}`;
-  return `exec ${check.exec!.command.join(" ")}`;
-}
 
 /** Runs one http or tcp check against an address. */
 export async function probeOnce(check: HealthCheck, address: string, dial: Dialer = directDialer): Promise<ProbeResult> {

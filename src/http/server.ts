@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Manager } from "../engine/manager.ts";
 import type { Logger } from "../log/logger.ts";
+import { describeProblem, type ManifestHealth } from "../manifests/health.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../store/index.ts";
 import { involvedFilter, resourceView } from "../store/repositories.ts";
@@ -15,8 +16,8 @@ export interface HttpOptions {
   store: Store;
   manager: Manager;
   log: Logger;
-  /** Whether the manifests have been loaded at least once. */
-  manifestsLoaded: () => boolean;
+  /** The manifests' health now: the `manifests` readiness check fails while any file is broken. */
+  manifests: () => ManifestHealth;
   /** Bearer token that allows rollbacks and retries; without one the API is read-only. */
   apiToken?: string;
 }
@@ -104,7 +105,13 @@ async function readinessChecks(options: HttpOptions): Promise<Check[]> {
   const checks = [
     await timed("store", async () => `${Math.round(await options.store.ping())} ms round trip`),
     await timed("manifests", async () => {
-      if (!options.manifestsLoaded()) throw new Error("manifests not loaded yet");
+      const health = options.manifests();
+      if (!health.ok) {
+        const files = [...new Set(health.broken.map((b) => b.file))];
+        const problems = health.broken.slice(0, 10).map((b) => describeProblem(b.file, b));
+        if (health.broken.length > 10) problems.push(`and ${health.broken.length - 10} more`);
+        throw new Error(`${files.length} manifest file(s) broken (${files.join(", ")}); the last good state stays in force: ${problems.join("; ")}`);
+      }
       return `${options.manager.desired.services.size} services`;
     }),
   ];

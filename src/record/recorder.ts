@@ -7,6 +7,7 @@ import type { Change, ManagerObserver, ReconcileOutcome } from "../engine/observ
 import type { ProbeResult } from "../health/prober.ts";
 import type { Logger, Redactor } from "../log/logger.ts";
 import type { DesiredState } from "../manifests/load.ts";
+import { manifestFiles } from "../manifests/health.ts";
 import type { Resource } from "../manifests/types.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../store/index.ts";
@@ -87,6 +88,9 @@ export class Recorder implements ManagerObserver {
     for (const file of state.files) metrics.manifestErrors.set({ file: file.file }, state.errors.filter((e) => e.file === file.file).length);
     if (state.complete) metrics.manifestLastLoad.set(state.loadedAt.getTime() / 1000);
     for (const error of state.errors) this.event("Warning", "InvalidManifest", error.message, "Manifest", error.file);
+    // Every file's health, broken ones with their errors and what they hold in force, for `berth status`.
+    const files = manifestFiles(state).map((f) => ({ ...f, errors: f.errors.map((e) => ({ ...e, message: this.options.redactor.redact(e.message) })) }));
+    this.write("manifest_files", () => this.options.store.manifests.replace(files));
     const declared: { key: string; kind: string; name: string; spec: unknown; specHash: string; resource?: Resource }[] = [];
     for (const target of model.targets.values()) declared.push({ key: `DeploymentTarget/${target.metadata.name}`, kind: "DeploymentTarget", name: target.metadata.name, spec: target.spec, specHash: hashOf(target.spec), resource: target });
     for (const project of model.projects.values()) declared.push({ key: `Project/${project.metadata.name}`, kind: "Project", name: project.metadata.name, spec: project.spec, specHash: hashOf(project.spec), resource: project });

@@ -1,6 +1,7 @@
 import { AuditRepository, DeploymentRepository, DriftRepository, EventRepository, HealthRepository, ResourceRepository, SnapshotRepository, TargetRepository, enforceRetention, type Retention } from "./repositories.ts";
 import { PinRepository, RevisionRepository } from "./rollout-repositories.ts";
 import { ParityRepository } from "./parity-repository.ts";
+import { ManifestFileRepository } from "./manifest-repository.ts";
 import { openDatabase, type OpenedDatabase } from "./store.ts";
 
 /** The repositories Berth writes what it observes to; passed to whoever needs them. */
@@ -17,6 +18,8 @@ export interface Store {
   revisions: RevisionRepository;
   pins: PinRepository;
   parity: ParityRepository;
+  /** Each manifest file's health as of the last load. */
+  manifests: ManifestFileRepository;
   /** Round trip to the database, in milliseconds. */
   ping(): Promise<number>;
   enforceRetention(retention: Retention): Promise<number>;
@@ -39,6 +42,7 @@ export function createStore(opened: OpenedDatabase, now: () => number = Date.now
     revisions: new RevisionRepository(db, now),
     pins: new PinRepository(db, now),
     parity: new ParityRepository(db, now),
+    manifests: new ManifestFileRepository(db, now),
     async ping() {
       const started = performance.now();
       await client.execute("SELECT 1");

@@ -185,3 +185,17 @@ export const parityReports = sqliteTable(
   },
   (t) => [index("parity_project_time").on(t.project, t.time)],
 );
+
+/** Each manifest file's health as of the last load: the full set is replaced on every load. */
+export const manifestFiles = sqliteTable("manifest_files", {
+  /** The file as shown in messages (relative to the working directory when possible). */
+  file: text("file").primaryKey(),
+  /** `valid`; `stale` (broken, its last valid version stays in force); `invalid` (broken, never valid since the loader started). */
+  state: text("state").notNull(),
+  /** JSON: [{line, col, message}], the message without the file:line:col prefix; `[]` when valid. */
+  errors: text("errors").notNull().default("[]"),
+  /** JSON: the `Kind/name` of every resource the broken file keeps in force (its last good version's when stale); `[]` when valid. */
+  resources: text("resources").notNull().default("[]"),
+  /** When the row last changed: for a broken file, since when it has been broken this way. */
+  updatedAt: integer("updated_at").notNull(),
+});

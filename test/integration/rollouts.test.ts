@@ -5,6 +5,7 @@ import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
 import type { Daemon } from "../../src/engine/daemon.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { createLogger } from "../../src/log/logger.ts";
+import { manifestHealth } from "../../src/manifests/health.ts";
 import { Metrics } from "../../src/metrics/metrics.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 import { createTestRuntime, eventually, projectContainers, removeProject, runDaemon, uniqueProject } from "../support/berth.ts";
@@ -216,7 +217,7 @@ describe("rollouts", () => {
     const key = `Service/${project}-dev/web`;
     const token = "rollback-token-0123456789abcdef";
     const port = await freePort();
-    const http = await startHttpServer({ listen: `127.0.0.1:${port}`, metrics: new Metrics(), store, manager: daemon.manager, log: createLogger({ level: "error", write: () => {} }), manifestsLoaded: () => true, apiToken: token });
+    const http = await startHttpServer({ listen: `127.0.0.1:${port}`, metrics: new Metrics(), store, manager: daemon.manager, log: createLogger({ level: "error", write: () => {} }), manifests: () => manifestHealth(daemon!.watcher.current), apiToken: token });
     cleanups.push(() => http.close());
     const tokenFile = join(dir!.dir, "..", `${project}.token`);
     writeFileSync(tokenFile, `${token}\n`);
@@ -235,7 +236,7 @@ describe("rollouts", () => {
 
     // A daemon started without a token keeps its API read-only.
     const readOnlyPort = await freePort();
-    const readOnly = await startHttpServer({ listen: `127.0.0.1:${readOnlyPort}`, metrics: new Metrics(), store, manager: daemon.manager, log: createLogger({ level: "error", write: () => {} }), manifestsLoaded: () => true });
+    const readOnly = await startHttpServer({ listen: `127.0.0.1:${readOnlyPort}`, metrics: new Metrics(), store, manager: daemon.manager, log: createLogger({ level: "error", write: () => {} }), manifests: () => manifestHealth(daemon!.watcher.current) });
     cleanups.push(() => readOnly.close());
     const forbidden = await fetch(`http://127.0.0.1:${readOnlyPort}/api/v1/services/${project}-dev/web/rollback`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
     expect(forbidden.status).toBe(403);

@@ -509,8 +509,49 @@ describe("spec hash", () => {
     { what: "the stop grace period", change: withWeb({ stopGracePeriod: "30s" }) },
     { what: "a Service label", change: withWeb({ labels: { tier: "frontend" } }) },
     { what: "a Project label", change: { project: { description: "test shop", labels: { team: "payments" } } } },
+    { what: "a secret literal's value", change: withWeb({ env: [{ name: "MODE", value: "a" }, { name: "TOKEN", value: "s3cr3t", secret: true }] }) },
+    { what: "a bind mount", change: withWeb({ volumes: [{ type: "bind", source: "./config", target: "/etc/web" }] }) },
+    { what: "a tmpfs mount", change: withWeb({ volumes: [{ type: "tmpfs", target: "/tmp" }] }) },
+    { what: "an http health check", change: withWeb({ healthCheck: { http: { path: "/healthz", port: 80 } } }) },
+    { what: "a tcp health check", change: withWeb({ healthCheck: { tcp: { port: 80 } } }) },
   ])("changes with $what", async ({ change }) => {
     expect(await hashOf(change)).not.toBe(await hashOf());
+  });
+
+  it("changes with the secret value, but never contains it", async () => {
+    const secret = (value: string) => withWeb({ env: [{ name: "TOKEN", value, secret: true }] });
+    const hash = await hashOf(secret("first-secret"));
+    expect(await hashOf(secret("second-secret"))).not.toBe(hash);
+    expect(hash).not.toContain("first-secret");
+  });
+
+  it.each<{ what: string; from: Spec; to: Spec }>([
+    { what: "an http path", from: { http: { path: "/healthz", port: 80 } }, to: { http: { path: "/ready", port: 80 } } },
+    { what: "an http port", from: { http: { path: "/healthz", port: 80 } }, to: { http: { path: "/healthz", port: 8080 } } },
+    { what: "an http method", from: { http: { path: "/healthz", port: 80 } }, to: { http: { method: "HEAD", path: "/healthz", port: 80 } } },
+    { what: "an http expected status", from: { http: { path: "/healthz", port: 80 } }, to: { http: { path: "/healthz", port: 80, expectStatus: 204 } } },
+    { what: "an http body pattern", from: { http: { path: "/healthz", port: 80 } }, to: { http: { path: "/healthz", port: 80, bodyPattern: "ok" } } },
+    { what: "a tcp port", from: { tcp: { port: 5432 } }, to: { tcp: { port: 5433 } } },
+    { what: "the kind (http to tcp)", from: { http: { path: "/", port: 80 } }, to: { tcp: { port: 80 } } },
+    { what: "the kind (exec to http)", from: { exec: { command: ["true"] } }, to: { http: { path: "/", port: 80 } } },
+    { what: "an exec command", from: { exec: { command: ["true"] } }, to: { exec: { command: ["test", "-f", "/ready"] } } },
+    ...(["http", "tcp", "exec"] as const).flatMap((kind) => {
+      const probe = { http: { http: { path: "/", port: 80 } }, tcp: { tcp: { port: 80 } }, exec: { exec: { command: ["true"] } } }[kind];
+      const check = `${kind === "tcp" ? "a" : "an"} ${kind} check`;
+      return [
+        { what: `${check}'s interval`, from: probe, to: { ...probe, interval: "30s" } },
+        { what: `${check}'s timeout`, from: probe, to: { ...probe, timeout: "1s" } },
+        { what: `${check}'s retries`, from: probe, to: { ...probe, retries: 5 } },
+        { what: `${check}'s start period`, from: probe, to: { ...probe, startPeriod: "1m" } },
+      ];
+    }),
+  ])("changes with $what", async ({ from, to }) => {
+    expect(await hashOf(withWeb({ healthCheck: to }))).not.toBe(await hashOf(withWeb({ healthCheck: from })));
+  });
+
+  it("does not change when a health check's durations are spelled differently", async () => {
+    const check = (interval: string, timeout: string, startPeriod: string) => withWeb({ healthCheck: { http: { path: "/", port: 80 }, interval, timeout, startPeriod } });
+    expect(await hashOf(check("1m", "1s", "0s"))).toBe(await hashOf(check("60s", "1000ms", "0ms")));
   });
 
   it.each<{ what: string; change: Partial<Shop> }>([
@@ -520,6 +561,14 @@ describe("spec hash", () => {
     { what: "the Project description", change: { project: { description: "a different description" } } },
     { what: "the Environment tier", change: { environments: { dev: { tier: "production" } } } },
     { what: "the update settings", change: withWeb({ update: { strategy: "recreate", maxSurge: 0 } }) },
+    { what: "the update strategy", change: withWeb({ update: { strategy: "recreate" } }) },
+    { what: "maxSurge", change: withWeb({ update: { maxSurge: 3 } }) },
+    { what: "maxUnavailable", change: withWeb({ update: { maxUnavailable: 1 } }) },
+    { what: "the rollout's health timeout", change: withWeb({ update: { healthTimeout: "10m" } }) },
+    { what: "autoRollback", change: withWeb({ update: { autoRollback: false } }) },
+    { what: "the Environment's suspension", change: { environments: { dev: { suspend: true } } } },
+    { what: "the Environment's pruneVolumes", change: { environments: { dev: { pruneVolumes: true } } } },
+    { what: "the Service's dependencies", change: { services: { web: { ...BASE_WEB, dependsOn: [{ service: "db" }] }, db: { image: "db:1" } } } },
   ])("does not change with $what", async ({ change }) => {
     expect(await hashOf(change)).toBe(await hashOf());
   });

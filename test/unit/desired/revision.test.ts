@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { DesiredService } from "../../../src/desired/model.ts";
-import { desiredAtRevision, revisionSpecOf, RevisionRestoreError, type RevisionSpec } from "../../../src/desired/revision.ts";
+import { hashOf } from "../../../src/desired/hash.ts";
+import { desiredAtRevision, revisionHash, revisionSpecOf, RevisionRestoreError, type RevisionSpec } from "../../../src/desired/revision.ts";
 import type { HealthCheck } from "../../../src/manifests/types.ts";
 
 // ---------------------------------------------------------------------------
@@ -155,5 +156,71 @@ describe("desiredAtRevision", () => {
     expect((error as Error).name).toBe("RevisionRestoreError");
     expect((error as Error).message).toContain("needs secret DB_PASSWORD");
     expect((error as Error).message).toContain("Service/dev/web");
+  });
+});
+
+describe("revisionHash", () => {
+  const revisionOf = (s: DesiredService) => revisionHash({ template: s.template, extraNetworks: s.extraNetworks, healthCheck: s.healthCheck });
+  const exec: HealthCheck = { exec: { command: ["true"] }, interval: "10s", timeout: "2s", retries: 3, startPeriod: "0s" };
+
+  it("covers Berth's own http and tcp checks, which Docker's template does not show", () => {
+    const at = (healthCheck: HealthCheck | undefined) => revisionOf(service({ healthCheck }));
+    const hashes = [
+      at(undefined),
+      at(check),
+      at({ ...check, http: { ...check.http!, path: "/ready" } }),
+      at({ ...check, interval: "30s" }),
+      at({ ...check, http: undefined, tcp: { port: 8080 } }),
+    ];
+    expect(new Set(hashes).size).toBe(hashes.length);
+  });
+
+  it("leaves the revision of a service without a check, or with an exec check (in the template), as it was before probes were hashed", () => {
+    // Upgrading Berth must not roll out every such service.
+    for (const s of [service({ healthCheck: undefined }), service({ healthCheck: exec })]) {
+      expect(revisionOf(s)).toBe(hashOf({ template: s.template, extraNetworks: s.extraNetworks }));
+    }
+  });
+
+  it("ignores what only says how many run, whether they run, and how a rollout proceeds", () => {
+    const base = revisionOf(service());
+    for (const other of [
+      service({ replicas: 7 }),
+      service({ suspended: true }),
+      service({ strategy: "recreate", maxSurge: 0, maxUnavailable: 2, healthTimeout: "10m", autoRollback: false }),
+    ]) {
+      expect(revisionOf(other)).toBe(base);
+    }
+  });
+});
+
+describe("a restored revision and its health check", () => {
+  /** A service as the model builds it: its specHash is the revision of its own fields. */
+  const revisioned = (overrides: Partial<DesiredService>) => {
+    const s = service(overrides);
+    return { ...s, specHash: revisionOf(s) };
+  };
+  const revisionOf = (s: DesiredService) => revisionHash({ template: s.template, extraNetworks: s.extraNetworks, healthCheck: s.healthCheck });
+
+  it("is judged by the check it was rolled out with, not today's", () => {
+    const old = revisioned({ healthCheck: { ...check, http: { ...check.http!, path: "/healthz" } } });
+    const current = revisioned({ healthCheck: { ...check, http: { ...check.http!, path: "/ready" }, retries: 10 } });
+    // Only the check differs, and that alone is a new revision.
+    expect(current.specHash).not.toBe(old.specHash);
+
+    const stored = JSON.parse(JSON.stringify(revisionSpecOf(old))) as RevisionSpec;
+    const restored = desiredAtRevision(current, stored);
+    expect(restored.specHash).toBe(old.specHash);
+    expect(restored.healthCheck).toEqual(old.healthCheck);
+    expect(restored.healthCheck?.http?.path).toBe("/healthz");
+    // The restored service is exactly the old revision again: its fields hash to its revision.
+    expect(revisionOf(restored)).toBe(old.specHash);
+  });
+
+  it("is restored without a check when it had none", () => {
+    const old = revisioned({ healthCheck: undefined });
+    const restored = desiredAtRevision(revisioned({}), JSON.parse(JSON.stringify(revisionSpecOf(old))) as RevisionSpec);
+    expect(restored.healthCheck).toBeUndefined();
+    expect(revisionOf(restored)).toBe(old.specHash);
   });
 });

@@ -1,7 +1,8 @@
 import { Duplex } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ContainerHealth, ObservedContainer } from "../../../src/docker/observe.ts";
-import { HealthProber, type Dialer, type HealthLogReader, type ProbeResult } from "../../../src/health/prober.ts";
+import type { Dialer } from "../../../src/docker/dial.ts";
+import { HealthProber, type HealthLogReader, type ProbeResult } from "../../../src/health/prober.ts";
 import type { HealthCheck } from "../../../src/manifests/types.ts";
 
 // ---------------------------------------------------------------------------

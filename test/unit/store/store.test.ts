@@ -47,9 +47,10 @@ describe("store", () => {
     const url = `file:${dir}/berth.db`;
     const before = createStore(await openDatabase(url, { migrationsDir: old }), now);
     await before.events.record({ type: "Normal", reason: "Created", message: "kept across the upgrade", kind: "Service", name: "dev/web" });
-    // The newest migration adds the parity reports table.
+    // The newest migration adds the manifest files table.
     const report = { project: "demo", a: "dev", b: "prod", services: [], summary: { identical: 0, different: 0, "missing in A": 0, "missing in B": 0, error: 0, warning: 0, info: 0 }, identical: true };
-    await expect(before.parity.record(report)).rejects.toThrow();
+    const broken = { file: "manifests/web.yaml", state: "stale" as const, errors: [{ line: 8, col: 13, message: "Service/web: bad" }], resources: ["Service/web"] };
+    await expect(before.manifests.replace([broken])).rejects.toThrow();
     before.close();
 
     store = createStore(await openDatabase(url), now);
@@ -60,6 +61,8 @@ describe("store", () => {
     expect((await store.deployments.get(id))?.trigger).toBe("manifest");
     await store.parity.record(report);
     expect(await store.parity.list({ project: "demo" })).toEqual([report]);
+    await store.manifests.replace([broken]);
+    expect(await store.manifests.list()).toEqual([{ ...broken, updatedAt: clock }]);
   });
 
   it("bumps a resource's generation only when its spec hash changes", async () => {

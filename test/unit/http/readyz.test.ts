@@ -1,0 +1,63 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { Manager } from "../../../src/engine/manager.ts";
+import { startHttpServer } from "../../../src/http/server.ts";
+import { silentLogger } from "../../../src/log/logger.ts";
+import { manifestHealth } from "../../../src/manifests/health.ts";
+import { ManifestLoader, type DesiredState } from "../../../src/manifests/load.ts";
+import { Metrics } from "../../../src/metrics/metrics.ts";
+import { openStore, type Store } from "../../../src/store/index.ts";
+import { baseProject, createManifestDir, doc, type ManifestDir } from "../../support/manifest-dir.ts";
+
+let manifests: ManifestDir | undefined;
+let store: Store | undefined;
+let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
+afterEach(async () => {
+  await http?.close();
+  store?.close();
+  manifests?.cleanup();
+});
+
+/** Only what /readyz reads of the manager: no targets, the desired services. */
+const manager = { desired: { services: new Map([["Service/dev/web", {}]]) }, targetStatus: () => [], refreshMetrics: () => {} } as unknown as Manager;
+
+interface Readiness {
+  status: string;
+  checks: { name: string; ok: boolean; detail: string }[];
+}
+
+describe("/readyz", () => {
+  it("fails its manifests check while a file is broken, naming it at file:line:col, and passes once it is fixed", async () => {
+    manifests = createManifestDir(baseProject());
+    const loader = new ManifestLoader(manifests.dir);
+    // As `berth run` wires it: the watcher's latest desired state.
+    let current: DesiredState = await loader.load();
+    store = await openStore("file::memory:");
+    http = await startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics({ processMetrics: false }), store, manager, log: silentLogger, manifests: () => manifestHealth(current) });
+    const readyz = async () => {
+      const response = await fetch(`http://${http!.address}/readyz`);
+      return { status: response.status, body: (await response.json()) as Readiness };
+    };
+
+    const ready = await readyz();
+    expect(ready.status).toBe(200);
+    expect(ready.body.status).toBe("ready");
+    expect(ready.body.checks.find((c) => c.name === "manifests")).toMatchObject({ ok: true, detail: "1 services" });
+
+    manifests.write("web.yaml", doc("Service", "web", "project: shop\nimage: web:1\nreplicas: lots"));
+    current = await loader.load();
+    const broken = await readyz();
+    expect(broken.status).toBe(503);
+    expect(broken.body.status).toBe("not ready");
+    const check = broken.body.checks.find((c) => c.name === "manifests")!;
+    expect(check.ok).toBe(false);
+    const web = `${manifests.dir}/web.yaml`;
+    expect(check.detail).toBe(`1 manifest file(s) broken (${web}); the last good state stays in force: ${web}:8:13: Service/web: "replicas" is lots; expected a whole number, e.g. 2`);
+    expect(broken.body.checks.find((c) => c.name === "store")?.ok).toBe(true);
+
+    manifests.write("web.yaml", doc("Service", "web", "project: shop\nimage: web:2"));
+    current = await loader.load();
+    const fixed = await readyz();
+    expect(fixed.status).toBe(200);
+    expect(fixed.body.checks.every((c) => c.ok)).toBe(true);
+  });
+});
