@@ -21,6 +21,7 @@ import { connectDocker } from "../src/docker/connection.ts";
 import { DockerDriver } from "../src/docker/driver.ts";
 import { driverForTarget } from "../src/docker/transport.ts";
 import { startDaemon } from "../src/engine/daemon.ts";
+import { controllers, targets } from "../controllers/index.ts";
 import { createLogger, Redactor } from "../src/log/logger.ts";
 import { startTestEngine, type TestEngine } from "../test/support/engine.ts";
 
@@ -99,7 +100,7 @@ function berthApply(dir: string): number {
 
 async function healLatency(docker: Docker, dir: string, host: string, n: number): Promise<number[]> {
   const redactor = new Redactor();
-  const daemon = await startDaemon({ dir, log: createLogger({ level: "warn", redactor }), redactor, connect: (t) => driverForTarget(t, { env: { DOCKER_HOST: host } }), resyncMs: 10 * 60_000, store: await openStore("file::memory:") });
+  const daemon = await startDaemon({ dir, controllers, targets, log: createLogger({ level: "warn", redactor }), redactor, connect: (t) => driverForTarget(t, { env: { DOCKER_HOST: host } }), resyncMs: 10 * 60_000, store: await openStore("file::memory:") });
   await daemon.manager.settle({ timeoutMs: 120_000, ready: true });
   const samples: number[] = [];
   for (let i = 0; i < heals; i++) {

@@ -21,6 +21,7 @@ import { connectDocker } from "../src/docker/connection.ts";
 import { DockerDriver } from "../src/docker/driver.ts";
 import { driverForTarget } from "../src/docker/transport.ts";
 import { startDaemon } from "../src/engine/daemon.ts";
+import { controllers, targets } from "../controllers/index.ts";
 import { createLogger, Redactor } from "../src/log/logger.ts";
 import { openStore, type Store } from "../src/store/index.ts";
 import { startTestEngine, type TestEngine } from "../test/support/engine.ts";
@@ -97,7 +98,7 @@ async function berth(docker: Docker, host: string, replicas: number) {
     return rows.length === n && !["pending", "in_progress"].includes(rows[0]!.status) ? rows[0]! : undefined;
   };
   berthManifests(dir, host, replicas, serve(delay), "1");
-  const daemon = await startDaemon({ dir, log: createLogger({ level: "error", redactor }), redactor, connect: (t) => driverForTarget(t, { env: { DOCKER_HOST: host } }), store, rolloutPollMs: 100, resyncMs: 10 * 60_000 });
+  const daemon = await startDaemon({ dir, controllers, targets, log: createLogger({ level: "error", redactor }), redactor, connect: (t) => driverForTarget(t, { env: { DOCKER_HOST: host } }), store, rolloutPollMs: 100, resyncMs: 10 * 60_000 });
   try {
     await until(() => latest(1));
     const probe = probeLoop(docker, `dev.berth.project=roll${replicas}`);

@@ -1,13 +1,9 @@
 import { assign, fromPromise, setup } from "xstate";
 import { errorOf, messageOf, outputOf } from "../../src/engine/actor-events.ts";
 
-export interface EngineInfo {
-  version: string;
-  apiVersion: string;
-  latencyMs: number;
-}
+import type { EngineInfo, TargetPhase } from "../../src/engine/targets.ts";
 
-export type TargetPhase = "Connecting" | "Active" | "Unreachable";
+export type { EngineInfo, TargetPhase };
 
 export interface TargetContext {
   name: string;

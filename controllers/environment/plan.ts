@@ -1,6 +1,7 @@
 import type { Observed } from "../../src/docker/observe.ts";
 import type { DesiredEnvironment } from "../../src/desired/model.ts";
 import type { Change } from "../../src/engine/observer.ts";
+import type { PlanChange } from "../../src/engine/plan-change.ts";
 
 /** One step on an environment's shared objects: networks, volumes, and containers no manifest declares. */
 export type EnvironmentAction =
@@ -8,7 +9,7 @@ export type EnvironmentAction =
   | { type: "remove-network"; id: string; name: string; reason: string }
   | { type: "create-volume"; name: string; reason: string }
   | { type: "remove-volume"; name: string; reason: string }
-  | { type: "remove-container"; id: string; name: string; reason: string };
+  | { type: "remove-container"; id: string; name: string; service: string; reason: string };
 
 export interface EnvironmentPlanOptions {
   /** False while any manifest is invalid: nothing is pruned from an incomplete picture. */
@@ -38,7 +39,7 @@ export function planEnvironment(desired: DesiredEnvironment | undefined, observe
   const services = new Set(desired?.services.map((s) => s.service) ?? []);
   const why = desired ? "service no longer declared" : "environment no longer declared";
   for (const c of observed.containers) {
-    if (!services.has(c.service)) actions.push({ type: "remove-container", id: c.id, name: c.name, reason: why });
+    if (!services.has(c.service)) actions.push({ type: "remove-container", id: c.id, name: c.name, service: c.service, reason: why });
   }
   const wantedNetworks = new Set(desired ? [desired.network, ...desired.extraNetworks] : []);
   for (const n of observed.networks) {
@@ -76,6 +77,28 @@ export function describeAdoptedVolumes(names: readonly string[]): string {
 export function environmentChange(action: EnvironmentAction): Change {
   const [verb, kind] = action.type.split("-") as [string, string];
   return verb === "create" ? { path: `${kind} ${action.name}`, observed: "absent", desired: "present" } : { path: `${kind} ${action.name}`, observed: "present", desired: `absent (${action.reason})` };
+}
+
+/**
+ * What an environment's actions mean for `plan`: a network or volume created
+ * or removed, and each pruned service as one deletion.
+ */
+export function planChanges(environment: string, actions: readonly EnvironmentAction[]): PlanChange[] {
+  const changes: PlanChange[] = [];
+  const pruned = new Set<string>();
+  for (const action of actions) {
+    const [verb, kind] = action.type.split("-") as [string, string];
+    if (action.type === "remove-container") {
+      const resource = `Service/${environment}/${action.service}`;
+      if (pruned.has(resource)) continue;
+      pruned.add(resource);
+      changes.push({ resource, action: "delete", strategy: null, reason: action.reason, fields: [] });
+      continue;
+    }
+    const resource = `${kind === "network" ? "Network" : "Volume"}/${action.name}`;
+    changes.push({ resource, action: verb === "create" ? "create" : "delete", strategy: null, reason: action.reason, fields: kind === "network" ? ["spec.network"] : ["spec.volumes"] });
+  }
+  return changes;
 }
 
 /** One line per action, as `berth plan` prints it. */

@@ -1,65 +1,103 @@
 import { observe } from "../../src/docker/observe.ts";
-import type { OrphanEnvironment, ReconcileDeps } from "../../src/engine/deps.ts";
-import { executeEnvironmentActions } from "../../src/engine/execute.ts";
+import { hashOf } from "../../src/desired/hash.ts";
+import type { DesiredModel } from "../../src/desired/model.ts";
+import type { Controller, OrphanEnvironment, PassContext, PassResult } from "../../src/engine/controller.ts";
+import { TargetUnavailableError } from "../../src/engine/errors.ts";
 import type { Change } from "../../src/engine/observer.ts";
-import { TargetUnavailableError } from "../../src/engine/target-unavailable.ts";
-import type { EnvironmentFacts } from "./machine.ts";
-import { adoptedVolumes, describeAdoptedVolumes, environmentChange, planEnvironment } from "./plan.ts";
+import type { PlanChange } from "../../src/engine/plan-change.ts";
+import { executeEnvironmentActions } from "./execute.ts";
+import { environmentPhase } from "./phase.ts";
+import { adoptedVolumes, describeAdoptedVolumes, environmentChange, planChanges, planEnvironment, type EnvironmentAction } from "./plan.ts";
 
 /**
  * Converges an Environment's network and volumes, prunes what no manifest
- * declares, and clears copies of it left on other targets or projects; safe to repeat.
+ * declares, and clears copies of it left on other targets or projects; safe to
+ * repeat. With ctx.dryRun it decides the same and only records.
  */
-export async function reconcileEnvironment(key: string, deps: ReconcileDeps): Promise<EnvironmentFacts> {
+export async function reconcileEnvironment(key: string, ctx: PassContext): Promise<PassResult> {
   const name = key.slice("Environment/".length);
-  const model = deps.model();
+  const model = ctx.model();
   const desired = model.environments.get(name);
   const changes: Change[] = [];
+  const plan: PlanChange[] = [];
   let pruneBlocked = false;
   let adopted: string[] = [];
+  let created = false;
+
+  const act = async (owner: OrphanEnvironment, actions: EnvironmentAction[]) => {
+    plan.push(...planChanges(name, actions));
+    if (ctx.dryRun) {
+      for (const a of actions) if (a.type === "create-network") ctx.dryRun.assumed.networks.push(a.name);
+      for (const a of actions) if (a.type === "create-volume") ctx.dryRun.assumed.volumes.push(a.name);
+      return;
+    }
+    await executeEnvironmentActions(ctx.driver(owner.target), { key, project: owner.project, environment: name }, owner === desired ? desired : undefined, actions, ctx.log);
+    changes.push(...actions.map(environmentChange));
+  };
 
   if (desired) {
-    const driver = deps.driver(desired.target);
-    const scope = { key, project: desired.project, environment: name };
-    const observed = await observe(driver, { project: desired.project, environment: name }, desired.volumes);
+    const observed = await observe(ctx.driver(desired.target), { project: desired.project, environment: name }, desired.volumes);
     adopted = adoptedVolumes(desired, observed);
     const actions = planEnvironment(desired, observed, { allowPrune: model.complete });
-    await executeEnvironmentActions(driver, scope, desired, actions, deps.log);
-    changes.push(...actions.map(environmentChange));
-    // New networks and volumes unblock services waiting for them.
-    if (actions.some((a) => a.type.startsWith("create"))) for (const s of desired.services) deps.enqueue(s.key);
+    await act(desired, actions);
+    created = actions.some((a) => a.type.startsWith("create"));
     pruneBlocked = !model.complete && observed.containers.some((c) => !desired.services.some((s) => s.service === c.service));
   }
 
-  for (const owner of deps.orphans(name)) {
-    const pruned = await pruneOrphan(key, name, owner, deps, model.complete);
-    if (pruned === undefined) continue; // its target is not connected: tried again when it is
-    changes.push(...pruned.changes);
-    pruneBlocked ||= pruned.blocked;
-    if (!pruned.blocked) deps.forgetOrphan(name, owner);
+  for (const owner of ctx.orphans(name)) {
+    let driver;
+    try {
+      driver = ctx.driver(owner.target);
+    } catch (error) {
+      if (error instanceof TargetUnavailableError) continue; // tried again when its target connects
+      throw error;
+    }
+    const observed = await observe(driver, { project: owner.project, environment: name });
+    await act(owner, planEnvironment(undefined, observed, { allowPrune: model.complete }));
+    const blocked = !model.complete && observed.containers.length + observed.networks.length > 0;
+    pruneBlocked ||= blocked;
+    if (!blocked && !ctx.dryRun) ctx.forgetOrphan(name, owner);
   }
 
-  const services = (desired?.services ?? []).map((s) => ({ service: s.service, phase: deps.servicePhase(s.key) ?? "Configured" }));
-  const message = pruneBlocked
+  const services = (desired?.services ?? []).map((s) => ({ service: s.service, phase: ctx.status(s.key)?.phase ?? "Configured" }));
+  const everHealthy = ctx.status(key)?.result?.memo?.everHealthy === true;
+  const { phase, everHealthy: nowHealthy } = environmentPhase({ suspended: desired?.suspended ?? false, services }, false, everHealthy);
+  const base = pruneBlocked
     ? "manifests have errors: nothing is pruned until they are fixed"
     : desired
       ? `${services.filter((s) => s.phase === "Running").length}/${services.length} services running`
       : "not declared; its containers and networks were removed";
   const adoptedNote = describeAdoptedVolumes(adopted);
-  // After a change, look again to confirm it (level-triggered); the next pass is normally a no-op.
-  return { suspended: desired?.suspended ?? false, services, converged: changes.length === 0, message: adoptedNote ? `${message}; ${adoptedNote}` : message, requeueAfterMs: changes.length ? 200 : undefined, changes, adopted };
+  return {
+    phase,
+    message: adoptedNote ? `${base}; ${adoptedNote}` : base,
+    ready: phase === "Healthy" || phase === "Stopped",
+    converged: changes.length === 0 && plan.length === 0,
+    changes,
+    // After a change, look again to confirm it (level-triggered); the next pass is normally a no-op.
+    requeueAfterMs: changes.length ? 200 : undefined,
+    specHash: specHashOf(name, model, ctx.orphans(name)),
+    // New networks and volumes unblock services waiting for them.
+    enqueue: created ? (desired?.services.map((s) => s.key) ?? []) : [],
+    dependents: desired ? [`Project/${desired.project}`] : [],
+    plan,
+    memo: { everHealthy: nowHealthy, adopted },
+  };
 }
 
-async function pruneOrphan(key: string, name: string, owner: OrphanEnvironment, deps: ReconcileDeps, allowPrune: boolean): Promise<{ changes: Change[]; blocked: boolean } | undefined> {
-  let driver;
-  try {
-    driver = deps.driver(owner.target);
-  } catch (error) {
-    if (error instanceof TargetUnavailableError) return undefined;
-    throw error;
-  }
-  const observed = await observe(driver, { project: owner.project, environment: name });
-  const actions = planEnvironment(undefined, observed, { allowPrune });
-  await executeEnvironmentActions(driver, { key, project: owner.project, environment: name }, undefined, actions, deps.log);
-  return { changes: actions.map(environmentChange), blocked: !allowPrune && observed.containers.length + observed.networks.length > 0 };
+/** What an environment's pass converges toward, to tell drift from a new spec. */
+function specHashOf(name: string, model: DesiredModel, orphans: OrphanEnvironment[]): string {
+  const environment = model.environments.get(name);
+  if (!environment) return hashOf({ absent: true, orphans, complete: model.complete });
+  const { network, extraNetworks, volumes, pruneVolumes, suspended, target, project } = environment;
+  return hashOf({ network, extraNetworks, volumes, pruneVolumes, suspended, target, project, orphans, complete: model.complete, services: environment.services.map((s) => s.service) });
 }
+
+export const environmentController: Controller = {
+  kind: "Environment",
+  reconcile: reconcileEnvironment,
+  targetOf: (key, ctx) => {
+    const name = key.slice("Environment/".length);
+    return ctx.model().environments.get(name)?.target ?? ctx.orphans(name)[0]?.target;
+  },
+};

@@ -55,6 +55,8 @@ export interface RecordWrites {
   begin?: Omit<RolloutInput, "deploymentId"> & { image: string; spec: RevisionSpec };
   /** The record to write; null removes it (the rollout ended). */
   rollout?: RolloutRecord | null;
+  /** The final record of a rollout that ended this pass (never stored; its events are). */
+  ended?: RolloutRecord;
   finish?: { deploymentId: number; status: "success" | "failed" | "rolled_back"; error?: string; healthCheckPassed?: boolean };
   pin?: Pin | null;
 }
@@ -114,7 +116,9 @@ export function decideService(key: string, manifest: DesiredService | undefined,
     const step = stepRollout(rollout, target, previous, rolloutWorld, options.pollMs);
     const next = step.record;
     const outcome = rolloutOutcome(next.state);
-    const all = [...step.actions, probe(target, network, own)];
+    // Host port handover: a renamed service's old container gives up its port before the new one is created.
+    const handover = step.actions.some((a) => a.type === "create") ? freeHostPorts(target, world.portHolders, world.declared) : [];
+    const all = [...handover, ...step.actions, probe(target, network, own)];
     const change: PlanChange = { resource, action: "rollout", strategy: target.strategy, reason: `${describeStrategy(target)}: ${next.context.phase}${next.context.waiting.length ? `, waiting for slot(s) ${next.context.waiting.join(", ")}` : ""}`, fields: [] };
     if (!outcome) {
       const waiting = next.context.waiting.length && next.state === "healthCheck" ? `, waiting for slot(s) ${next.context.waiting.join(", ")}` : "";
@@ -188,7 +192,7 @@ function ending(record: RolloutRecord, checked = false): RecordWrites {
   const { context } = record;
   const failure = record.state === "rollbackFailed" ? `${context.failure}; rollback failed: ${context.rollbackError}` : context.failure;
   const pin = pinAfter(record, context.startedAt);
-  return { rollout: null, finish: { deploymentId: context.deploymentId, status: outcome, error: failure, healthCheckPassed: checked ? outcome === "success" : undefined }, ...(pin === undefined ? {} : { pin }) };
+  return { rollout: null, ended: record, finish: { deploymentId: context.deploymentId, status: outcome, error: failure, healthCheckPassed: checked ? outcome === "success" : undefined }, ...(pin === undefined ? {} : { pin }) };
 }
 
 function beginChange(resource: string, desired: DesiredService, own: readonly ObservedContainer[], records: ServiceRecords): PlanChange {

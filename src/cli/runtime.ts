@@ -1,6 +1,8 @@
 import { Option } from "commander";
 import { driverForTarget } from "../docker/transport.ts";
-import type { ManagerOptions } from "../engine/manager.ts";
+import { controllers, targets } from "../../controllers/index.ts";
+import { rolloutApi, type RolloutApi } from "../../controllers/service/requests.ts";
+import type { Manager, ManagerOptions } from "../engine/manager.ts";
 import { createLogger, Redactor, type Logger, type LogLevel } from "../log/logger.ts";
 import { parseDuration } from "../manifests/duration.ts";
 import { loadManifests, type DesiredState } from "../manifests/load.ts";
@@ -51,7 +53,7 @@ export interface Runtime {
   metrics: Metrics;
   recorder: Recorder;
   /** Manager options wired to real drivers, the recorder and metrics. */
-  managerOptions: Pick<ManagerOptions, "log" | "redactor" | "connect" | "daemonEnv" | "observer" | "metrics" | "store">;
+  managerOptions: Pick<ManagerOptions, "log" | "redactor" | "connect" | "daemonEnv" | "observer" | "metrics" | "store" | "controllers" | "targets">;
   close(): Promise<void>;
 }
 
@@ -76,10 +78,17 @@ export async function createRuntime(io: CliIO, options: LogOptions & { db: strin
       observer: recorder,
       metrics,
       store,
+      controllers,
+      targets,
     },
     async close() {
       await recorder.flush();
       store.close();
     },
   };
+}
+
+/** The rollout API a running manager serves: requests are written to the store and picked up by the service's next pass. */
+export function daemonRollouts(manager: Manager, store: Store): RolloutApi {
+  return rolloutApi({ model: () => manager.desired, store, keyStatus: (key) => manager.keyStatus(key), enqueue: (key) => manager.enqueue(key) });
 }

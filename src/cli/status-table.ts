@@ -1,4 +1,4 @@
-import type { ResourceStatus } from "../engine/manager.ts";
+import type { ResourceStatus } from "../engine/controller.ts";
 import { describeProblem, type ManifestFileHealth } from "../manifests/health.ts";
 import { age, table } from "./table.ts";
 

@@ -1,4 +1,4 @@
-import { DockerCallError, type DockerDriver } from "./driver.ts";
+import { DockerCallError, type Driver } from "./driver.ts";
 import { LABEL } from "./labels.ts";
 
 /** Built images kept per service by default, so the last few revisions can be rolled back to without a rebuild. */
@@ -9,7 +9,7 @@ export const KEEP_BUILT_IMAGES = 5;
  * a container still uses (the engine refuses those, and they stay).
  * Returns the tags removed.
  */
-export async function pruneBuiltImages(driver: DockerDriver, owner: { project: string; service: string }, inUse: ReadonlySet<string>, keep = KEEP_BUILT_IMAGES): Promise<string[]> {
+export async function pruneBuiltImages(driver: Pick<Driver, "listImages" | "removeImage">, owner: { project: string; service: string }, inUse: ReadonlySet<string>, keep = KEEP_BUILT_IMAGES): Promise<string[]> {
   const images = await driver.listImages([`${LABEL.managed}=true`, `${LABEL.project}=${owner.project}`, `${LABEL.service}=${owner.service}`]);
   const removed: string[] = [];
   for (const image of [...images].sort((a, b) => b.Created - a.Created).slice(keep)) {

@@ -1,10 +1,9 @@
-import type { EngineInfo, TargetPhase } from "../../controllers/deploymenttarget/machine.ts";
+import type { EngineInfo, TargetPhase } from "./targets.ts";
 import type { EngineEvent } from "../docker/driver.ts";
 import type { ContainerHealth } from "../docker/observe.ts";
 import type { DesiredModel } from "../desired/model.ts";
 import type { ProbeResult } from "../health/prober.ts";
 import type { DesiredState } from "../manifests/load.ts";
-import type { RolloutContext } from "../../controllers/service/rollout-machine.ts";
 
 /** One difference between Docker and the spec, as a plan step saw it. */
 export interface Change {
@@ -25,6 +24,8 @@ export interface ReconcileOutcome {
   converged: boolean;
   error?: string;
   terminal: boolean;
+  /** The error differs from the key's previous one: reported once per distinct cause. */
+  newError: boolean;
   /** What the pass changed in Docker, one entry per executed plan step. */
   changes: Change[];
   /** The pass changed Docker although the spec had already converged: drift. */
@@ -33,6 +34,22 @@ export interface ReconcileOutcome {
   desired?: number;
   /** The container spec hash this pass converged toward (services only). */
   specHash?: string;
+}
+
+/** A rollout's record as it moved, for events and metrics. */
+export interface RolloutReport {
+  key: string;
+  revision: string;
+  previous?: string;
+  trigger: string;
+  /** The record's state, e.g. building, rollingBack, complete. */
+  state: string;
+  phase: string;
+  /** Set once the rollout ended. */
+  outcome?: "success" | "failed" | "rolled_back";
+  failure?: string;
+  rollbackError?: string;
+  hasHealthCheck: boolean;
 }
 
 /** Everything the manager reports; the recorder (store, metrics, events) listens. All calls are fire-and-forget. */
@@ -45,7 +62,7 @@ export interface ManagerObserver {
   engineEvent?(target: string, event: EngineEvent): void;
   /** Docker changes made outside a reconcile (by a rollout step), as `kind`/`name`'s events. */
   changed?(kind: string, name: string, changes: readonly Change[]): void;
-  /** A rollout entered another state of its machine. */
-  rolloutChanged?(rollout: RolloutContext, state: string, hasHealthCheck: boolean): void;
+  /** A rollout record entered another state. */
+  rolloutChanged?(rollout: RolloutReport): void;
   healthProbed?(serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean): void;
 }

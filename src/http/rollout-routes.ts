@@ -1,8 +1,10 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { Manager } from "../engine/manager.ts";
-import { RolloutRequestError } from "../engine/rollouts.ts";
+import { RolloutRequestError, type RequestProblem, type RolloutApi } from "../../controllers/service/requests.ts";
 import { RevisionRestoreError } from "../desired/revision.ts";
+
+/** How each kind of refused request is answered. */
+const STATUS: Record<RequestProblem, number> = { invalid: 400, "not-found": 404, conflict: 409 };
 
 export interface RouteResult {
   status: number;
@@ -26,7 +28,7 @@ export function authorized(req: IncomingMessage, token: string | undefined): boo
  * (bearer token only; without a configured token the API stays read-only).
  * Undefined when the path is not one of these.
  */
-export async function rolloutRoute(req: IncomingMessage, url: URL, manager: Manager, token: string | undefined): Promise<RouteResult | undefined> {
+export async function rolloutRoute(req: IncomingMessage, url: URL, rollouts: RolloutApi, token: string | undefined): Promise<RouteResult | undefined> {
   const match = PATH.exec(url.pathname);
   if (!match) return undefined;
   let key: string;
@@ -38,7 +40,7 @@ export async function rolloutRoute(req: IncomingMessage, url: URL, manager: Mana
   const action = match[3]!;
   if (action === "rollout") {
     if (req.method !== "GET") return { status: 405, body: { error: "rollout status is read with GET" } };
-    const status = await manager.rolloutStatus(key);
+    const status = await rollouts.status(key);
     return status ? { status: 200, body: status } : { status: 404, body: { error: `${key} is not declared in the manifests` } };
   }
   if (req.method !== "POST") return { status: 405, body: { error: `${action} is a POST` } };
@@ -46,15 +48,15 @@ export async function rolloutRoute(req: IncomingMessage, url: URL, manager: Mana
   if (!authorized(req, token)) return { status: 401, body: { error: "missing or wrong bearer token; expected the header Authorization: Bearer <token>, e.g. berth rollback --token-file <file> or BERTH_API_TOKEN set to the daemon's token" } };
   try {
     if (action === "retry") {
-      await manager.rollouts.retry(key);
+      await rollouts.retry(key);
       return { status: 202, body: { service: key, accepted: "retry" } };
     }
     const body = await readJson(req);
     const to = typeof body.to === "string" && body.to ? body.to : undefined;
-    const { revision } = await manager.rollouts.rollback(key, to);
+    const { revision } = await rollouts.rollback(key, to);
     return { status: 202, body: { service: key, accepted: "rollback", revision } };
   } catch (error) {
-    if (error instanceof RolloutRequestError) return { status: error.status, body: { error: error.message } };
+    if (error instanceof RolloutRequestError) return { status: STATUS[error.problem], body: { error: error.message } };
     if (error instanceof RevisionRestoreError) return { status: 409, body: { error: error.message } };
     throw error;
   }
@@ -65,7 +67,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > 10_000) throw new RolloutRequestError("request body too large; expected at most a small JSON object, e.g. {\"to\": \"3f2a9c1b7d4e\"}", 400);
+    if (size > 10_000) throw new RolloutRequestError("request body too large; expected at most a small JSON object, e.g. {\"to\": \"3f2a9c1b7d4e\"}", "invalid");
     chunks.push(Buffer.from(chunk));
   }
   const text = Buffer.concat(chunks).toString("utf8");
@@ -74,6 +76,6 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
     const value = JSON.parse(text) as unknown;
     return value && typeof value === "object" ? (value as Record<string, unknown>) : {};
   } catch {
-    throw new RolloutRequestError(`request body is not JSON; expected e.g. {"to": "3f2a9c1b7d4e"}`, 400);
+    throw new RolloutRequestError(`request body is not JSON; expected e.g. {"to": "3f2a9c1b7d4e"}`, "invalid");
   }
 }

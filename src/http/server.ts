@@ -5,6 +5,7 @@ import { describeProblem, type ManifestHealth } from "../manifests/health.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../store/index.ts";
 import { involvedFilter, resourceView } from "../store/repositories.ts";
+import type { RolloutApi } from "../../controllers/service/requests.ts";
 import { rolloutRoute } from "./rollout-routes.ts";
 
 /** Default address of the daemon's HTTP server: loopback only. */
@@ -15,6 +16,8 @@ export interface HttpOptions {
   metrics: Metrics;
   store: Store;
   manager: Manager;
+  /** Rollout status, rollbacks and retries, as the daemon serves them. */
+  rollouts: RolloutApi;
   log: Logger;
   /** The manifests' health now: the `manifests` readiness check fails while any file is broken. */
   manifests: () => ManifestHealth;
@@ -71,7 +74,7 @@ export async function startHttpServer(options: HttpOptions): Promise<{ server: S
       reply(500, { error: "internal error" });
     };
     if (!handler) {
-      return void rolloutRoute(req, url, manager, options.apiToken).then((r) => (r ? reply(r.status, r.body) : reply(404, { error: `no such path ${url.pathname}`, paths: [...Object.keys(routes), "/api/v1/services/<environment>/<service>/{rollout,rollback,retry}"] })), fail);
+      return void rolloutRoute(req, url, options.rollouts, options.apiToken).then((r) => (r ? reply(r.status, r.body) : reply(404, { error: `no such path ${url.pathname}`, paths: [...Object.keys(routes), "/api/v1/services/<environment>/<service>/{rollout,rollback,retry}"] })), fail);
     }
     if (req.method !== "GET" && req.method !== "HEAD") return reply(405, { error: "only GET here; POST is for .../rollback and .../retry" });
     handler(url)

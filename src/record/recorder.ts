@@ -1,9 +1,9 @@
-import type { EngineInfo, TargetPhase } from "../../controllers/deploymenttarget/machine.ts";
+import type { EngineInfo, TargetPhase } from "../engine/targets.ts";
 import type { DockerCall, EngineEvent } from "../docker/driver.ts";
 import { LABEL } from "../docker/labels.ts";
 import type { ContainerHealth } from "../docker/observe.ts";
 import type { DesiredModel } from "../desired/model.ts";
-import type { Change, ManagerObserver, ReconcileOutcome } from "../engine/observer.ts";
+import type { Change, ManagerObserver, ReconcileOutcome, RolloutReport } from "../engine/observer.ts";
 import type { ProbeResult } from "../health/prober.ts";
 import type { Logger, Redactor } from "../log/logger.ts";
 import type { DesiredState } from "../manifests/load.ts";
@@ -14,7 +14,6 @@ import type { Store } from "../store/index.ts";
 import { hashOf } from "../desired/hash.ts";
 import { durationMs } from "../desired/units.ts";
 import { maskedSpec } from "./masked-spec.ts";
-import { rolloutOutcome, type RolloutContext } from "../../controllers/service/rollout-machine.ts";
 
 export interface RecorderOptions {
   store: Store;
@@ -163,7 +162,8 @@ export class Recorder implements ManagerObserver {
       this.write("drift_checks", () => store.drift.record(outcome.key, differences, !outcome.error));
     }
     this.changed(outcome.kind, outcome.name, outcome.changes);
-    if (outcome.error) this.event("Warning", outcome.terminal ? "InvalidSpec" : "ReconcileFailed", outcome.error, outcome.kind, outcome.name);
+    // One event per distinct cause: a retried failure with the same error is not reported again.
+    if (outcome.error && outcome.newError) this.event("Warning", outcome.terminal ? "InvalidSpec" : "ReconcileFailed", outcome.error, outcome.kind, outcome.name);
     if (outcome.phase !== outcome.previousPhase) this.event(outcome.phase === "Failed" || outcome.phase === "Degraded" ? "Warning" : "Normal", outcome.phase, outcome.message, outcome.kind, outcome.name);
     this.write("resources", () => store.resources.report(outcome.key, { phase: outcome.phase, message: this.options.redactor.redact(outcome.message), ready: outcome.ready, converged: outcome.converged }));
   }
@@ -215,13 +215,13 @@ export class Recorder implements ManagerObserver {
   }
 
   /** Rollouts: a Warning when one fails (naming the check and its output), events and counters when one ends. */
-  rolloutChanged(rollout: RolloutContext, state: string, hasHealthCheck: boolean): void {
+  rolloutChanged(rollout: RolloutReport): void {
+    const { state, outcome, hasHealthCheck } = rollout;
     const { metrics } = this.options;
     const name = rollout.key.slice("Service/".length);
     const revision = rollout.revision.slice(0, 12);
     if (state === "building") this.event("Normal", "RolloutStarted", `revision ${revision}${rollout.previous ? ` replaces ${rollout.previous.slice(0, 12)}` : ""} (${rollout.trigger})`, "Service", name);
     if (state === "rollingBack") this.event("Warning", "RolloutFailed", `revision ${revision}: ${rollout.failure}; rolling back to ${rollout.previous?.slice(0, 12)}`, "Service", name);
-    const outcome = rolloutOutcome(state);
     if (!outcome) return;
     metrics.deployments.inc({ result: outcome });
     if (outcome === "success") this.event("Normal", "DeploymentSucceeded", `revision ${revision} is running${hasHealthCheck ? " and healthy" : ""}`, "Service", name);

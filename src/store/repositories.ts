@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, notInArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, notInArray, sql } from "drizzle-orm";
 import type { Database } from "./store.ts";
 import { actorSnapshots, auditLog, deployments, driftChecks, events, healthResults, parityReports, resources, targets } from "./schema.ts";
 
@@ -168,6 +168,21 @@ export class DeploymentRepository {
   /** Successful rollouts of a service, newest first. */
   successful(service: string, limit = 50): Promise<DeploymentRow[]> {
     return this.db.select().from(deployments).where(and(eq(deployments.service, service), eq(deployments.status, "success"))).orderBy(desc(deployments.startedAt), desc(deployments.id)).limit(limit).all();
+  }
+
+  /** The newest finished rollout that left a revision running (success, or rolled back to the previous one). */
+  lastOutcome(service: string): Promise<DeploymentRow | undefined> {
+    return this.db
+      .select()
+      .from(deployments)
+      .where(and(eq(deployments.service, service), inArray(deployments.status, ["success", "rolled_back"])))
+      .orderBy(desc(deployments.startedAt), desc(deployments.id))
+      .get();
+  }
+
+  /** Rows still open (pending or in progress), e.g. left by a crash. */
+  open(): Promise<DeploymentRow[]> {
+    return this.db.select().from(deployments).where(inArray(deployments.status, ["pending", "in_progress"])).all();
   }
 
   get(id: number): Promise<DeploymentRow | undefined> {

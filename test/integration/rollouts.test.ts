@@ -8,7 +8,7 @@ import { createLogger } from "../../src/log/logger.ts";
 import { manifestHealth } from "../../src/manifests/health.ts";
 import { Metrics } from "../../src/metrics/metrics.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
-import { createTestRuntime, eventually, projectContainers, removeProject, runDaemon, uniqueProject } from "../support/berth.ts";
+import { createTestRuntime, eventually, projectContainers, removeProject, rolloutsOf, runDaemon, uniqueProject } from "../support/berth.ts";
 import { createManifestDir, type ManifestDir } from "../support/manifest-dir.ts";
 import { cliRunner } from "../support/cli.ts";
 import { freePort, startChild, type Child } from "../support/processes.ts";
@@ -289,7 +289,7 @@ describe("rollouts", () => {
     expect(await eventually(async () => ((await page()) === 200 ? true : undefined), 10_000, "the old revision on the host port")).toBe(true);
     expect((await running(project, "web")).map((c) => c.revision)).toEqual([good]);
 
-    await daemon.manager.rollouts.retry(key);
+    await (await rolloutsOf(daemon, rt)).retry(key);
     const retried = await eventually(async () => {
       const rows = await store.deployments.list({ service: key });
       return rows.length === 3 && rows[0]!.status === "rolled_back" ? rows[0] : undefined;

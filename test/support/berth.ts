@@ -5,7 +5,10 @@ import type { DockerCall } from "../../src/docker/driver.ts";
 import { LABEL } from "../../src/docker/labels.ts";
 import { driverForTarget } from "../../src/docker/transport.ts";
 import { startDaemon, type Daemon } from "../../src/engine/daemon.ts";
-import { Manager, type ResourceStatus } from "../../src/engine/manager.ts";
+import { Manager } from "../../src/engine/manager.ts";
+import type { ResourceStatus } from "../../src/engine/controller.ts";
+import { controllers, targets } from "../../controllers/index.ts";
+import { rolloutApi, type RolloutApi } from "../../controllers/service/requests.ts";
 import { createLogger, Redactor } from "../../src/log/logger.ts";
 import { loadManifests } from "../../src/manifests/load.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
@@ -46,6 +49,8 @@ async function managerOptions(rt: TestRuntime) {
     redactor: rt.redactor,
     connect: (target: Parameters<typeof driverForTarget>[0]) => driverForTarget(target, { env, hooks: { onCall: (call: DockerCall) => rt.calls.push(call) } }),
     daemonEnv: env,
+    controllers,
+    targets,
     workers: 2,
     store: await rt.store,
     rolloutPollMs: 200,
@@ -71,6 +76,12 @@ export async function applyOnce(dir: string, rt: TestRuntime, options: { wait?: 
 /** What `berth run` does, in-process. */
 export async function runDaemon(dir: string, rt: TestRuntime, options: { resyncMs?: number } = {}): Promise<Daemon> {
   return startDaemon({ ...(await managerOptions(rt)), dir, debounceMs: 100, resyncMs: options.resyncMs ?? 60_000 });
+}
+
+/** The rollout API of an in-process daemon, as `berth rollout retry` and `berth rollback` reach it. */
+export async function rolloutsOf(daemon: Daemon, rt: TestRuntime): Promise<RolloutApi> {
+  const { manager } = daemon;
+  return rolloutApi({ model: () => manager.desired, store: await rt.store, keyStatus: (key) => manager.keyStatus(key), enqueue: (key) => manager.enqueue(key) });
 }
 
 /** A project name no other test uses. */

@@ -3,8 +3,8 @@ import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
 import { createRuntime, dbOption, loadValid, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
 import { renderStatusTable } from "../status-table.ts";
-import { observeContainers } from "../../docker/observe.ts";
-import { Manager, type ResourceStatus } from "../../engine/manager.ts";
+import type { ResourceStatus } from "../../engine/controller.ts";
+import { Manager } from "../../engine/manager.ts";
 
 /** `berth apply [DIR]`: one full reconcile of every resource, optionally waiting for health. */
 export const register: CommandModule["register"] = (program, io, setExitCode) => {
@@ -15,7 +15,10 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .option("--wait", "also wait until every Service is Running and healthy")
     .addOption(new Option("--timeout <duration>", "give up after this long").default(5 * 60_000, "5m").argParser(parseDurationFlag))
     .addOption(dbOption())
-    .addHelpText("after", "\nExit status: 0 when everything converged (and, with --wait, is healthy), 1 otherwise.");
+    .addHelpText(
+      "after",
+      "\nExit status: 0 when everything converged (and, with --wait, is healthy), 1 otherwise. A failure that waiting cannot fix\n(a rollout failed or rolled back, an image missing under imagePullPolicy Never, a name owned by another target, a host\nport held outside Berth) ends the wait at once, naming the resource, the reason and the container's last log lines.",
+    );
   for (const option of logOptions()) command.addOption(option);
   command.action(async (dir: string, options: LogOptions & { wait?: boolean; timeout: number; db: string }) => {
     const state = await loadValid(dir, io);
@@ -34,21 +37,18 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
   });
 };
 
-/** Names what did not converge and shows the last lines its newest container printed. */
-async function describeFailures(manager: Manager, pending: ResourceStatus[]): Promise<string> {
+/** Names what did not converge and shows the last lines its newest container printed (asked of the manager). */
+export async function describeFailures(manager: Manager, pending: ResourceStatus[]): Promise<string> {
   const lines = ["", "Not converged:"];
   for (const status of pending) {
-    lines.push(`  ${status.kind}/${status.name}: ${status.phase}${status.message ? `: ${status.message}` : ""}`);
+    const why = status.error ?? status.message;
+    lines.push(`  ${status.kind}/${status.name}: ${status.phase}${why ? `: ${why}` : ""}`);
     if (status.kind !== "Service") continue;
-    const service = manager.desired.services.get(`Service/${status.name}`);
-    if (!service) continue;
     try {
-      const driver = manager.driverFor(service.target);
-      const containers = await observeContainers(driver, { project: service.project, environment: service.environment, service: service.service });
-      const newest = containers.sort((a, b) => b.created - a.created)[0];
-      if (!newest) continue;
-      const logs = (await driver.logs(newest.id, 20)).trimEnd();
-      lines.push(`    last logs of ${newest.name} (${newest.state}${newest.exitCode !== undefined ? `, exit ${newest.exitCode}` : ""}):`);
+      const last = await manager.lastLogs(`Service/${status.name}`);
+      if (!last) continue;
+      lines.push(`    last logs of ${last.container} (${last.state}${last.exitCode !== undefined ? `, exit ${last.exitCode}` : ""}):`);
+      const logs = last.logs.trimEnd();
       lines.push(...(logs ? logs.split("\n").map((l) => `      ${l}`) : ["      (no output)"]));
     } catch {
       // the target itself is the problem, already named above

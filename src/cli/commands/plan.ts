@@ -1,41 +1,38 @@
+import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { loadValid } from "../runtime.ts";
-import { buildDesiredModel } from "../../desired/model.ts";
-import { driverForTarget } from "../../docker/transport.ts";
-import type { DockerDriver } from "../../docker/driver.ts";
-import { countChanges, planAll, renderPlans } from "../../engine/plan-all.ts";
-import { Redactor } from "../../log/logger.ts";
-import { secretValuesOf } from "../../desired/model.ts";
+import { createRuntime, dbOption, loadValid } from "../runtime.ts";
+import { Manager } from "../../engine/manager.ts";
+import { renderPlan } from "../../engine/plan.ts";
 
-/** `berth plan [DIR]`: what a reconcile would change, read-only. */
+/** `berth plan [DIR]`: what a reconcile would change, decided exactly as apply decides, without acting. */
 export const register: CommandModule["register"] = (program, io, setExitCode) => {
   program
     .command("plan")
-    .description("show what a reconcile would change on every target, without changing anything")
+    .description("show what a reconcile would change on every target (the same decision apply makes), without changing anything")
     .argument("[dir]", "manifests directory", DEFAULT_MANIFESTS_DIR)
     .option("--detailed-exitcode", "exit 0 when nothing would change, 2 when changes are pending, 1 on error")
-    .action(async (dir: string, options: { detailedExitcode?: boolean }) => {
+    .addOption(new Option("-o, --output <format>", "text or json").choices(["text", "json"]).default("text"))
+    .addOption(dbOption())
+    .addHelpText("after", '\nJSON: {"changes":[{"resource":"Service/<env>/<name>","action":"create|delete|rollout|scale|start|stop|repair","strategy":"rolling|recreate|null","reason":"...","fields":["spec.image"]}],"errors":[...]}')
+    .action(async (dir: string, options: { detailedExitcode?: boolean; output: "text" | "json"; db: string }) => {
       const state = await loadValid(dir, io);
       if (!state) return setExitCode(1);
-      const model = buildDesiredModel(state, { daemonEnv: io.env });
-      const redactor = new Redactor();
-      redactor.setSecrets(secretValuesOf(model));
-      const drivers = new Map<string, DockerDriver>();
-      const driverOf = (name: string) => {
-        if (!drivers.has(name)) drivers.set(name, driverForTarget(model.targets.get(name)!, { env: io.env }));
-        return drivers.get(name)!;
-      };
-      let plans: Awaited<ReturnType<typeof planAll>>;
+      // Logs stay quiet: the plan itself is the output.
+      const runtime = await createRuntime(io, { db: options.db, logFormat: "text", logLevel: "error" });
+      const manager = new Manager({ ...runtime.managerOptions, observer: undefined, watchEvents: false });
       try {
-        plans = await planAll(model, driverOf);
+        manager.setDesired(state);
+        await manager.connected();
+        const plan = await manager.plan();
+        const text = options.output === "json" ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan);
+        io.stdout(runtime.redactor.redact(text));
+        if (plan.errors.length) return setExitCode(1);
+        setExitCode(options.detailedExitcode && plan.changes.length > 0 ? 2 : 0);
       } finally {
         // An SSH target's connection would keep the process alive.
-        for (const driver of drivers.values()) driver.close();
+        await manager.stop();
+        await runtime.close();
       }
-      io.stdout(redactor.redact(renderPlans(plans)));
-      const failed = plans.some((p) => p.error) || plans.some((p) => p.environments.some((e) => e.services.some((s) => s.error)));
-      if (failed) return setExitCode(1);
-      setExitCode(options.detailedExitcode && countChanges(plans) > 0 ? 2 : 0);
     });
 };

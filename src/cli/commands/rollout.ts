@@ -1,5 +1,5 @@
 import { Option } from "commander";
-import type { RolloutStatus } from "../../engine/manager.ts";
+import type { RolloutStatus } from "../../../controllers/service/requests.ts";
 import type { CommandModule } from "../context.ts";
 import { ApiError, apiOptions, callApi, servicePath, type ApiOptions } from "../api-client.ts";
 import { table } from "../table.ts";

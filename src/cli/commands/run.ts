@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { createRuntime, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
+import { createRuntime, daemonRollouts, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
 import { startDaemon } from "../../engine/daemon.ts";
 import { DEFAULT_LISTEN, startHttpServer } from "../../http/server.ts";
 import { manifestHealth } from "../../manifests/health.ts";
@@ -42,7 +42,7 @@ export const register: CommandModule["register"] = (program, io) => {
     const daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync });
     let http: Awaited<ReturnType<typeof startHttpServer>>;
     try {
-      http = await startHttpServer({ listen: options.listen, metrics: runtime.metrics, store: runtime.store, manager: daemon.manager, log, manifests: () => manifestHealth(daemon.watcher.current), apiToken });
+      http = await startHttpServer({ listen: options.listen, metrics: runtime.metrics, store: runtime.store, manager: daemon.manager, rollouts: daemonRollouts(daemon.manager, runtime.store), log, manifests: () => manifestHealth(daemon.watcher.current), apiToken });
     } catch (error) {
       // No half-started daemon: without its HTTP server it stops and says why.
       await daemon.stop();

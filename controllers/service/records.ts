@@ -1,0 +1,131 @@
+import type { DesiredModel, DesiredService } from "../../src/desired/model.ts";
+import { desiredAtRevision, type RevisionSpec } from "../../src/desired/revision.ts";
+import type { Store } from "../../src/store/index.ts";
+import type { RecordWrites, ServiceRecords } from "./decide.ts";
+import type { Pin } from "./pins.ts";
+import { rolloutOutcome, startRollout, type RolloutRecord, type RolloutState } from "./rollout-machine.ts";
+
+/** The tables a service's decisions live in. */
+export type RecordStore = Pick<Store, "deployments" | "snapshots" | "revisions" | "pins">;
+
+/** Rollout records are kept in the snapshots table under this machine name. */
+export const ROLLOUT_MACHINE = "rollout";
+
+export const rolloutRecordId = (key: string) => `${ROLLOUT_MACHINE}/${key}`;
+
+const STATES = new Set<RolloutState>(["building", "deploying", "healthCheck", "completing", "complete", "stalled", "rollingBack", "verifyingRollback", "rolledBack", "rollbackFailed", "superseded"]);
+
+/** A stored rollout record, or undefined when the row is not one this version can step (it is then ended as failed). */
+export function readRolloutRecord(stored: unknown): RolloutRecord | undefined {
+  const row = stored as { state?: unknown; context?: RolloutRecord["context"] } | undefined;
+  if (!row?.context || typeof row.state !== "string" || !STATES.has(row.state as RolloutState)) return undefined;
+  if (typeof row.context.deploymentId !== "number" || typeof row.context.key !== "string") return undefined;
+  return { state: row.state as RolloutState, context: row.context };
+}
+
+/** Everything the store knows that a service's decision depends on, read fresh every pass. */
+export async function loadServiceRecords(key: string, manifest: DesiredService | undefined, model: DesiredModel, store: RecordStore): Promise<ServiceRecords> {
+  const [stored, pinRow, outcome, latest] = await Promise.all([store.snapshots.load(rolloutRecordId(key)), store.pins.get(key), store.deployments.lastOutcome(key), store.deployments.latest(key)]);
+  const rollout = readRolloutRecord(stored);
+  const pin: Pin | undefined = pinRow ?? undefined;
+  const deployed = outcome ? (outcome.status === "success" ? outcome.revision : (outcome.previousRevision ?? undefined)) : undefined;
+  const at = new Map<string, DesiredService>();
+  let deployedSpec: RevisionSpec | undefined;
+  if (manifest && !manifest.error) {
+    const wanted = new Set([pin?.runRevision, rollout?.context.revision, rollout?.context.previous, deployed].filter((r): r is string => !!r && r !== manifest.specHash));
+    for (const revision of wanted) {
+      const spec = (await store.revisions.get(key, revision)) as RevisionSpec | undefined;
+      if (!spec) continue;
+      try {
+        at.set(revision, desiredAtRevision(manifest, spec));
+      } catch {
+        // A secret that revision needs is gone: it cannot be restored, and the decision says so.
+      }
+    }
+    if (deployed) deployedSpec = (await store.revisions.get(key, deployed)) as RevisionSpec | undefined;
+  }
+  return { rollout, pin, deployed, hasHistory: !!latest, at, deployedSpec, peers: manifest ? await peersOf(manifest, model, store) : new Map() };
+}
+
+/** The environment's services as their containers run now: a pin or a rollout in flight holds one on another revision. */
+async function peersOf(manifest: DesiredService, model: DesiredModel, store: RecordStore): Promise<Map<string, DesiredService>> {
+  const services = model.environments.get(manifest.environment)?.services ?? [];
+  if (!manifest.dependsOn.length) return new Map(services.map((s) => [s.service, s]));
+  const pins = new Map((await store.pins.list()).map((p) => [p.service, p]));
+  const rolling = new Set((await store.snapshots.list(ROLLOUT_MACHINE)).map((s) => readRolloutRecord(s.snapshot)?.context.key));
+  const peers = new Map<string, DesiredService>();
+  for (const s of services) {
+    let specHash = pins.get(s.key)?.runRevision ?? s.specHash;
+    if (!pins.get(s.key) && rolling.has(s.key)) {
+      const outcome = await store.deployments.lastOutcome(s.key);
+      specHash = (outcome?.status === "success" ? outcome.revision : outcome?.previousRevision) ?? s.specHash;
+    }
+    peers.set(s.service, { ...s, specHash });
+  }
+  return peers;
+}
+
+export interface RecordWriter {
+  store: RecordStore;
+  /** Masks secret values: failures quote check output and Docker errors. */
+  redact(text: string): string;
+  /** The manifests' git revision, for the deployments row. */
+  manifestCommit?: string;
+  /** A rollout record changed state (started, stepped, ended), for events and metrics. */
+  onRollout?(record: RolloutRecord, state: string): void;
+}
+
+/**
+ * Writes a pass's decision before any Docker action, in an order a crash
+ * cannot corrupt: a new rollout's row and revision spec before its record; an
+ * ending rollout's row and pin before its record goes.
+ */
+export async function writeServiceRecords(key: string, writes: RecordWrites, previous: RolloutRecord | undefined, writer: RecordWriter): Promise<void> {
+  const { store, redact } = writer;
+  const save = (record: RolloutRecord) => store.snapshots.save(rolloutRecordId(key), ROLLOUT_MACHINE, JSON.parse(redact(JSON.stringify(record))) as unknown);
+  if (writes.begin) {
+    const { image, spec, ...input } = writes.begin;
+    await store.revisions.save(key, input.revision, spec);
+    const deploymentId = await store.deployments.start({ service: key, revision: input.revision, image, manifestRevision: writer.manifestCommit, previousRevision: input.previous, trigger: input.trigger, status: "in_progress" });
+    const record = startRollout({ ...input, deploymentId });
+    await save(record);
+    writer.onRollout?.(record, record.state);
+  }
+  if (writes.rollout) {
+    await save(writes.rollout);
+    if (writes.rollout.state !== previous?.state) writer.onRollout?.(writes.rollout, writes.rollout.state);
+  }
+  if (writes.finish) {
+    const { deploymentId, error, ...outcome } = writes.finish;
+    await store.deployments.finish(deploymentId, { ...outcome, error: error === undefined ? undefined : redact(error) });
+  }
+  if (writes.pin === null) await store.pins.clear(key);
+  else if (writes.pin) await store.pins.set({ ...writes.pin, reason: redact(writes.pin.reason) });
+  if (writes.rollout === null) {
+    await store.snapshots.remove(rolloutRecordId(key));
+    const ended = writes.ended;
+    if (ended) writer.onRollout?.(ended, ended.state);
+  }
+}
+
+/**
+ * Rollouts a crash interrupted between opening their row and writing their
+ * first record, and records this version cannot read: their rows end as failed
+ * so history never shows a rollout in progress forever.
+ */
+export async function closeInterruptedRollouts(store: RecordStore): Promise<number> {
+  const records = await store.snapshots.list(ROLLOUT_MACHINE);
+  const live = new Set<number>();
+  for (const { id, snapshot } of records) {
+    const record = readRolloutRecord(snapshot);
+    if (record && !rolloutOutcome(record.state)) live.add(record.context.deploymentId);
+    else await store.snapshots.remove(id);
+  }
+  let closed = 0;
+  for (const row of await store.deployments.open()) {
+    if (live.has(row.id)) continue;
+    await store.deployments.finish(row.id, { status: "failed", error: "interrupted by a daemon stop before its rollout record was saved" });
+    closed++;
+  }
+  return closed;
+}

@@ -1,0 +1,79 @@
+import { observe, observeContainers, type ContainerHealth, type ObserveDriver, type ObservedContainer } from "../../src/docker/observe.ts";
+import type { Driver } from "../../src/docker/driver.ts";
+import type { DesiredModel, DesiredService } from "../../src/desired/model.ts";
+import type { ServiceRecords, ServiceWorld } from "./decide.ts";
+import { hostPortsOf } from "./ports.ts";
+
+/** What Berth's prober knows of a container: its status for http/tcp checks, and the latest output. */
+export interface ProbeView {
+  status(containerId: string): ContainerHealth | undefined;
+  lastOutput(containerId: string): string | undefined;
+}
+
+/** Networks and volumes a dry run assumes exist because the same plan creates them first. */
+export interface Assumed {
+  networks: readonly string[];
+  volumes: readonly string[];
+}
+
+/**
+ * One look at everything a service's decision needs: the environment's
+ * containers, networks and volumes, the target's host-port holders when the
+ * service publishes any, and the images a step may need. Read-only.
+ */
+export async function observeService(
+  manifest: DesiredService,
+  records: ServiceRecords,
+  model: DesiredModel,
+  driver: ObserveDriver & Pick<Driver, "imageExists">,
+  probes: ProbeView,
+  now: number,
+  assumed?: Assumed,
+): Promise<ServiceWorld> {
+  const environment = model.environments.get(manifest.environment);
+  const observed = await observe(driver, { project: manifest.project, environment: manifest.environment }, environment?.volumes ?? []);
+  const own = observed.containers.filter((c) => c.service === manifest.service);
+  const portHolders = hostPortsOf(manifest).size ? (await observeContainers(driver, {})).filter((c) => Object.keys(c.published).length > 0) : [];
+  const images: Record<string, boolean> = {};
+  for (const ref of imagesToCheck(manifest, records, own)) images[ref] = await driver.imageExists(ref);
+  const probed: Record<string, ContainerHealth | undefined> = {};
+  const checkOutput: Record<string, string | undefined> = {};
+  for (const c of own) {
+    probed[c.id] = probes.status(c.id);
+    checkOutput[c.id] = probes.lastOutput(c.id);
+  }
+  const declared = new Set<string>();
+  for (const s of model.services.values()) if (s.target === manifest.target) declared.add(`${s.environment}/${s.service}`);
+  return {
+    now,
+    containers: observed.containers,
+    portHolders,
+    networks: [...observed.networks.map((n) => n.name), ...(assumed?.networks ?? [])],
+    volumes: [...observed.volumes.map((v) => v.name), ...(observed.adoptedVolumes ?? []), ...(assumed?.volumes ?? [])],
+    images,
+    probed,
+    checkOutput,
+    declared,
+  };
+}
+
+/**
+ * Images whose presence can change the decision: the one a rollout builds or
+ * restores, or the wanted revision's when a slot lacks its container. Checked
+ * only then, so a steady pass makes no image call.
+ */
+function imagesToCheck(manifest: DesiredService, records: ServiceRecords, own: readonly ObservedContainer[]): string[] {
+  const at = (revision: string | undefined) => (revision === manifest.specHash ? manifest : revision ? records.at.get(revision) : undefined);
+  const rollout = records.rollout;
+  if (rollout) {
+    const refs = [at(rollout.context.revision)?.image.ref];
+    if (rollout.state === "rollingBack" || rollout.state === "verifyingRollback") refs.push(at(rollout.context.previous)?.image.ref);
+    return refs.filter((r): r is string => !!r);
+  }
+  // A pin holds only while the manifest asks for the revision it was set against.
+  const pin = records.pin?.manifestRevision === manifest.specHash ? records.pin : undefined;
+  const wanted = pin ? at(pin.runRevision ?? undefined) : manifest;
+  if (!wanted) return [];
+  const current = own.filter((c) => c.specHash === wanted.specHash && c.state !== "dead" && c.slot >= 0 && c.slot < wanted.replicas).length;
+  return current < wanted.replicas || records.deployed !== wanted.specHash ? [wanted.image.ref] : [];
+}

@@ -1,0 +1,28 @@
+/**
+ * A pass failed in a way waiting cannot fix (a missing env file, an image
+ * missing under pullPolicy Never, a name owned by another target, a host port
+ * held outside Berth): `apply --wait` ends at once. With `retry`, the key is
+ * still looked at again with backoff, since the world may change on its own
+ * (someone loads the image, frees the port).
+ */
+export class TerminalReconcileError extends Error {
+  readonly retry: boolean;
+  constructor(message: string, options: { cause?: unknown; retry?: boolean } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "TerminalReconcileError";
+    this.retry = options.retry ?? false;
+  }
+}
+
+/** A reconcile needed a target whose engine is not connected; its next connection queues the work again. */
+export class TargetUnavailableError extends Error {
+  constructor(target: string, cause?: string) {
+    super(`DeploymentTarget/${target} is not connected${cause ? `: ${cause}` : ""}`);
+    this.name = "TargetUnavailableError";
+  }
+}
+
+/** A one-line message for any thrown value. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
