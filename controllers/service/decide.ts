@@ -157,7 +157,9 @@ export function decideService(key: string, manifest: DesiredService | undefined,
     const previous = records.deployed ?? (records.hasHistory ? undefined : mostCommonRunning(own, desired.specHash));
     const trigger = pin?.reason === RETRY ? "retry" : pin ? "rollback" : "manifest";
     const begin = { key, revision: desired.specHash, manifestRevision: manifest.specHash, previous, autoRollback: desired.autoRollback, healthTimeoutMs: durationMs(desired.healthTimeout), trigger, startedAt: world.now, image: desired.image.ref, spec: revisionSpecOf(desired) } as const;
-    return { actions: [probe(desired, network, own)], writes: { ...writes, begin }, facts: serviceFacts.rolling(desired, `rollout of revision ${desired.specHash.slice(0, 12)} started`, 0), change: beginChange(resource, desired, own, records) };
+    // Containers already running this revision (a new database, or history lost): the rollout only records them.
+    const change = planService(desired, own).length ? beginChange(resource, desired, own, records) : undefined;
+    return { actions: [probe(desired, network, own)], writes: { ...writes, begin }, facts: serviceFacts.rolling(desired, `rollout of revision ${desired.specHash.slice(0, 12)} started`, 0), change };
   }
   if (creates) {
     const present = world.images[desired.image.ref] ?? false;

@@ -6,7 +6,7 @@ import type { ObservedContainer } from "../../src/docker/observe.ts";
 import { decideService, type ServiceDecision, type ServiceWorld } from "./decide.ts";
 import { executeServiceActions } from "./execute.ts";
 import { servicePhase } from "./phase.ts";
-import { loadServiceRecords, writeServiceRecords } from "./records.ts";
+import { closeInterruptedRollouts, loadServiceRecords, readRolloutRecord, ROLLOUT_MACHINE, writeServiceRecords } from "./records.ts";
 import { rolloutOutcome, type RolloutRecord } from "./rollout-machine.ts";
 import { observeService } from "./world.ts";
 
@@ -96,8 +96,19 @@ function emptyWorld(now: number): ServiceWorld {
   return { now, containers: [], portHolders: [], networks: [], volumes: [], images: {}, probed: {}, checkOutput: {}, declared: new Set() };
 }
 
+/** Before the first pass: rollouts a previous run left are resumed from their records; rows a crash left open are closed. */
+async function resumeRollouts(ctx: PassContext): Promise<void> {
+  const closed = await closeInterruptedRollouts(ctx.store);
+  if (closed) ctx.log.warn("interrupted rollouts closed as failed", { count: closed });
+  for (const { snapshot } of await ctx.store.snapshots.list(ROLLOUT_MACHINE)) {
+    const record = readRolloutRecord(snapshot);
+    if (record) ctx.log.info("rollout resumed", { service: record.context.key, revision: record.context.revision.slice(0, 12), state: record.state });
+  }
+}
+
 export const serviceController: Controller = {
   kind: "Service",
   reconcile: reconcileService,
   targetOf: (key, ctx) => ctx.model().services.get(key)?.target,
+  start: resumeRollouts,
 };

@@ -38,10 +38,9 @@ export async function observeService(
   for (const ref of imagesToCheck(manifest, records, own)) images[ref] = await driver.imageExists(ref);
   const probed: Record<string, ContainerHealth | undefined> = {};
   const checkOutput: Record<string, string | undefined> = {};
-  for (const c of own) {
-    probed[c.id] = probes.status(c.id);
-    checkOutput[c.id] = probes.lastOutput(c.id);
-  }
+  // Dependencies are judged by the health of their containers too.
+  for (const c of observed.containers) probed[c.id] = probes.status(c.id);
+  for (const c of own) checkOutput[c.id] = probes.lastOutput(c.id);
   const declared = new Set<string>();
   for (const s of model.services.values()) if (s.target === manifest.target) declared.add(`${s.environment}/${s.service}`);
   return {

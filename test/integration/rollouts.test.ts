@@ -217,7 +217,7 @@ describe("rollouts", () => {
     const key = `Service/${project}-dev/web`;
     const token = "rollback-token-0123456789abcdef";
     const port = await freePort();
-    const http = await startHttpServer({ listen: `127.0.0.1:${port}`, metrics: new Metrics(), store, manager: daemon.manager, log: createLogger({ level: "error", write: () => {} }), manifests: () => manifestHealth(daemon!.watcher.current), apiToken: token });
+    const http = await startHttpServer({ listen: `127.0.0.1:${port}`, metrics: new Metrics(), store, manager: daemon.manager, rollouts: await rolloutsOf(daemon, rt), log: createLogger({ level: "error", write: () => {} }), manifests: () => manifestHealth(daemon!.watcher.current), apiToken: token });
     cleanups.push(() => http.close());
     const tokenFile = join(dir!.dir, "..", `${project}.token`);
     writeFileSync(tokenFile, `${token}\n`);
@@ -236,7 +236,7 @@ describe("rollouts", () => {
 
     // A daemon started without a token keeps its API read-only.
     const readOnlyPort = await freePort();
-    const readOnly = await startHttpServer({ listen: `127.0.0.1:${readOnlyPort}`, metrics: new Metrics(), store, manager: daemon.manager, log: createLogger({ level: "error", write: () => {} }), manifests: () => manifestHealth(daemon!.watcher.current) });
+    const readOnly = await startHttpServer({ listen: `127.0.0.1:${readOnlyPort}`, metrics: new Metrics(), store, manager: daemon.manager, rollouts: await rolloutsOf(daemon, rt), log: createLogger({ level: "error", write: () => {} }), manifests: () => manifestHealth(daemon!.watcher.current) });
     cleanups.push(() => readOnly.close());
     const forbidden = await fetch(`http://127.0.0.1:${readOnlyPort}/api/v1/services/${project}-dev/web/rollback`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
     expect(forbidden.status).toBe(403);

@@ -55,7 +55,7 @@ describe("ssh targets", () => {
       const remotePlan = await berth("plan", dir.dir);
       expect(remotePlan.stderr).toBe("");
       expect(remotePlan.code).toBe(0);
-      expect(remotePlan.stdout).toContain(`create ${remote}-${remote}-dev-web-0-`);
+      expect(remotePlan.stdout).toContain(`+ Service/${remote}-dev/web: create (new service: rolling update, 2 replicas`);
       expect(normalized(remotePlan.stdout, remote)).toBe(normalized(localPlan.stdout, local));
 
       const applied = await applyOnce(dir.dir, rt, { wait: true });

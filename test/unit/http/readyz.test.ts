@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import type { RolloutApi } from "../../../controllers/service/requests.ts";
 import type { Manager } from "../../../src/engine/manager.ts";
 import { startHttpServer } from "../../../src/http/server.ts";
 import { silentLogger } from "../../../src/log/logger.ts";
@@ -20,6 +21,10 @@ afterEach(async () => {
 /** Only what /readyz reads of the manager: no targets, the desired services. */
 const manager = { desired: { services: new Map([["Service/dev/web", {}]]) }, targetStatus: () => [], refreshMetrics: () => {} } as unknown as Manager;
 
+/** /readyz never asks about rollouts: any call is a mistake. */
+const unused = () => Promise.reject(new Error("/readyz must not call the rollout API"));
+const rollouts: RolloutApi = { status: unused, rollback: unused, retry: unused };
+
 interface Readiness {
   status: string;
   checks: { name: string; ok: boolean; detail: string }[];
@@ -32,7 +37,7 @@ describe("/readyz", () => {
     // As `berth run` wires it: the watcher's latest desired state.
     let current: DesiredState = await loader.load();
     store = await openStore("file::memory:");
-    http = await startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics({ processMetrics: false }), store, manager, log: silentLogger, manifests: () => manifestHealth(current) });
+    http = await startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics({ processMetrics: false }), store, manager, rollouts, log: silentLogger, manifests: () => manifestHealth(current) });
     const readyz = async () => {
       const response = await fetch(`http://${http!.address}/readyz`);
       return { status: response.status, body: (await response.json()) as Readiness };

@@ -2,13 +2,12 @@ import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import { describe, expect, it, vi } from "vitest";
 import { RevisionRestoreError } from "../../../src/desired/revision.ts";
-import type { Manager } from "../../../src/engine/manager.ts";
-import { RolloutRequestError } from "../../../src/engine/rollouts.ts";
+import { RolloutRequestError, type RolloutApi, type RolloutStatus } from "../../../controllers/service/requests.ts";
 import { authorized, rolloutRoute } from "../../../src/http/rollout-routes.ts";
 
 // ---------------------------------------------------------------------------
-// Helpers: a request is a Readable carrying method and headers; the manager is
-// a fake with only what the routes call.
+// Helpers: a request is a Readable carrying method and headers; the rollout
+// API is a fake whose calls the tests inspect.
 // ---------------------------------------------------------------------------
 
 const TOKEN = "t0ken-of-the-daemon";
@@ -21,17 +20,15 @@ function request(method: string, headers: Record<string, string> = {}, ...body: 
 
 const bearer = (token = TOKEN) => ({ authorization: `Bearer ${token}` });
 
-const status = { service: "Service/dev/web", manifestRevision: "a".repeat(64), runningRevision: "a".repeat(64), replicas: [] };
+const status: RolloutStatus = { service: "Service/dev/web", manifestRevision: "a".repeat(64), runningRevision: "a".repeat(64), replicas: [] };
 
-function fakeManager(overrides: { rolloutStatus?: (key: string) => Promise<unknown>; rollback?: (key: string, to?: string) => Promise<{ revision: string }>; retry?: (key: string) => Promise<void> } = {}) {
+function fakeRollouts(overrides: Partial<RolloutApi> = {}) {
   const fake = {
-    rolloutStatus: vi.fn(overrides.rolloutStatus ?? (async () => status)),
-    rollouts: {
-      rollback: vi.fn(overrides.rollback ?? (async () => ({ revision: "b".repeat(64) }))),
-      retry: vi.fn(overrides.retry ?? (async () => undefined)),
-    },
+    status: vi.fn<RolloutApi["status"]>(overrides.status ?? (async () => status)),
+    rollback: vi.fn<RolloutApi["rollback"]>(overrides.rollback ?? (async () => ({ revision: "b".repeat(64) }))),
+    retry: vi.fn<RolloutApi["retry"]>(overrides.retry ?? (async () => undefined)),
   };
-  return { fake, manager: fake as unknown as Manager };
+  return { fake, rollouts: fake satisfies RolloutApi };
 }
 
 const url = (path: string) => new URL(path, "http://berth");
@@ -69,48 +66,48 @@ describe("authorized", () => {
 
 describe("rolloutRoute", () => {
   it("leaves other paths to the caller", async () => {
-    const { manager, fake } = fakeManager();
+    const { rollouts, fake } = fakeRollouts();
     for (const path of ["/api/v1/resources", "/api/v1/services/dev/web", "/api/v1/services/dev/web/rollout/x", "/api/v1/services/dev/web/restart", "/api/v1/services/web/rollout"]) {
-      expect(await rolloutRoute(request("GET"), url(path), manager, TOKEN)).toBeUndefined();
+      expect(await rolloutRoute(request("GET"), url(path), rollouts, TOKEN)).toBeUndefined();
     }
-    expect(fake.rolloutStatus).not.toHaveBeenCalled();
+    expect(fake.status).not.toHaveBeenCalled();
   });
 
   describe("GET .../rollout", () => {
-    it("answers 200 with the manager's rollout status, without needing a token", async () => {
-      const { manager, fake } = fakeManager();
-      const result = await rolloutRoute(request("GET"), url("/api/v1/services/dev/web/rollout"), manager, undefined);
+    it("answers 200 with the rollout API's status, without needing a token", async () => {
+      const { rollouts, fake } = fakeRollouts();
+      const result = await rolloutRoute(request("GET"), url("/api/v1/services/dev/web/rollout"), rollouts, undefined);
       expect(result).toEqual({ status: 200, body: status });
-      expect(fake.rolloutStatus).toHaveBeenCalledWith("Service/dev/web");
+      expect(fake.status).toHaveBeenCalledWith("Service/dev/web");
     });
 
     it("answers 404 for a service the manifests do not declare", async () => {
-      const { manager } = fakeManager({ rolloutStatus: async () => undefined });
-      const result = await rolloutRoute(request("GET"), url("/api/v1/services/dev/ghost/rollout"), manager, TOKEN);
+      const { rollouts } = fakeRollouts({ status: async () => undefined });
+      const result = await rolloutRoute(request("GET"), url("/api/v1/services/dev/ghost/rollout"), rollouts, TOKEN);
       expect(result?.status).toBe(404);
       expect(result?.body).toEqual({ error: expect.stringContaining("Service/dev/ghost is not declared") });
     });
 
     it("answers 405 to a POST", async () => {
-      const { manager, fake } = fakeManager();
-      const result = await rolloutRoute(request("POST", bearer()), url("/api/v1/services/dev/web/rollout"), manager, TOKEN);
+      const { rollouts, fake } = fakeRollouts();
+      const result = await rolloutRoute(request("POST", bearer()), url("/api/v1/services/dev/web/rollout"), rollouts, TOKEN);
       expect(result?.status).toBe(405);
-      expect(fake.rolloutStatus).not.toHaveBeenCalled();
+      expect(fake.status).not.toHaveBeenCalled();
     });
 
     it("decodes URL-encoded environment and service names into the key", async () => {
-      const { manager, fake } = fakeManager();
-      await rolloutRoute(request("GET"), url("/api/v1/services/pr%2D12/web%2Eapi/rollout"), manager, undefined);
-      expect(fake.rolloutStatus).toHaveBeenCalledWith("Service/pr-12/web.api");
+      const { rollouts, fake } = fakeRollouts();
+      await rolloutRoute(request("GET"), url("/api/v1/services/pr%2D12/web%2Eapi/rollout"), rollouts, undefined);
+      expect(fake.status).toHaveBeenCalledWith("Service/pr-12/web.api");
     });
 
     it("answers a client error, not an internal one, to a malformed percent-encoding in the path", async () => {
       // decodeURIComponent("%E0") throws: the route must answer that as a bad request, not an internal error.
-      const { manager, fake } = fakeManager();
-      const result = await rolloutRoute(request("GET"), url("/api/v1/services/%E0/web/rollout"), manager, undefined).catch((error: unknown) => ({ status: 500, body: { error: String(error) } }));
+      const { rollouts, fake } = fakeRollouts();
+      const result = await rolloutRoute(request("GET"), url("/api/v1/services/%E0/web/rollout"), rollouts, undefined).catch((error: unknown) => ({ status: 500, body: { error: String(error) } }));
       expect(result?.status).toBeGreaterThanOrEqual(400);
       expect(result?.status).toBeLessThan(500);
-      expect(fake.rolloutStatus).not.toHaveBeenCalled();
+      expect(fake.status).not.toHaveBeenCalled();
     });
   });
 
@@ -118,80 +115,82 @@ describe("rolloutRoute", () => {
     const path = url("/api/v1/services/dev/web/rollback");
 
     it("answers 403 when the daemon has no token: the API is read-only", async () => {
-      const { manager, fake } = fakeManager();
-      const result = await rolloutRoute(request("POST", bearer()), path, manager, undefined);
+      const { rollouts, fake } = fakeRollouts();
+      const result = await rolloutRoute(request("POST", bearer()), path, rollouts, undefined);
       expect(result?.status).toBe(403);
       expect((result?.body as { error: string }).error).toContain("--api-token-file");
-      expect(fake.rollouts.rollback).not.toHaveBeenCalled();
+      expect(fake.rollback).not.toHaveBeenCalled();
     });
 
     it("answers 401 to a missing or wrong token", async () => {
-      const { manager, fake } = fakeManager();
-      expect((await rolloutRoute(request("POST", bearer("wrong")), path, manager, TOKEN))?.status).toBe(401);
-      expect((await rolloutRoute(request("POST"), path, manager, TOKEN))?.status).toBe(401);
-      expect(fake.rollouts.rollback).not.toHaveBeenCalled();
+      const { rollouts, fake } = fakeRollouts();
+      expect((await rolloutRoute(request("POST", bearer("wrong")), path, rollouts, TOKEN))?.status).toBe(401);
+      expect((await rolloutRoute(request("POST"), path, rollouts, TOKEN))?.status).toBe(401);
+      expect(fake.rollback).not.toHaveBeenCalled();
     });
 
     it("answers 202 with the right token and passes `to` from the JSON body", async () => {
-      const { manager, fake } = fakeManager();
-      const result = await rolloutRoute(request("POST", bearer(), '{"to": ', '"3f2a9c1b7d4e"}'), path, manager, TOKEN);
+      const { rollouts, fake } = fakeRollouts();
+      const result = await rolloutRoute(request("POST", bearer(), '{"to": ', '"3f2a9c1b7d4e"}'), path, rollouts, TOKEN);
       expect(result).toEqual({ status: 202, body: { service: "Service/dev/web", accepted: "rollback", revision: "b".repeat(64) } });
-      expect(fake.rollouts.rollback).toHaveBeenCalledWith("Service/dev/web", "3f2a9c1b7d4e");
+      expect(fake.rollback).toHaveBeenCalledWith("Service/dev/web", "3f2a9c1b7d4e");
     });
 
     it("rolls back to the previous revision (to undefined) when the body is empty, blank or has no usable `to`", async () => {
       for (const body of [[], ["  \n"], ["{}"], ['{"to": ""}'], ['{"to": 42}'], ["null"]]) {
-        const { manager, fake } = fakeManager();
-        const result = await rolloutRoute(request("POST", bearer(), ...body), path, manager, TOKEN);
+        const { rollouts, fake } = fakeRollouts();
+        const result = await rolloutRoute(request("POST", bearer(), ...body), path, rollouts, TOKEN);
         expect(result?.status).toBe(202);
-        expect(fake.rollouts.rollback).toHaveBeenCalledWith("Service/dev/web", undefined);
+        expect(fake.rollback).toHaveBeenCalledWith("Service/dev/web", undefined);
       }
     });
 
     it("answers 400 to a body that is not JSON", async () => {
-      const { manager, fake } = fakeManager();
-      const result = await rolloutRoute(request("POST", bearer(), "to=3f2a"), path, manager, TOKEN);
+      const { rollouts, fake } = fakeRollouts();
+      const result = await rolloutRoute(request("POST", bearer(), "to=3f2a"), path, rollouts, TOKEN);
       expect(result?.status).toBe(400);
       expect((result?.body as { error: string }).error).toContain("not JSON");
-      expect(fake.rollouts.rollback).not.toHaveBeenCalled();
+      expect(fake.rollback).not.toHaveBeenCalled();
     });
 
     it("answers 400 to a body too large to be a rollback request", async () => {
-      const { manager, fake } = fakeManager();
-      const result = await rolloutRoute(request("POST", bearer(), "x".repeat(6_000), "x".repeat(6_000)), path, manager, TOKEN);
+      const { rollouts, fake } = fakeRollouts();
+      const result = await rolloutRoute(request("POST", bearer(), "x".repeat(6_000), "x".repeat(6_000)), path, rollouts, TOKEN);
       expect(result?.status).toBe(400);
       expect((result?.body as { error: string }).error).toContain("request body too large");
-      expect(fake.rollouts.rollback).not.toHaveBeenCalled();
+      expect(fake.rollback).not.toHaveBeenCalled();
     });
 
     it("answers with the status and message of a RolloutRequestError", async () => {
-      const { manager } = fakeManager({ rollback: async (key) => Promise.reject(new RolloutRequestError(`${key} is not declared in the manifests`, 404)) });
-      expect(await rolloutRoute(request("POST", bearer()), path, manager, TOKEN)).toEqual({ status: 404, body: { error: "Service/dev/web is not declared in the manifests" } });
-      const { manager: busy } = fakeManager({ rollback: async () => Promise.reject(new RolloutRequestError("a rollout is in progress")) });
+      const { rollouts } = fakeRollouts({ rollback: async (key) => Promise.reject(new RolloutRequestError(`${key} is not declared in the manifests`, "not-found")) });
+      expect(await rolloutRoute(request("POST", bearer()), path, rollouts, TOKEN)).toEqual({ status: 404, body: { error: "Service/dev/web is not declared in the manifests" } });
+      const { rollouts: busy } = fakeRollouts({ rollback: async () => Promise.reject(new RolloutRequestError("a rollout is in progress", "conflict")) });
       expect(await rolloutRoute(request("POST", bearer()), path, busy, TOKEN)).toEqual({ status: 409, body: { error: "a rollout is in progress" } });
+      const { rollouts: short } = fakeRollouts({ rollback: async () => Promise.reject(new RolloutRequestError('revision "3f" is too short to name one', "invalid")) });
+      expect(await rolloutRoute(request("POST", bearer(), '{"to": "3f"}'), path, short, TOKEN)).toEqual({ status: 400, body: { error: 'revision "3f" is too short to name one' } });
     });
 
     it("answers 409 when the stored revision cannot be restored", async () => {
-      const { manager } = fakeManager({ rollback: async () => Promise.reject(new RevisionRestoreError("revision bbbbbbbbbbbb of Service/dev/web needs secret DB_PASSWORD")) });
-      expect(await rolloutRoute(request("POST", bearer()), path, manager, TOKEN)).toEqual({ status: 409, body: { error: "revision bbbbbbbbbbbb of Service/dev/web needs secret DB_PASSWORD" } });
+      const { rollouts } = fakeRollouts({ rollback: async () => Promise.reject(new RevisionRestoreError("revision bbbbbbbbbbbb of Service/dev/web needs secret DB_PASSWORD")) });
+      expect(await rolloutRoute(request("POST", bearer()), path, rollouts, TOKEN)).toEqual({ status: 409, body: { error: "revision bbbbbbbbbbbb of Service/dev/web needs secret DB_PASSWORD" } });
     });
 
     it("lets any other error through to the server's 500 handler", async () => {
-      const { manager } = fakeManager({ rollback: async () => Promise.reject(new Error("database is locked")) });
-      await expect(rolloutRoute(request("POST", bearer()), path, manager, TOKEN)).rejects.toThrow("database is locked");
+      const { rollouts } = fakeRollouts({ rollback: async () => Promise.reject(new Error("database is locked")) });
+      await expect(rolloutRoute(request("POST", bearer()), path, rollouts, TOKEN)).rejects.toThrow("database is locked");
     });
 
     it("answers 405 to a GET", async () => {
-      const { manager, fake } = fakeManager();
-      expect((await rolloutRoute(request("GET", bearer()), path, manager, TOKEN))?.status).toBe(405);
-      expect(fake.rollouts.rollback).not.toHaveBeenCalled();
+      const { rollouts, fake } = fakeRollouts();
+      expect((await rolloutRoute(request("GET", bearer()), path, rollouts, TOKEN))?.status).toBe(405);
+      expect(fake.rollback).not.toHaveBeenCalled();
     });
 
     it("decodes URL-encoded names into the key", async () => {
-      const { manager, fake } = fakeManager();
-      const result = await rolloutRoute(request("POST", bearer()), url("/api/v1/services/my%20env/we%2Fb/rollback"), manager, TOKEN);
+      const { rollouts, fake } = fakeRollouts();
+      const result = await rolloutRoute(request("POST", bearer()), url("/api/v1/services/my%20env/we%2Fb/rollback"), rollouts, TOKEN);
       expect(result?.body).toMatchObject({ service: "Service/my env/we/b" });
-      expect(fake.rollouts.rollback).toHaveBeenCalledWith("Service/my env/we/b", undefined);
+      expect(fake.rollback).toHaveBeenCalledWith("Service/my env/we/b", undefined);
     });
   });
 
@@ -199,22 +198,22 @@ describe("rolloutRoute", () => {
     const path = url("/api/v1/services/dev/web/retry");
 
     it("answers 202 with the right token", async () => {
-      const { manager, fake } = fakeManager();
-      expect(await rolloutRoute(request("POST", bearer()), path, manager, TOKEN)).toEqual({ status: 202, body: { service: "Service/dev/web", accepted: "retry" } });
-      expect(fake.rollouts.retry).toHaveBeenCalledWith("Service/dev/web");
+      const { rollouts, fake } = fakeRollouts();
+      expect(await rolloutRoute(request("POST", bearer()), path, rollouts, TOKEN)).toEqual({ status: 202, body: { service: "Service/dev/web", accepted: "retry" } });
+      expect(fake.retry).toHaveBeenCalledWith("Service/dev/web");
     });
 
     it("answers 405 to a GET, 403 without a configured token and 401 to a wrong one", async () => {
-      const { manager, fake } = fakeManager();
-      expect((await rolloutRoute(request("GET", bearer()), path, manager, TOKEN))?.status).toBe(405);
-      expect((await rolloutRoute(request("POST", bearer()), path, manager, undefined))?.status).toBe(403);
-      expect((await rolloutRoute(request("POST", bearer("nope")), path, manager, TOKEN))?.status).toBe(401);
-      expect(fake.rollouts.retry).not.toHaveBeenCalled();
+      const { rollouts, fake } = fakeRollouts();
+      expect((await rolloutRoute(request("GET", bearer()), path, rollouts, TOKEN))?.status).toBe(405);
+      expect((await rolloutRoute(request("POST", bearer()), path, rollouts, undefined))?.status).toBe(403);
+      expect((await rolloutRoute(request("POST", bearer("nope")), path, rollouts, TOKEN))?.status).toBe(401);
+      expect(fake.retry).not.toHaveBeenCalled();
     });
 
     it("answers with the status of a RolloutRequestError", async () => {
-      const { manager } = fakeManager({ retry: async () => Promise.reject(new RolloutRequestError("Service/dev/web has a rollout in progress; wait for it to finish")) });
-      expect(await rolloutRoute(request("POST", bearer()), path, manager, TOKEN)).toEqual({ status: 409, body: { error: "Service/dev/web has a rollout in progress; wait for it to finish" } });
+      const { rollouts } = fakeRollouts({ retry: async () => Promise.reject(new RolloutRequestError("Service/dev/web has a rollout in progress; wait for it to finish")) });
+      expect(await rolloutRoute(request("POST", bearer()), path, rollouts, TOKEN)).toEqual({ status: 409, body: { error: "Service/dev/web has a rollout in progress; wait for it to finish" } });
     });
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import type { ReconcileOutcome } from "../../../src/engine/observer.ts";
 import { Redactor, silentLogger } from "../../../src/log/logger.ts";
 import { Metrics } from "../../../src/metrics/metrics.ts";
 import { Recorder } from "../../../src/record/recorder.ts";
@@ -24,6 +25,11 @@ async function recorder() {
   redactor.setSecrets(["s3cret-value"]);
   metrics = new Metrics({ processMetrics: false });
   return new Recorder({ store, metrics, redactor, log: silentLogger });
+}
+
+/** A failing pass over Service/dev/web that stays in its phase, so only its error can make an event. */
+function failedPass(overrides: Partial<ReconcileOutcome> = {}): ReconcileOutcome {
+  return { key: "Service/dev/web", kind: "Service", name: "dev/web", phase: "Degraded", previousPhase: "Degraded", message: "pull failed", ready: false, converged: false, error: "image web:2 not found", terminal: false, newError: true, changes: [], drift: false, ...overrides };
 }
 
 const labels = { "dev.berth.environment": "dev", "dev.berth.service": "web", name: "shop-dev-web-0-abc", exitCode: "137" };
@@ -59,5 +65,31 @@ describe("Recorder", () => {
     const text = await metrics.render();
     expect(text).not.toContain('target="local"');
     expect(text).not.toContain('name="local"');
+  });
+
+  it("writes an error event only when the pass reports the error as new, not for each retry of the same cause", async () => {
+    const r = await recorder();
+    r.reconciled(failedPass({ newError: true }));
+    r.reconciled(failedPass({ newError: false }));
+    r.reconciled(failedPass({ newError: false }));
+    r.reconciled(failedPass({ newError: true, error: "image web:2 pull denied (token s3cret-value)" }));
+    r.reconciled(failedPass({ newError: false, terminal: true, error: "spec is invalid" }));
+    r.reconciled(failedPass({ newError: true, terminal: true, error: "spec is invalid" }));
+    await r.flush();
+    const events = await store.events.list();
+    // count: a repeated event would be folded into one row, counted again.
+    expect(events.reverse().map((e) => `${e.type} ${e.reason} ${e.message} x${e.count}`)).toEqual([
+      "Warning ReconcileFailed image web:2 not found x1",
+      "Warning ReconcileFailed image web:2 pull denied (token ***) x1",
+      "Warning InvalidSpec spec is invalid x1",
+    ]);
+    expect(events.every((e) => e.involvedKind === "Service" && e.involvedName === "dev/web")).toBe(true);
+  });
+
+  it("writes no error event for a pass without an error, even one marked new", async () => {
+    const r = await recorder();
+    r.reconciled(failedPass({ error: undefined, newError: true, phase: "Running", previousPhase: "Running", ready: true, converged: true }));
+    await r.flush();
+    expect(await store.events.list()).toEqual([]);
   });
 });

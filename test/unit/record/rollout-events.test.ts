@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { RolloutContext } from "../../../controllers/service/rollout-machine.ts";
+import type { RolloutReport } from "../../../src/engine/observer.ts";
 import { Redactor, silentLogger } from "../../../src/log/logger.ts";
 import { Metrics } from "../../../src/metrics/metrics.ts";
 import { Recorder } from "../../../src/record/recorder.ts";
 import { openStore, type Store } from "../../../src/store/index.ts";
 
 // ---------------------------------------------------------------------------
-// Helpers: a Recorder over an in-memory store, and rollouts as the machine's
-// context holds them at each state.
+// Helpers: a Recorder over an in-memory store, and rollouts as the service
+// controller reports them at each state of their record.
 // ---------------------------------------------------------------------------
 
 const SECRET = "s3cret-value";
@@ -30,18 +30,22 @@ async function recorder(): Promise<Recorder> {
   return new Recorder({ store, metrics, redactor, log: silentLogger });
 }
 
-function rollout(overrides: Partial<RolloutContext> = {}): RolloutContext {
+/** What each final state of a rollout record ended as; other states have no outcome yet. */
+const OUTCOME: Record<string, RolloutReport["outcome"]> = { complete: "success", rolledBack: "rolled_back", stalled: "failed", rollbackFailed: "failed", superseded: "failed" };
+
+const PHASE: Record<string, string> = { building: "Building", rollingBack: "RollingBack", complete: "Complete", rolledBack: "RolledBack", stalled: "Failed", rollbackFailed: "Failed", superseded: "Failed" };
+
+/** A rollout report for `state`, its outcome set as the controller sets it for final states. */
+function rollout(state: string, overrides: Partial<RolloutReport> = {}): RolloutReport {
   return {
     key: "Service/dev/web",
     revision: NEW,
-    manifestRevision: NEW,
     previous: OLD,
-    autoRollback: true,
-    healthTimeoutMs: 120_000,
     trigger: "manifest",
-    phase: "Building",
-    steps: 0,
-    waiting: [],
+    state,
+    phase: PHASE[state] ?? "Deploying",
+    outcome: OUTCOME[state],
+    hasHealthCheck: true,
     ...overrides,
   };
 }
@@ -64,20 +68,20 @@ async function counter(name: string, result: string): Promise<number> {
 describe("Recorder.rolloutChanged", () => {
   it("building: a Normal RolloutStarted naming the new and the replaced revision, and what triggered it", async () => {
     const r = await recorder();
-    r.rolloutChanged(rollout(), "building", true);
+    r.rolloutChanged(rollout("building"));
     expect(await events(r)).toEqual([`Normal RolloutStarted revision ${NEW.slice(0, 12)} replaces ${OLD.slice(0, 12)} (manifest)`]);
     expect(await counter("berth_deployments_total", "success")).toBe(0);
   });
 
   it("building a first revision: nothing replaced", async () => {
     const r = await recorder();
-    r.rolloutChanged(rollout({ previous: undefined, trigger: "retry" }), "building", false);
+    r.rolloutChanged(rollout("building", { previous: undefined, trigger: "retry", hasHealthCheck: false }));
     expect(await events(r)).toEqual([`Normal RolloutStarted revision ${NEW.slice(0, 12)} (retry)`]);
   });
 
   it("rolling back: a Warning RolloutFailed with the failure, and no deployment counted yet", async () => {
     const r = await recorder();
-    r.rolloutChanged(rollout({ phase: "RollingBack", failure: "slot(s) 0 not ready within 120 s" }), "rollingBack", true);
+    r.rolloutChanged(rollout("rollingBack", { failure: "slot(s) 0 not ready within 120 s" }));
     expect(await events(r)).toEqual([`Warning RolloutFailed revision ${NEW.slice(0, 12)}: slot(s) 0 not ready within 120 s; rolling back to ${OLD.slice(0, 12)}`]);
     expect(await counter("berth_deployments_total", "failed")).toBe(0);
     expect(await counter("berth_rollbacks_total", "success")).toBe(0);
@@ -85,19 +89,19 @@ describe("Recorder.rolloutChanged", () => {
 
   it("complete: a Normal DeploymentSucceeded and one successful deployment", async () => {
     const r = await recorder();
-    r.rolloutChanged(rollout({ phase: "Complete" }), "complete", true);
+    r.rolloutChanged(rollout("complete"));
     expect(await events(r)).toEqual([`Normal DeploymentSucceeded revision ${NEW.slice(0, 12)} is running and healthy`]);
     expect(await counter("berth_deployments_total", "success")).toBe(1);
     expect(await counter("berth_rollbacks_total", "success")).toBe(0);
 
-    r.rolloutChanged(rollout({ phase: "Complete", revision: OLD }), "complete", false);
+    r.rolloutChanged(rollout("complete", { revision: OLD, hasHealthCheck: false }));
     expect((await events(r)).at(-1)).toBe(`Normal DeploymentSucceeded revision ${OLD.slice(0, 12)} is running`);
     expect(await counter("berth_deployments_total", "success")).toBe(2);
   });
 
   it("rolledBack: a Warning RolledBack naming the failure and the restored revision, and one successful rollback", async () => {
     const r = await recorder();
-    r.rolloutChanged(rollout({ phase: "RolledBack", failure: "exit 1: connection refused" }), "rolledBack", true);
+    r.rolloutChanged(rollout("rolledBack", { failure: "exit 1: connection refused" }));
     const [message] = await events(r);
     expect(message).toMatch(/^Warning RolledBack /);
     expect(message).toContain(`revision ${NEW.slice(0, 12)} failed (exit 1: connection refused)`);
@@ -110,7 +114,7 @@ describe("Recorder.rolloutChanged", () => {
 
   it("rollbackFailed: a Warning DeploymentFailed with the failure and the rollback error, and one failed rollback", async () => {
     const r = await recorder();
-    r.rolloutChanged(rollout({ phase: "Failed", failure: "exit 1: connection refused", rollbackError: "previous revision not ready within 120 s" }), "rollbackFailed", true);
+    r.rolloutChanged(rollout("rollbackFailed", { failure: "exit 1: connection refused", rollbackError: "previous revision not ready within 120 s" }));
     expect(await events(r)).toEqual([`Warning DeploymentFailed revision ${NEW.slice(0, 12)}: exit 1: connection refused; rollback failed: previous revision not ready within 120 s`]);
     expect(await counter("berth_rollbacks_total", "failed")).toBe(1);
     expect(await counter("berth_rollbacks_total", "success")).toBe(0);
@@ -119,15 +123,24 @@ describe("Recorder.rolloutChanged", () => {
 
   it("stalled: a Warning DeploymentFailed and a failed deployment, but no rollback counted", async () => {
     const r = await recorder();
-    r.rolloutChanged(rollout({ phase: "Failed", autoRollback: false, failure: "image pull failed" }), "stalled", true);
+    r.rolloutChanged(rollout("stalled", { failure: "image pull failed" }));
     expect(await events(r)).toEqual([`Warning DeploymentFailed revision ${NEW.slice(0, 12)}: image pull failed`]);
     expect(await counter("berth_deployments_total", "failed")).toBe(1);
     expect(await counter("berth_rollbacks_total", "failed")).toBe(0);
   });
 
+  it("superseded: a Warning DeploymentFailed naming the newer revision and a failed deployment, but no rollback counted", async () => {
+    const r = await recorder();
+    r.rolloutChanged(rollout("superseded", { failure: `superseded by revision ${OLD.slice(0, 12)}` }));
+    expect(await events(r)).toEqual([`Warning DeploymentFailed revision ${NEW.slice(0, 12)}: superseded by revision ${OLD.slice(0, 12)}`]);
+    expect(await counter("berth_deployments_total", "failed")).toBe(1);
+    expect(await counter("berth_rollbacks_total", "failed")).toBe(0);
+    expect(await counter("berth_rollbacks_total", "success")).toBe(0);
+  });
+
   it("records nothing for intermediate states", async () => {
     const r = await recorder();
-    for (const state of ["initiated", "deploying", "healthCheck", "completing", "failed", "verifyingRollback"]) r.rolloutChanged(rollout(), state, true);
+    for (const state of ["initiated", "deploying", "healthCheck", "completing", "failed", "verifyingRollback"]) r.rolloutChanged(rollout(state));
     expect(await events(r)).toEqual([]);
     for (const result of ["success", "failed", "rolled_back"]) expect(await counter("berth_deployments_total", result)).toBe(0);
     for (const result of ["success", "failed"]) expect(await counter("berth_rollbacks_total", result)).toBe(0);
@@ -136,9 +149,9 @@ describe("Recorder.rolloutChanged", () => {
   it("never writes a registered secret into an event message", async () => {
     const r = await recorder();
     const failure = `exit 1: DB_PASSWORD=${SECRET} rejected`;
-    r.rolloutChanged(rollout({ failure }), "rollingBack", true);
-    r.rolloutChanged(rollout({ failure }), "rolledBack", true);
-    r.rolloutChanged(rollout({ failure, rollbackError: `restore saw ${SECRET} too` }), "rollbackFailed", true);
+    r.rolloutChanged(rollout("rollingBack", { failure }));
+    r.rolloutChanged(rollout("rolledBack", { failure }));
+    r.rolloutChanged(rollout("rollbackFailed", { failure, rollbackError: `restore saw ${SECRET} too` }));
     const messages = await events(r);
     expect(messages).toHaveLength(3);
     for (const message of messages) expect(message).not.toContain(SECRET);
