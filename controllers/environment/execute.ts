@@ -3,7 +3,7 @@ import { LABEL } from "../../src/docker/labels.ts";
 import type { DesiredEnvironment } from "../../src/desired/model.ts";
 import { TerminalReconcileError } from "../../src/engine/errors.ts";
 import type { Logger } from "../../src/log/logger.ts";
-import type { EnvironmentAction } from "./plan.ts";
+import { resourceOf, type EnvironmentAction } from "./plan.ts";
 
 const DONE_MESSAGE: Record<EnvironmentAction["type"], string> = {
   "create-network": "network created",
@@ -23,7 +23,8 @@ export async function executeEnvironmentActions(
 ): Promise<void> {
   const labels = { ...(desired?.labels ?? {}), [LABEL.managed]: "true", [LABEL.target]: driver.target, [LABEL.project]: scope.project, [LABEL.environment]: scope.environment };
   for (const action of actions) {
-    const reason = `${scope.key}: ${action.type} (${action.reason})`;
+    // Named by the resource it changes, as plan names it: the audit log and the plan line up.
+    const reason = `${resourceOf(scope.environment, action)}: ${action.type} (${action.reason}; ${scope.key})`;
     switch (action.type) {
       case "create-network":
         await driver.createNetwork({ Name: action.name, Driver: "bridge", CheckDuplicate: true, Labels: labels }, reason).catch((error) => {

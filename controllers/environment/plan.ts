@@ -85,20 +85,22 @@ export function environmentChange(action: EnvironmentAction): Change {
  */
 export function planChanges(environment: string, actions: readonly EnvironmentAction[]): PlanChange[] {
   const changes: PlanChange[] = [];
-  const pruned = new Set<string>();
+  const seen = new Set<string>();
   for (const action of actions) {
-    const [verb, kind] = action.type.split("-") as [string, string];
-    if (action.type === "remove-container") {
-      const resource = `Service/${environment}/${action.service}`;
-      if (pruned.has(resource)) continue;
-      pruned.add(resource);
-      changes.push({ resource, action: "delete", strategy: null, reason: action.reason, fields: [] });
-      continue;
-    }
-    const resource = `${kind === "network" ? "Network" : "Volume"}/${action.name}`;
-    changes.push({ resource, action: verb === "create" ? "create" : "delete", strategy: null, reason: action.reason, fields: kind === "network" ? ["spec.network"] : ["spec.volumes"] });
+    const resource = resourceOf(environment, action);
+    if (seen.has(resource)) continue;
+    seen.add(resource);
+    const create = action.type.startsWith("create");
+    const fields = action.type.endsWith("network") ? ["spec.network"] : action.type.endsWith("volume") ? ["spec.volumes"] : [];
+    changes.push({ resource, action: create ? "create" : "delete", strategy: null, reason: action.reason, fields });
   }
   return changes;
+}
+
+/** The resource an action changes, as `plan` names it and the audit log's reason starts: a pruned container is its service's. */
+export function resourceOf(environment: string, action: EnvironmentAction): string {
+  if (action.type === "remove-container") return `Service/${environment}/${action.service}`;
+  return `${action.type.endsWith("network") ? "Network" : "Volume"}/${action.name}`;
 }
 
 /** One line per action, as `berth plan` prints it. */

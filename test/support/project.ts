@@ -4,6 +4,8 @@ export interface TestService {
   image?: string;
   replicas?: number;
   env?: Record<string, string>;
+  /** Env variables read from env files in the manifests directory (secrets), name -> file. */
+  envFiles?: Record<string, string>;
   command?: string[];
   dependsOn?: { service: string; condition: string }[];
   healthCheck?: string;
@@ -59,7 +61,10 @@ function sshSpec(ssh: SshTargetSpec, dockerHost: string): string {
 }
 
 export function writeService(dir: ManifestDir, project: string, name: string, s: TestService): void {
-  const env = Object.entries(s.env ?? {}).map(([k, v]) => `    - {name: ${k}, value: ${JSON.stringify(v)}}`).join("\n");
+  const env = [
+    ...Object.entries(s.env ?? {}).map(([k, v]) => `    - {name: ${k}, value: ${JSON.stringify(v)}}`),
+    ...Object.entries(s.envFiles ?? {}).map(([k, file]) => `    - {name: ${k}, valueFrom: {envFile: ${file}}}`),
+  ].join("\n");
   const depends = (s.dependsOn ?? []).map((d) => `    - {service: ${d.service}, condition: ${d.condition}}`).join("\n");
   dir.write(
     `svc-${name}.yaml`,
