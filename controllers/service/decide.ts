@@ -118,7 +118,7 @@ export function decideService(key: string, manifest: DesiredService | undefined,
     const outcome = rolloutOutcome(next.state);
     // Host port handover: a renamed service's old container gives up its port before the new one is created.
     const handover = step.actions.some((a) => a.type === "create") ? freeHostPorts(target, world.portHolders, world.declared) : [];
-    const all = [...handover, ...step.actions, probe(target, network, own)];
+    const all = [...handover, ...step.actions, probe(target, network, own, at)];
     const change: PlanChange = { resource, action: "rollout", strategy: target.strategy, reason: `${describeStrategy(target)}: ${next.context.phase}${next.context.waiting.length ? `, waiting for slot(s) ${next.context.waiting.join(", ")}` : ""}`, fields: [] };
     if (!outcome) {
       const waiting = next.context.waiting.length && next.state === "healthCheck" ? `, waiting for slot(s) ${next.context.waiting.join(", ")}` : "";
@@ -134,7 +134,7 @@ export function decideService(key: string, manifest: DesiredService | undefined,
   if (wanted === null) {
     // A failed rollout without a rollback: the containers stay as they are for inspection, nothing is retried.
     const held = `${pin!.reason}; Berth waits for a new revision of the container spec in the manifests or berth rollout retry`;
-    return { actions: [probe(manifest, network, own)], writes, facts: { ...serviceFacts.of(manifest, own, healthOf, true, undefined, undefined), held } };
+    return { actions: [probe(manifest, network, own, at)], writes, facts: { ...serviceFacts.of(manifest, own, healthOf, true, undefined, undefined), held } };
   }
   const desired = at(wanted);
   if (!desired) return { actions: [], writes, facts: serviceFacts.none("revision spec unknown"), error: { message: `revision ${wanted.slice(0, 12)} of ${key} was never rolled out by Berth, so its spec is unknown; expected a revision from berth history`, terminal: true, retry: false } };
@@ -150,7 +150,13 @@ export function decideService(key: string, manifest: DesiredService | undefined,
   if ((needsRollout && !waiting.length) || creates) {
     const environment = [network, ...desired.extraNetworks].every((n) => world.networks.includes(n)) && volumesOf(desired).every((v) => world.volumes.includes(v));
     // Docker would create a missing volume itself, without Berth's labels: the environment makes it first.
-    if (!environment) return { actions: [probe(desired, network, own)], writes, facts: serviceFacts.of(desired, own, healthOf, false, "waiting for the environment's network and volumes", 1_000), change: beginChange(resource, desired, own, records) };
+    if (!environment) return { actions: [probe(desired, network, own, at)], writes, facts: serviceFacts.of(desired, own, healthOf, false, "waiting for the environment's network and volumes", 1_000), change: beginChange(resource, desired, own, records) };
+  }
+  const imageMissing = !desired.image.build && desired.image.pullPolicy === "Never" && world.images[desired.image.ref] === false;
+  if (imageMissing && ((needsRollout && !waiting.length) || creates)) {
+    // Waiting will not bring the image: say so now, and look again with backoff (someone may load it).
+    const message = `image ${desired.image.ref} is not on DeploymentTarget/${desired.target} and imagePullPolicy is Never; expected it built or loaded there first, e.g. npm run demo:images`;
+    return { actions: [probe(desired, network, own, at)], writes, facts: serviceFacts.of(desired, own, healthOf, false, message, undefined), error: { message, terminal: true, retry: true } };
   }
   if (needsRollout && !waiting.length) {
     // Without any history (containers from before Berth recorded rollouts) the revision most containers run is the one to go back to.
@@ -159,21 +165,17 @@ export function decideService(key: string, manifest: DesiredService | undefined,
     const begin = { key, revision: desired.specHash, manifestRevision: manifest.specHash, previous, autoRollback: desired.autoRollback, healthTimeoutMs: durationMs(desired.healthTimeout), trigger, startedAt: world.now, image: desired.image.ref, spec: revisionSpecOf(desired) } as const;
     // Containers already running this revision (a new database, or history lost): the rollout only records them.
     const change = planService(desired, own).length ? beginChange(resource, desired, own, records) : undefined;
-    return { actions: [probe(desired, network, own)], writes: { ...writes, begin }, facts: serviceFacts.rolling(desired, `rollout of revision ${desired.specHash.slice(0, 12)} started`, 0), change };
+    return { actions: [probe(desired, network, own, at)], writes: { ...writes, begin }, facts: serviceFacts.rolling(desired, `rollout of revision ${desired.specHash.slice(0, 12)} started`, 0), change };
   }
   if (creates) {
     const present = world.images[desired.image.ref] ?? false;
-    if (!present && desired.image.pullPolicy === "Never" && !desired.image.build) {
-      const message = `image ${desired.image.ref} is not on DeploymentTarget/${desired.target} and imagePullPolicy is Never; expected it built or loaded there first, e.g. npm run demo:images`;
-      return { actions: [], writes, facts: serviceFacts.of(desired, own, healthOf, false, message, undefined), error: { message, terminal: true, retry: true } };
-    }
     actions = [...planImage(desired.image, present), ...freeHostPorts(desired, world.portHolders, world.declared), ...actions];
   }
   const running = own.filter((c) => c.specHash === desired.specHash && c.state === "running").length;
   const message = waiting.length ? `waiting for ${waiting.join(", ")}` : undefined;
   const requeue = waiting.length ? 1_000 : actions.length ? 200 : undefined;
   return {
-    actions: [...actions, probe(desired, network, own)],
+    actions: [...actions, probe(desired, network, own, at)],
     writes,
     facts: { ...serviceFacts.of(desired, own, healthOf, actions.length === 0 && waiting.length === 0, message, requeue), held, changed: actions.length > 0 },
     change: steadyChange(resource, actions, running, desired.replicas),
@@ -184,7 +186,7 @@ export function decideService(key: string, manifest: DesiredService | undefined,
 function removed(key: string, records: ServiceRecords): ServiceDecision {
   const writes: RecordWrites = records.pin ? { pin: null } : {};
   if (records.rollout) Object.assign(writes, ending(supersedeRollout(records.rollout, "the service was removed from the manifests")));
-  return { actions: [{ type: "probe", network: "", containers: [] }], writes, facts: { desired: 0, running: 0, ready: 0, converged: true, message: "not declared" } };
+  return { actions: [{ type: "probe", checks: new Map(), network: "", containers: [] }], writes, facts: { desired: 0, running: 0, ready: 0, converged: true, message: "not declared" } };
 }
 
 /** Writes that end a rollout whose record reached a final state: its row, its pin, the record's removal. */
@@ -208,9 +210,11 @@ function beginChange(resource: string, desired: DesiredService, own: readonly Ob
   };
 }
 
-/** The probes a service's containers need: its check on every running container. */
-function probe(service: DesiredService, network: string, own: readonly ObservedContainer[]): ServiceAction {
-  return { type: "probe", check: service.healthCheck, network, containers: own.filter((c) => c.state === "running") };
+/** The probes a service's containers need: on every running container, the check of the revision it runs. */
+function probe(service: DesiredService, network: string, own: readonly ObservedContainer[], at: (revision: string) => DesiredService | undefined = () => undefined): ServiceAction {
+  const running = own.filter((c) => c.state === "running");
+  const checks = new Map(running.map((c) => [c.id, (c.specHash === service.specHash ? service : (at(c.specHash) ?? service)).healthCheck]));
+  return { type: "probe", checks, network, containers: running };
 }
 
 function volumesOf(service: DesiredService): string[] {

@@ -4,7 +4,7 @@ import { LABEL } from "../../src/docker/labels.ts";
 import { observeContainers } from "../../src/docker/observe.ts";
 import type { DesiredService } from "../../src/desired/model.ts";
 import type { Change } from "../../src/engine/observer.ts";
-import type { HealthCheck } from "../../src/manifests/types.ts";
+import type { CheckOf } from "../../src/health/prober.ts";
 import type { ObservedContainer } from "../../src/docker/observe.ts";
 import type { Logger } from "../../src/log/logger.ts";
 import type { Store } from "../../src/store/index.ts";
@@ -13,7 +13,7 @@ import { serviceChange, type ServiceAction } from "./plan.ts";
 
 /** Registers the containers Berth probes for a service (an empty list stops probing it). */
 export interface ProbeRegistry {
-  track(serviceKey: string, check: HealthCheck | undefined, network: string, containers: readonly ObservedContainer[], healthLog?: Driver["healthLogReader"], dial?: Driver["dial"]): void;
+  track(serviceKey: string, check: CheckOf, network: string, containers: readonly ObservedContainer[], healthLog?: Driver["healthLogReader"], dial?: Driver["dial"]): void;
 }
 
 export interface ServiceExecution {
@@ -46,7 +46,7 @@ export async function executeServiceActions(actions: readonly ServiceAction[], r
   const changes: Change[] = [];
   for (const action of actions) {
     if (action.type === "probe") {
-      run.prober.track(run.key, action.check, action.network, action.containers, driver.healthLogReader, driver.dial);
+      run.prober.track(run.key, (c) => action.checks.get(c.id), action.network, action.containers, driver.healthLogReader, driver.dial);
       continue;
     }
     const reason = `${run.key}: ${action.type} (${action.reason})`;

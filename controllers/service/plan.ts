@@ -15,7 +15,7 @@ export type ServiceAction =
   /** Built images of the service beyond the newest few, that no container and no recent revision uses. */
   | { type: "prune-images"; reason: string }
   /** The containers Berth's prober checks for this service (none: stop probing). */
-  | { type: "probe"; check?: HealthCheck; network: string; containers: ObservedContainer[] };
+  | { type: "probe"; checks: ReadonlyMap<string, HealthCheck | undefined>; network: string; containers: ObservedContainer[] };
 
 export type ServiceDesired = Pick<DesiredService, "project" | "environment" | "service" | "replicas" | "suspended" | "specHash" | "strategy" | "restartPolicy">;
 

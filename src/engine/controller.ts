@@ -1,7 +1,7 @@
 import type { Driver } from "../docker/driver.ts";
 import type { ContainerHealth, ObservedContainer } from "../docker/observe.ts";
 import type { DesiredModel } from "../desired/model.ts";
-import type { HealthCheck } from "../manifests/types.ts";
+import type { CheckOf } from "../health/prober.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Store } from "../store/index.ts";
 import type { Change, RolloutReport } from "./observer.ts";
@@ -86,7 +86,7 @@ export interface OrphanEnvironment {
 
 /** Berth's own health probes: registered by reconcile actions, read by observation. */
 export interface Probes {
-  track(serviceKey: string, check: HealthCheck | undefined, network: string, containers: readonly ObservedContainer[], healthLog?: Driver["healthLogReader"], dial?: Driver["dial"]): void;
+  track(serviceKey: string, check: CheckOf, network: string, containers: readonly ObservedContainer[], healthLog?: Driver["healthLogReader"], dial?: Driver["dial"]): void;
   status(containerId: string): ContainerHealth | undefined;
   lastOutput(containerId: string): string | undefined;
 }

@@ -235,8 +235,12 @@ export class Manager {
       const failures = this.runner.failures();
       const statuses = all.filter((s) => s.kind === "Service" || s.kind === "Environment");
       const targetOf = (s: ResourceStatus) => this.runner.controllerOf(`${s.kind}/${s.name}`)?.targetOf(`${s.kind}/${s.name}`, this.context()) ?? "";
-      const stuck = statuses.filter((s) => s.terminal || failures.has(`${s.kind}/${s.name}`) || down.has(targetOf(s)));
-      const pending = statuses.filter((s) => !stuck.includes(s) && (!s.converged || (options.ready && !s.ready)));
+      const stuckServices = statuses.filter((s) => s.kind === "Service" && (s.terminal || failures.has(`Service/${s.name}`) || down.has(targetOf(s))));
+      // An environment waits on its services: one that cannot get further holds it too.
+      const held = new Set(stuckServices.map((s) => s.name.split("/")[0]!));
+      const stuck = statuses.filter((s) => stuckServices.includes(s) || (s.kind === "Environment" && (s.terminal || failures.has(`Environment/${s.name}`) || down.has(targetOf(s)))));
+      const waitingOnStuck = (s: ResourceStatus) => s.kind === "Environment" && held.has(s.name);
+      const pending = statuses.filter((s) => !stuck.includes(s) && !waitingOnStuck(s) && (!s.converged || (options.ready && !s.ready)));
       const failed = [...all.filter((s) => s.kind === "DeploymentTarget" && down.has(s.name)), ...stuck.map((s) => (s.error ? s : { ...s, error: failures.get(`${s.kind}/${s.name}`), message: failures.get(`${s.kind}/${s.name}`) ?? s.message }))];
       if (pending.length === 0 && !this.runner.queue.busy) return { ok: failed.length === 0, pending: failed };
       if (Date.now() > deadline) return { ok: false, pending: [...failed, ...pending] };

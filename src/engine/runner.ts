@@ -33,6 +33,8 @@ export class Runner {
   private readonly convergedHash = new Map<string, string>();
   /** The last terminal failure of each key, until a pass succeeds or its spec changes: what `apply --wait` ends on. */
   private readonly terminal = new Map<string, { message: string; specHash: string }>();
+  /** The last error reported per key, until a pass succeeds: a cause is reported once, not on every retry. */
+  private readonly lastError = new Map<string, string>();
   private loops: Promise<void>[] = [];
 
   constructor(private readonly options: RunnerOptions) {
@@ -67,6 +69,7 @@ export class Runner {
     this.statuses.delete(key);
     this.convergedHash.delete(key);
     this.terminal.delete(key);
+    this.lastError.delete(key);
   }
 
   controllerOf(key: string): Controller | undefined {
@@ -127,7 +130,11 @@ export class Runner {
     if (!result.error && result.converged) this.convergedHash.set(key, result.specHash);
     if (result.error?.terminal) this.terminal.set(key, { message: result.error.message, specHash: result.specHash });
     else if (this.terminal.get(key)?.specHash !== result.specHash || (!result.error && (result.converged || result.ready))) this.terminal.delete(key);
-    const newError = !!result.error && result.error.message !== before?.result?.error?.message;
+    const newError = !!result.error && result.error.message !== this.lastError.get(key);
+    // Success is a pass that reached what it converges toward; a step on the way (a rollout's) does not reset backoff.
+    const succeeded = !result.error && (result.converged || result.ready);
+    if (result.error) this.lastError.set(key, result.error.message);
+    else if (succeeded) this.lastError.delete(key);
     // A resource declared nowhere keeps no status and reports nothing: its rows and series went with it.
     if (result.gone) this.forget(key);
     else this.options.observer?.reconciled?.({
@@ -158,7 +165,7 @@ export class Runner {
       if (!result.error.retry && result.requeueAfterMs) this.queue.addAfter(key, result.requeueAfterMs);
       return "error";
     }
-    this.queue.forget(key);
+    if (succeeded) this.queue.forget(key);
     if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
     return result.requeueAfterMs !== undefined ? "requeue_after" : "success";
   }

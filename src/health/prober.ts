@@ -94,6 +94,9 @@ interface Tracked {
   timer?: NodeJS.Timeout;
 }
 
+/** One check for every container of a service, or each container's own (by its revision). */
+export type CheckOf = HealthCheck | undefined | ((container: ObservedContainer) => HealthCheck | undefined);
+
 /**
  * Keeps probing the running containers of services with http or tcp checks,
  * as Docker does for exec checks: `retries` consecutive failures make a
@@ -107,20 +110,26 @@ export class HealthProber {
   constructor(private readonly onResult: (serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean) => void, private readonly dial: Dialer = directDialer) {}
 
   /** Sets the containers probed for one service; containers no longer listed stop being probed. */
-  track(serviceKey: string, check: HealthCheck | undefined, network: string, containers: readonly ObservedContainer[], healthLog?: HealthLogReader, dial?: Dialer): void {
-    const probed = (c: ObservedContainer) => c.state === "running" && (check?.exec ? !!healthLog : !!c.addresses[network]);
-    const wanted = new Map(check ? containers.filter(probed).map((c) => [c.id, c]) : []);
+  track(serviceKey: string, check: CheckOf, network: string, containers: readonly ObservedContainer[], healthLog?: HealthLogReader, dial?: Dialer): void {
+    // Each revision is judged by its own check: during a rollout old and new containers may differ.
+    const checkOf = typeof check === "function" ? check : () => check;
+    const probed = (c: ObservedContainer) => {
+      const own = checkOf(c);
+      return !!own && c.state === "running" && (own.exec ? !!healthLog : !!c.addresses[network]);
+    };
+    const wanted = new Map(containers.filter(probed).map((c) => [c.id, c]));
     for (const [id, t] of this.tracked) {
       if (t.serviceKey === serviceKey && !wanted.has(id)) this.untrack(id);
     }
     for (const [id, c] of wanted) {
+      const own = checkOf(c)!;
       const known = this.tracked.get(id);
       // A restarted container may come back on another address: probe where it is now.
       const address = c.addresses[network] ?? "";
       // A replaced target connection (its spec changed) brings new dial and log readers: probe through those.
-      if (known && known.address === address && JSON.stringify(known.check) === JSON.stringify(check) && known.dial === dial && known.healthLog === (check?.exec ? healthLog : undefined)) continue;
+      if (known && known.address === address && JSON.stringify(known.check) === JSON.stringify(own) && known.dial === dial && known.healthLog === (own.exec ? healthLog : undefined)) continue;
       if (known) this.untrack(id);
-      const entry: Tracked = { serviceKey, check: check!, address, startedAt: Date.now(), failures: 0, status: "starting", healthLog: check?.exec ? healthLog : undefined, dial };
+      const entry: Tracked = { serviceKey, check: own, address, startedAt: Date.now(), failures: 0, status: "starting", healthLog: own.exec ? healthLog : undefined, dial };
       this.tracked.set(id, entry);
       this.schedule(id, entry, 0);
     }
