@@ -24,14 +24,26 @@ export async function reconcileService(key: string, ctx: PassContext): Promise<P
   const at = (revision: string) => (revision === manifest?.specHash ? manifest : records.at.get(revision));
   let changes: PassResult["changes"] = [];
   if (!ctx.dryRun) {
-    await writeServiceRecords(key, decision.writes, records.rollout, {
-      store: ctx.store,
-      redact: ctx.redact,
-      manifestCommit: model.revision,
-      onRollout: (record) => ctx.rolloutChanged?.(reportOf(record, !!at(record.context.revision)?.healthCheck)),
-    });
-    if (!manifest) ctx.probes.track(key, undefined, "", []);
-    else if (!manifest.error) changes = await executeServiceActions(decision.actions, { key, driver: ctx.driver(manifest.target), at, service: manifest, prober: ctx.probes, store: ctx.store, log: ctx.log });
+    const write = () =>
+      writeServiceRecords(key, decision.writes, records.rollout, {
+        store: ctx.store,
+        redact: ctx.redact,
+        manifestCommit: model.revision,
+        onRollout: (record) => ctx.rolloutChanged?.(reportOf(record, !!at(record.context.revision)?.healthCheck)),
+      });
+    const act = async () => {
+      if (!manifest) ctx.probes.track(key, undefined, "", []);
+      else if (!manifest.error) changes = await executeServiceActions(decision.actions, { key, driver: ctx.driver(manifest.target), at, service: manifest, prober: ctx.probes, store: ctx.store, log: ctx.log });
+    };
+    // A decision is written before it is acted on. Only a rollout's last step (clean-up) acts first: it is
+    // idempotent, and its row then says success only once nothing of the old revision is left.
+    if (decision.writes.ended) {
+      await act();
+      await write();
+    } else {
+      await write();
+      await act();
+    }
   }
   return resultOf(model, manifest, decision, world, changes);
 }

@@ -14,7 +14,7 @@ import { readBuildContext } from "./build-context.ts";
 import { containerTemplate, type ContainerTemplate } from "./container-spec.ts";
 import { EnvFileReader, resolveEnv, SpecError } from "./env.ts";
 import { routingLabels } from "./routing.ts";
-import { revisionHash } from "./revision.ts";
+import { revisionHash } from "./revision-hash.ts";
 import { environmentKey, networkName, serviceKey, volumeName } from "./names.ts";
 import { durationMs } from "./units.ts";
 
