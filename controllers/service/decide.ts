@@ -128,7 +128,7 @@ export function decideService(key: string, manifest: DesiredService | undefined,
     if (outcome === "success") return { actions: all, writes: ended, facts: serviceFacts.rolling(manifest, `revision ${context.revision.slice(0, 12)} rolled out`, 0), change };
     // A failed first rollout (nothing to go back to) is an error like any other: retried with backoff.
     const failure = `rollout of revision ${context.revision.slice(0, 12)} ${outcome === "rolled_back" ? "rolled back" : "failed"}: ${next.context.failure}${next.context.rollbackError ? `; rollback failed: ${next.context.rollbackError}` : ""}`;
-    return { actions: all, writes: ended, facts: serviceFacts.rolling(manifest, failure, 0), change, error: { message: failure, terminal: true, retry: ended.pin === undefined || ended.pin === null } };
+    return { actions: all, writes: ended, facts: serviceFacts.of(manifest, own, healthOf, false, failure, undefined), change, error: { message: failure, terminal: true, retry: ended.pin === undefined || ended.pin === null } };
   }
 
   if (wanted === null) {

@@ -130,14 +130,14 @@ describe("advanceRollout: failures", () => {
     { name: "previous === revision (a retry of the running revision)", overrides: { previous: REVISION } },
   ])("$name -> stalled, phase Failed, from every state that can fail", ({ overrides }) => {
     const cases = [
-      { from: "building", event: FAILED("build failed: exit 2") },
-      { from: "deploying", event: FAILED("container web-0 exited with code 1") },
-      { from: "healthCheck", event: FAILED("container web-0 is unhealthy") },
-      { from: "healthCheck", event: TIMED_OUT("slot(s) 0 not ready within 30 s") },
+      { from: "building", event: FAILED, failure: "build failed: exit 2" },
+      { from: "deploying", event: FAILED, failure: "container web-0 exited with code 1" },
+      { from: "healthCheck", event: FAILED, failure: "container web-0 is unhealthy" },
+      { from: "healthCheck", event: TIMED_OUT, failure: "slot(s) 0 not ready within 30 s" },
     ] as const;
-    for (const { from, event } of cases) {
-      const record = advanceRollout(play(into[from], overrides), event);
-      expect({ from, event: event.type, state: record.state, phase: record.context.phase, failure: record.context.failure }).toEqual({ from, event: event.type, state: "stalled", phase: "Failed", failure: event.failure });
+    for (const { from, event, failure } of cases) {
+      const record = advanceRollout(play(into[from], overrides), event(failure));
+      expect({ from, event: event(failure).type, state: record.state, phase: record.context.phase, failure: record.context.failure }).toEqual({ from, event: event(failure).type, state: "stalled", phase: "Failed", failure });
       expect(rolloutOutcome(record.state)).toBe("failed");
     }
   });

@@ -43,6 +43,8 @@ export type RolloutEvent =
   | { type: "IMAGE_READY" }
   | { type: "STEPPED"; done: boolean; waiting: number[]; now: number }
   | { type: "READY" }
+  /** The step is not fully carried out (a crash between writing and acting): deploy it again. */
+  | { type: "REDEPLOY" }
   | { type: "FAILED"; failure: string }
   | { type: "TIMED_OUT"; failure: string }
   | { type: "CLEANED" }
@@ -100,7 +102,7 @@ export const rolloutMachine = setup({
     },
     healthCheck: {
       entry: { type: "enterPhase", params: { phase: "HealthCheck" } },
-      on: { READY: "deploying", FAILED: { target: "failed", actions: "recordFailure" }, TIMED_OUT: { target: "failed", actions: "recordFailure" }, ...supersedeFrom() },
+      on: { READY: "deploying", REDEPLOY: "deploying", FAILED: { target: "failed", actions: "recordFailure" }, TIMED_OUT: { target: "failed", actions: "recordFailure" }, ...supersedeFrom() },
     },
     // The new revision runs healthy; the old revision's containers go. Not superseded: it succeeded.
     completing: {

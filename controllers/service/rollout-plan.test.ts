@@ -103,7 +103,7 @@ describe("planRolloutStep: first rollout", () => {
   });
 
   it("creates carry the slot and the container name of the new revision", () => {
-    expect(planRolloutStep(rollout({ replicas: 1 }), []).actions).toEqual([{ type: "create", slot: 0, name: "shop-dev-web-0-aaaaaaa", reason: "new revision" }]);
+    expect(planRolloutStep(rollout({ replicas: 1 }), []).actions).toEqual([{ type: "create", slot: 0, name: "shop-dev-web-0-aaaaaaa", revision: "a".repeat(64), reason: "new revision" }]);
   });
 
   it("replicas 0 and nothing running -> done at once", () => {

@@ -52,6 +52,8 @@ export function stepRollout(record: RolloutRecord, target: DesiredService, previ
       return next({ type: "STEPPED", done: step.done, waiting: step.waiting, now: world.now }, step.actions, step.done ? 0 : pollMs);
     }
     case "healthCheck": {
+      // A container a crash left created but never started is started by the deploy step, not waited out.
+      if (world.views.some((c) => c.specHash === target.specHash && c.state === "created")) return next({ type: "REDEPLOY" });
       const { ready, failure } = readiness(target, world.views);
       if (failure) return next({ type: "FAILED", failure: explain(failure, target, world) });
       if (ready) return next({ type: "READY" });
@@ -71,13 +73,15 @@ export function stepRollout(record: RolloutRecord, target: DesiredService, previ
     }
     case "verifyingRollback": {
       if (!previous) return next({ type: "ROLLBACK_FAILED", error: "the previous revision's spec is unknown" });
-      // Restoring is idempotent: anything a crash left undone is done again before the wait counts.
+      const timedOut = context.deadline !== undefined && world.now >= context.deadline;
+      const late = `previous revision not ready within ${Math.round(context.healthTimeoutMs / 1000)} s`;
+      // Restoring is idempotent: anything a crash left undone is done again before the previous revision is judged.
       const missing = planRestore(previous, world.views);
+      if (missing.length) return timedOut ? next({ type: "ROLLBACK_FAILED", error: late }) : stay(missing, pollMs);
       const { ready, failure } = readiness(previous, world.views);
       if (failure) return next({ type: "ROLLBACK_FAILED", error: failure });
-      if (ready && !missing.length) return next({ type: "ROLLED_BACK" });
-      if (context.deadline !== undefined && world.now >= context.deadline) return next({ type: "ROLLBACK_FAILED", error: `previous revision not ready within ${Math.round(context.healthTimeoutMs / 1000)} s` });
-      return stay(missing, pollMs);
+      if (ready) return next({ type: "ROLLED_BACK" });
+      return timedOut ? next({ type: "ROLLBACK_FAILED", error: late }) : stay([], pollMs);
     }
     default:
       // A final record is never stepped: its pass ends the rollout.

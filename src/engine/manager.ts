@@ -1,6 +1,5 @@
 import type { Driver, EngineEvent } from "../docker/driver.ts";
-import { LABEL, ownerFilter } from "../docker/labels.ts";
-import { observeContainers } from "../docker/observe.ts";
+import { LABEL } from "../docker/labels.ts";
 import { buildDesiredModel, secretValuesOf, type DesiredModel } from "../desired/model.ts";
 import { environmentKey, serviceKey } from "../desired/names.ts";
 import { HealthProber } from "../health/prober.ts";
@@ -10,10 +9,12 @@ import type { DeploymentTarget } from "../manifests/types.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../store/index.ts";
 import type { QueueClock } from "../workqueue/workqueue.ts";
-import type { Controller, KeyStatus, OrphanEnvironment, PassContext, ResourceStatus } from "./controller.ts";
+import type { Controller, KeyStatus, PassContext, ResourceStatus } from "./controller.ts";
+import { Orphans } from "./orphans.ts";
 import type { ManagerObserver } from "./observer.ts";
 import { planPass, type PlanResult } from "./plan.ts";
 import { Runner } from "./runner.ts";
+import { settleState } from "./settle.ts";
 import type { TargetConnections, TargetConnectionsFactory, TargetView } from "./targets.ts";
 
 /** Engine events that may mean a container drifted from its spec. */
@@ -53,7 +54,7 @@ export interface ManagerOptions {
 export class Manager {
   private model: DesiredModel = { targets: new Map(), projects: new Map(), environments: new Map(), services: new Map(), complete: true };
   /** Copies of environments on targets (or under projects) where no manifest declares them, by environment name. */
-  private readonly orphans = new Map<string, OrphanEnvironment[]>();
+  private readonly orphans = new Orphans((environment) => this.runner.queue.add(environmentKey(environment)));
   private readonly prober: HealthProber;
   private readonly targets: TargetConnections;
   private readonly runner: Runner;
@@ -98,12 +99,8 @@ export class Manager {
       log: options.log,
       now: options.now ?? Date.now,
       redact: (text) => options.redactor.redact(text),
-      orphans: (environment) => this.orphans.get(environment) ?? [],
-      forgetOrphan: (environment, owner) => {
-        const left = (this.orphans.get(environment) ?? []).filter((o) => o.target !== owner.target || o.project !== owner.project);
-        if (left.length) this.orphans.set(environment, left);
-        else this.orphans.delete(environment);
-      },
+      orphans: (environment) => this.orphans.of(environment),
+      forgetOrphan: (environment, owner) => this.orphans.forget(environment, owner),
       rolloutChanged: (report) => options.observer?.rolloutChanged?.(report),
       pollMs: options.rolloutPollMs,
       dryRun,
@@ -117,16 +114,7 @@ export class Manager {
     this.options.redactor.setSecrets(secretValuesOf(this.model));
     this.options.observer?.desiredChanged?.(state, this.model);
     // An environment that left the manifests, or moved, leaves a copy behind to prune now, not at the next resync.
-    for (const old of previous.environments.values()) {
-      const now = this.model.environments.get(old.environment);
-      if (!now || now.target !== old.target || now.project !== old.project) this.addOrphan(old.environment, { project: old.project, target: old.target });
-    }
-    for (const [name, owners] of this.orphans) {
-      const declared = this.model.environments.get(name);
-      const left = owners.filter((o) => !declared || o.target !== declared.target || o.project !== declared.project);
-      if (left.length) this.orphans.set(name, left);
-      else this.orphans.delete(name);
-    }
+    this.orphans.modelChanged(previous, this.model);
     // A removed service is queued once more: its pass ends its rollout, drops its pin and stops its probes.
     for (const key of previous.services.keys()) if (!this.model.services.has(key)) this.runner.queue.add(key);
     this.targets.sync(this.model.targets);
@@ -229,19 +217,9 @@ export class Manager {
    */
   async settle(options: { timeoutMs: number; ready: boolean }): Promise<{ ok: boolean; pending: ResourceStatus[] }> {
     const deadline = Date.now() + options.timeoutMs;
+    const targetOf = (s: ResourceStatus) => this.runner.controllerOf(`${s.kind}/${s.name}`)?.targetOf(`${s.kind}/${s.name}`, this.context()) ?? "";
     for (;;) {
-      const all = this.status();
-      const down = new Set(all.filter((s) => s.kind === "DeploymentTarget" && s.phase === "Unreachable").map((s) => s.name));
-      const failures = this.runner.failures();
-      const statuses = all.filter((s) => s.kind === "Service" || s.kind === "Environment");
-      const targetOf = (s: ResourceStatus) => this.runner.controllerOf(`${s.kind}/${s.name}`)?.targetOf(`${s.kind}/${s.name}`, this.context()) ?? "";
-      const stuckServices = statuses.filter((s) => s.kind === "Service" && (s.terminal || failures.has(`Service/${s.name}`) || down.has(targetOf(s))));
-      // An environment waits on its services: one that cannot get further holds it too.
-      const held = new Set(stuckServices.map((s) => s.name.split("/")[0]!));
-      const stuck = statuses.filter((s) => stuckServices.includes(s) || (s.kind === "Environment" && (s.terminal || failures.has(`Environment/${s.name}`) || down.has(targetOf(s)))));
-      const waitingOnStuck = (s: ResourceStatus) => s.kind === "Environment" && held.has(s.name);
-      const pending = statuses.filter((s) => !stuck.includes(s) && !waitingOnStuck(s) && (!s.converged || (options.ready && !s.ready)));
-      const failed = [...all.filter((s) => s.kind === "DeploymentTarget" && down.has(s.name)), ...stuck.map((s) => (s.error ? s : { ...s, error: failures.get(`${s.kind}/${s.name}`), message: failures.get(`${s.kind}/${s.name}`) ?? s.message }))];
+      const { pending, failed } = settleState({ statuses: this.status(), failures: this.runner.failures(), targetOf, ready: options.ready });
       if (pending.length === 0 && !this.runner.queue.busy) return { ok: failed.length === 0, pending: failed };
       if (Date.now() > deadline) return { ok: false, pending: [...failed, ...pending] };
       await new Promise((r) => setTimeout(r, 100));
@@ -252,7 +230,7 @@ export class Manager {
   async plan(): Promise<PlanResult> {
     const ctx = this.context({ assumed: { networks: [], volumes: [] } });
     for (const t of this.targets.status()) if (t.phase === "Active") await this.discoverOrphans(t.name);
-    const environments = [...new Set([...[...this.model.environments.values()].map((e) => e.key), ...[...this.orphans.keys()].map(environmentKey)])];
+    const environments = [...new Set([...[...this.model.environments.values()].map((e) => e.key), ...this.orphans.names().map(environmentKey)])];
     return planPass(this.runner, ctx, [...environments, ...this.model.services.keys()], this.targets);
   }
 
@@ -265,25 +243,10 @@ export class Manager {
   /** Environments that exist on a target but in no manifest are queued so their pass prunes them. */
   private async discoverOrphans(target: string): Promise<void> {
     try {
-      const driver = this.targets.driver(target);
-      const containers = await observeContainers(driver, {});
-      const networks = await driver.listNetworks(ownerFilter({ target }));
-      const seen = [...containers.map((c) => ({ project: c.project, environment: c.environment })), ...networks.map((n) => ({ project: n.Labels?.[LABEL.project] ?? "", environment: n.Labels?.[LABEL.environment] ?? "" }))];
-      for (const { project, environment } of seen) {
-        const declared = this.model.environments.get(environment);
-        if (!environment || (declared && declared.target === target && declared.project === project)) continue;
-        this.addOrphan(environment, { project, target });
-      }
+      await this.orphans.discover(this.targets.driver(target), this.model);
     } catch (error) {
       this.options.log.warn("could not list objects on target", { target, error });
     }
-  }
-
-  private addOrphan(environment: string, owner: OrphanEnvironment): void {
-    const owners = this.orphans.get(environment) ?? [];
-    if (owners.some((o) => o.target === owner.target && o.project === owner.project)) return;
-    this.orphans.set(environment, [...owners, owner]);
-    this.runner.queue.add(environmentKey(environment));
   }
 
   private onEngineEvent(target: string, event: EngineEvent): void {
@@ -308,12 +271,12 @@ export class Manager {
     for (const name of this.model.projects.keys()) this.runner.queue.add(`Project/${name}`);
     for (const env of this.model.environments.values()) this.runner.queue.add(env.key);
     for (const key of this.model.services.keys()) this.runner.queue.add(key);
-    for (const name of this.orphans.keys()) this.runner.queue.add(environmentKey(name));
+    for (const name of this.orphans.names()) this.runner.queue.add(environmentKey(name));
   }
 
   private enqueueTarget(target: string): void {
     for (const env of this.model.environments.values()) if (env.target === target) this.runner.queue.add(env.key);
     for (const s of this.model.services.values()) if (s.target === target) this.runner.queue.add(s.key);
-    for (const [name, owners] of this.orphans) if (owners.some((o) => o.target === target)) this.runner.queue.add(environmentKey(name));
+    for (const name of this.orphans.onTarget(target)) this.runner.queue.add(environmentKey(name));
   }
 }

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
@@ -8,6 +9,7 @@ import { openStore } from "../../src/store/index.ts";
 import { createTestRuntime, eventually, projectContainers, removeProject, runDaemon, uniqueProject } from "../support/berth.ts";
 import { cliRunner } from "../support/cli.ts";
 import { createManifestDir, type ManifestDir } from "../support/manifest-dir.ts";
+import { freePort } from "../support/processes.ts";
 import { writeProject, writeService, type TestService } from "../support/project.ts";
 
 const rt = createTestRuntime(inject("dockerHost"));
@@ -96,6 +98,47 @@ describe("the core under real faults", () => {
     const [latest] = await store.deployments.list({ service: `Service/${project}-dev/web` });
     store.close();
     expect(latest).toMatchObject({ status: "rolled_back", previousRevision: old!.revision });
+  });
+
+  it.each([
+    {
+      name: "an image missing under imagePullPolicy Never",
+      arrange: async (_project: string) => ({ service: { image: "berth-test/never-built:1" } as TestService, cleanup: async () => {} }),
+      says: (project: string) => [`Service/${project}-dev/web`, "image berth-test/never-built:1 is not on", "imagePullPolicy is Never"],
+    },
+    {
+      name: "a network of Berth's name owned by someone else",
+      arrange: async (project: string) => {
+        await rt.docker.createNetwork({ Name: `${project}-${project}-dev` });
+        return { service: {} as TestService, cleanup: async () => void (await rt.docker.getNetwork(`${project}-${project}-dev`).remove().catch(() => {})) };
+      },
+      says: (project: string) => [`Environment/${project}-dev`, `a network named ${project}-${project}-dev already exists`, "does not carry this target's labels"],
+    },
+    {
+      name: "a host port held by a process Berth does not manage",
+      arrange: async (_project: string) => {
+        const port = await freePort();
+        const server: Server = createServer();
+        await new Promise<void>((resolve) => server.listen(port, "0.0.0.0", resolve));
+        return { service: { ports: `[{container: 8080, host: ${port}}]` } as TestService, cleanup: async () => void (await new Promise((r) => server.close(r))) };
+      },
+      says: (project: string) => [`Service/${project}-dev/web`, "held by something Berth does not manage"],
+    },
+  ])("ends apply --wait at once on $name, naming the resource and the reason", async ({ arrange, says }) => {
+    const project = newProject("tf");
+    const { service, cleanup } = await arrange(project);
+    try {
+      writeProject(dir!, project, rt.dockerHost, { web: { command: ["sh", "-c", "exec httpd -f -p 8080 -h /www"], ...service } });
+      const started = Date.now();
+      const applied = await berth("apply", dir!.dir, "--wait", "--timeout", "50s", "--db", `file:${dbDir}/${project}.db`);
+      const tookMs = Date.now() - started;
+      expect(applied.code).toBe(1);
+      for (const text of says(project)) expect(applied.stdout).toContain(text);
+      // Not waited out: the failure itself ends it.
+      expect(tookMs).toBeLessThan(10_000);
+    } finally {
+      await cleanup();
+    }
   });
 
   it("adopts a volume that exists under Berth's name without its labels: the container sees its file, one create attempt at most, and status says adopted", async () => {

@@ -1,0 +1,531 @@
+import { describe, expect, it } from "vitest";
+import { controllers, targets } from "../../../controllers/index.ts";
+import { LABEL } from "../../../src/docker/labels.ts";
+import type { ResourceStatus } from "../../../src/engine/controller.ts";
+import { Manager } from "../../../src/engine/manager.ts";
+import type { PlanResult } from "../../../src/engine/plan.ts";
+import { createLogger, Redactor } from "../../../src/log/logger.ts";
+import { loadManifests } from "../../../src/manifests/load.ts";
+import { SchemaValidator } from "../../../src/manifests/schema-validator.ts";
+import { Metrics } from "../../../src/metrics/metrics.ts";
+import { Recorder } from "../../../src/record/recorder.ts";
+import { openStore, type Store } from "../../../src/store/index.ts";
+import { fakeWorld, type FakeCall, type FakeWorld } from "../../support/fake-world.ts";
+import { createManifestDir, type ManifestDir } from "../../support/manifest-dir.ts";
+import { shopFiles, type Spec } from "../../support/shop.ts";
+
+/**
+ * The whole reconcile path (manager, runner, controllers, store, recorder)
+ * against the in-memory fake world: given this world and these manifests,
+ * after settling the world is … Each row runs in milliseconds, on its own
+ * world, store and manager, like a daemon whose manifests change once.
+ */
+
+const validator = new SchemaValidator();
+const POLL_MS = 20;
+/** Long enough that only a stuck key reaches it: every row settles well within. */
+const SETTLE_TIMEOUT_MS = 5_000;
+
+type Services = Record<string, Spec>;
+
+/** A Service of project shop in environment dev, imagePullPolicy Never: the world has the image or the rollout fails. */
+const service = (spec: Spec): Spec => ({ image: "app:1", imagePullPolicy: "Never", stopGracePeriod: "1s", ...spec });
+const execCheck = { exec: { command: ["true"] }, interval: "1s", timeout: "1s", retries: 1 };
+const dataVolume = [{ type: "volume", source: "data", target: "/data" }];
+
+interface Settled {
+  ok: boolean;
+  pending: ResourceStatus[];
+  ms: number;
+}
+
+/** One world, one store, one long-lived manager (as `berth run`), and what they recorded. */
+class Run {
+  readonly logs: Record<string, unknown>[] = [];
+  readonly redactor = new Redactor();
+  readonly log = createLogger({ level: "debug", format: "json", write: (line) => this.logs.push(JSON.parse(line) as Record<string, unknown>), redactor: this.redactor });
+  readonly dir: ManifestDir = createManifestDir();
+  private readonly written = new Set<string>();
+  readonly recorder: Recorder;
+  readonly world: FakeWorld;
+  readonly manager: Manager;
+
+  private constructor(readonly store: Store, images: string[]) {
+    this.recorder = new Recorder({ store, metrics: new Metrics(), redactor: this.redactor, log: this.log });
+    this.world = fakeWorld({ images, hooks: { onCall: this.recorder.onDockerCall, beforeCall: this.recorder.beforeDockerCall } });
+    this.manager = this.newManager(true);
+  }
+
+  static async open(images: string[]): Promise<Run> {
+    return new Run(await openStore("file::memory:"), images);
+  }
+
+  private newManager(observed: boolean): Manager {
+    return new Manager({ log: this.log, redactor: this.redactor, connect: () => this.world, controllers, targets, store: this.store, watchEvents: false, rolloutPollMs: POLL_MS, observer: observed ? this.recorder : undefined });
+  }
+
+  async desired(services: Services, environment: Spec = {}) {
+    const files = shopFiles({ services, environments: { dev: environment } });
+    for (const file of this.written) if (!(file in files)) this.dir.remove(file);
+    for (const [file, content] of Object.entries(files)) this.written.add(this.dir.write(file, content) && file);
+    const state = await loadManifests(this.dir.dir, { validator });
+    expect(state.errors.map((e) => e.message)).toEqual([]);
+    return state;
+  }
+
+  /** What `berth plan` says for these manifests now: a separate manager, never started, on the same world and store. */
+  async plan(services: Services, environment?: Spec): Promise<PlanResult> {
+    const planner = this.newManager(false);
+    try {
+      planner.setDesired(await this.desired(services, environment));
+      await planner.connected();
+      return await planner.plan();
+    } finally {
+      await planner.stop();
+    }
+  }
+
+  /** The daemon reads new manifests and works until everything settles (or cannot get further). */
+  async apply(services: Services, environment?: Spec): Promise<Settled> {
+    this.manager.setDesired(await this.desired(services, environment));
+    await this.manager.start();
+    return this.settle();
+  }
+
+  async settle(): Promise<Settled> {
+    const started = performance.now();
+    const result = await this.manager.settle({ timeoutMs: SETTLE_TIMEOUT_MS, ready: true });
+    await this.recorder.flush();
+    return { ...result, ms: performance.now() - started };
+  }
+
+  statusOf(key: string): ResourceStatus | undefined {
+    const [kind, ...name] = key.split("/");
+    return this.manager.status().find((s) => s.kind === kind && s.name === name.join("/"));
+  }
+
+  async close(): Promise<void> {
+    await this.manager.stop();
+    await this.recorder.flush();
+    this.store.close();
+    this.dir.cleanup();
+  }
+}
+
+/** The resource a mutating call was made for: its reason starts with it, as plan names it. */
+const resourceOf = (call: FakeCall) => (call.reason ?? "").split(":")[0]!;
+
+/** Mutating calls as `<operation> <resource>` -> how many, failed ones marked. */
+function tally(calls: readonly FakeCall[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const c of calls) {
+    const key = `${c.operation} ${resourceOf(c)}${c.outcome === "error" ? " (error)" : ""}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** The world as the table states it: containers as `<service>/<slot> <state> <image>`, networks and volumes by name. */
+function worldOf(world: FakeWorld) {
+  return {
+    containers: world
+      .containers()
+      .map((c) => `${c.service}/${c.slot} ${c.state} ${c.image}`)
+      .sort(),
+    networks: world
+      .networks()
+      .map((n) => n.name)
+      .sort(),
+    volumes: world
+      .volumes()
+      .map((v) => v.name)
+      .sort(),
+  };
+}
+
+const sorted = (values: Iterable<string>) => [...new Set(values)].sort();
+
+interface Scenario {
+  name: string;
+  /** Images on the target from the start. */
+  images?: string[];
+  /** The world before Berth ever looks: objects made by hand. */
+  world?: (world: FakeWorld) => Promise<void>;
+  /** Applied and settled first, as an earlier version of the manifests. */
+  before?: Services;
+  /** Scripted once `before` settled, before the step: behaviours, failures, new images. */
+  given?: (world: FakeWorld) => void;
+  /** The manifests of the step under test. */
+  services: Services;
+  /** The step's Environment spec (beyond project and target); `before` uses none. */
+  environment?: Spec;
+  expected: {
+    ok: boolean;
+    /** `<resource> <action>`, as plan names them; apply then mutates exactly these resources. */
+    plan: string[];
+    /** What plan says it cannot plan (default none). */
+    planErrors?: RegExp[];
+    containers: string[];
+    networks: string[];
+    volumes: string[];
+    /** Mutations of the step: `<operation> <resource>` -> count. */
+    mutations: Record<string, number>;
+    /** Messages of status lines, by `<Kind>/<name>`. */
+    status?: Record<string, RegExp>;
+    check?: (run: Run, settled: Settled) => Promise<void>;
+  };
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: "a new environment with two services: network, volume and containers are created once",
+    images: ["app:1"],
+    services: { web: service({ replicas: 2 }), db: service({ volumes: dataVolume }) },
+    expected: {
+      ok: true,
+      plan: ["Network/shop-dev create", "Volume/shop-dev-data create", "Service/dev/web create", "Service/dev/db create"],
+      containers: ["db/0 running app:1", "web/0 running app:1", "web/1 running app:1"],
+      networks: ["shop-dev"],
+      volumes: ["shop-dev-data"],
+      mutations: {
+        "network.create Network/shop-dev": 1,
+        "volume.create Volume/shop-dev-data": 1,
+        "container.create Service/dev/web": 2,
+        "container.start Service/dev/web": 2,
+        "container.create Service/dev/db": 1,
+        "container.start Service/dev/db": 1,
+      },
+      status: { "Service/dev/web": /^2\/2 running, 2 ready$/, "Environment/dev": /^2\/2 services running$/ },
+      check: async (run) => {
+        const rows = await run.store.deployments.list({ service: "Service/dev/db" });
+        expect(rows.map((r) => r.status)).toEqual(["success"]);
+      },
+    },
+  },
+  {
+    name: "an image change of a 2-replica rolling service: the new revision runs, the old one is gone, the deployment succeeded",
+    images: ["app:1"],
+    before: { web: service({ replicas: 2 }) },
+    given: (world) => void world.addImage("app:2"),
+    services: { web: service({ image: "app:2", replicas: 2 }) },
+    expected: {
+      ok: true,
+      plan: ["Service/dev/web rollout"],
+      containers: ["web/0 running app:2", "web/1 running app:2"],
+      networks: ["shop-dev"],
+      volumes: [],
+      mutations: {
+        "container.create Service/dev/web": 2,
+        "container.start Service/dev/web": 2,
+        "container.stop Service/dev/web": 2,
+        "container.remove Service/dev/web": 2,
+        // The old containers were stopped by the rollout before clean-up removed them: Docker answers 304.
+        "container.stop Service/dev/web (error)": 2,
+      },
+      status: { "Service/dev/web": /^2\/2 running, 2 ready$/ },
+      check: async (run) => {
+        const [latest, first] = await run.store.deployments.list({ service: "Service/dev/web" });
+        expect(latest).toMatchObject({ status: "success", image: "app:2", previousRevision: first!.revision });
+        expect(first).toMatchObject({ status: "success", image: "app:1" });
+      },
+    },
+  },
+  {
+    name: "a new revision whose container exits at once is rolled back: the old revision runs, settle ends at once with the failure",
+    images: ["app:1", "app:bad"],
+    before: { web: service({ replicas: 2 }) },
+    given: (world) => void world.behave("app:bad", { exitCode: 1, logs: "boom" }),
+    services: { web: service({ image: "app:bad", replicas: 2 }) },
+    expected: {
+      ok: false,
+      plan: ["Service/dev/web rollout"],
+      containers: ["web/0 running app:1", "web/1 running app:1"],
+      networks: ["shop-dev"],
+      volumes: [],
+      mutations: {
+        "container.create Service/dev/web": 1,
+        "container.start Service/dev/web": 1,
+        "container.stop Service/dev/web (error)": 1,
+        "container.remove Service/dev/web": 1,
+      },
+      status: { "Service/dev/web": /^rollout of revision [0-9a-f]{12} rolled back: container shop-dev-web-\d-[0-9a-f]{7} exited with code 1$/ },
+      check: async (run, settled) => {
+        // Terminal: ended by the failure, not by the timeout.
+        expect(settled.ms).toBeLessThan(1_500);
+        expect(settled.pending.map((s) => `${s.kind}/${s.name}`)).toContain("Service/dev/web");
+        expect(run.statusOf("Service/dev/web")).toMatchObject({ terminal: true, error: expect.stringContaining("exited with code 1") });
+        const [latest, first] = await run.store.deployments.list({ service: "Service/dev/web" });
+        expect(latest).toMatchObject({ status: "rolled_back", image: "app:bad", previousRevision: first!.revision, error: expect.stringContaining("exited with code 1") });
+        const events = await run.store.events.list({ kind: "Service", name: "dev/web" });
+        expect(events.filter((e) => e.reason === "RolledBack")).toHaveLength(1);
+      },
+    },
+  },
+  {
+    name: "an image missing under imagePullPolicy Never ends settle at once naming the image; no container is made",
+    images: [],
+    services: { web: service({ image: "app:missing" }) },
+    expected: {
+      ok: false,
+      plan: ["Network/shop-dev create"],
+      planErrors: [/^image app:missing is not on DeploymentTarget\/local/],
+      containers: [],
+      networks: ["shop-dev"],
+      volumes: [],
+      mutations: { "network.create Network/shop-dev": 1 },
+      status: { "Service/dev/web": /^image app:missing is not on DeploymentTarget\/local and imagePullPolicy is Never/ },
+      check: async (run, settled) => {
+        expect(settled.ms).toBeLessThan(1_500);
+        expect(settled.pending).toEqual([expect.objectContaining({ kind: "Service", name: "dev/web", error: expect.stringContaining("app:missing") })]);
+        expect(await run.store.deployments.list({ service: "Service/dev/web" })).toEqual([]);
+      },
+    },
+  },
+  {
+    name: "a volume under Berth's name without its labels is adopted: not created, mounted, data kept, status says adopted",
+    images: ["app:1"],
+    world: async (world) => {
+      await world.createVolume({ Name: "shop-dev-data" }, "made by hand");
+      world.volume("shop-dev-data")!.files["marker"] = "kept-from-before";
+      world.resetCalls();
+    },
+    services: { db: service({ volumes: dataVolume }) },
+    expected: {
+      ok: true,
+      plan: ["Network/shop-dev create", "Service/dev/db create"],
+      containers: ["db/0 running app:1"],
+      networks: ["shop-dev"],
+      volumes: ["shop-dev-data"],
+      mutations: { "network.create Network/shop-dev": 1, "container.create Service/dev/db": 1, "container.start Service/dev/db": 1 },
+      status: { "Environment/dev": /^1\/1 services running; volume shop-dev-data adopted \(created outside Berth, kept as it is\)$/ },
+      check: async (run) => {
+        expect(run.world.calls.filter((c) => c.operation === "volume.create").length).toBeLessThanOrEqual(1);
+        expect(run.world.volume("shop-dev-data")).toEqual({ name: "shop-dev-data", labels: {}, files: { marker: "kept-from-before" } });
+        const [db] = run.world.engine.containers.values();
+        expect(db!.volumes).toEqual([{ name: "shop-dev-data", target: "/data", readOnly: false }]);
+      },
+    },
+  },
+  {
+    name: "plan equals apply: scaling 1 -> 3 plans a scale of the service, and apply touches nothing else",
+    images: ["app:1"],
+    before: { web: service({ env: [{ name: "V", value: "1" }] }), db: service({ volumes: dataVolume }) },
+    services: { web: service({ env: [{ name: "V", value: "1" }], replicas: 3 }), db: service({ volumes: dataVolume }) },
+    expected: {
+      ok: true,
+      plan: ["Service/dev/web scale"],
+      containers: ["db/0 running app:1", "web/0 running app:1", "web/1 running app:1", "web/2 running app:1"],
+      networks: ["shop-dev"],
+      volumes: ["shop-dev-data"],
+      mutations: { "container.create Service/dev/web": 2, "container.start Service/dev/web": 2 },
+      check: async (run) => {
+        const plan = await run.plan({ web: service({ env: [{ name: "V", value: "1" }], replicas: 3 }), db: service({ volumes: dataVolume }) });
+        expect(plan).toEqual({ changes: [], errors: [] });
+      },
+    },
+  },
+  {
+    name: "plan equals apply: an env change plans a rollout naming spec.env, and apply rolls out only that service",
+    images: ["app:1"],
+    before: { web: service({ env: [{ name: "V", value: "1" }] }), db: service({ volumes: dataVolume }) },
+    services: { web: service({ env: [{ name: "V", value: "2" }] }), db: service({ volumes: dataVolume }) },
+    expected: {
+      ok: true,
+      plan: ["Service/dev/web rollout"],
+      containers: ["db/0 running app:1", "web/0 running app:1"],
+      networks: ["shop-dev"],
+      volumes: ["shop-dev-data"],
+      mutations: {
+        "container.create Service/dev/web": 1,
+        "container.start Service/dev/web": 1,
+        "container.stop Service/dev/web": 1,
+        "container.stop Service/dev/web (error)": 1,
+        "container.remove Service/dev/web": 1,
+      },
+      check: async (run) => {
+        const [web] = [...run.world.engine.containers.values()].filter((c) => c.labels[LABEL.service] === "web");
+        expect(web!.options.Env).toContain("V=2");
+      },
+    },
+  },
+  {
+    name: "a driver call that keeps failing is retried with growing delays until it converges; ReconcileFailed is written once",
+    images: ["app:1"],
+    given: (world) => world.failNext("container.create", { statusCode: 500, message: "no space left on device" }, 5),
+    services: { web: service({}) },
+    expected: {
+      ok: true,
+      plan: ["Network/shop-dev create", "Service/dev/web create"],
+      containers: ["web/0 running app:1"],
+      networks: ["shop-dev"],
+      volumes: [],
+      mutations: { "network.create Network/shop-dev": 1, "container.create Service/dev/web (error)": 5, "container.create Service/dev/web": 1, "container.start Service/dev/web": 1 },
+      status: { "Service/dev/web": /^1\/1 running, 1 ready$/ },
+      check: async (run) => {
+        const retries = run.logs.filter((l) => l.msg === "reconcile failed" && l.key === "Service/dev/web").map((l) => l.retryInMs);
+        expect(retries).toEqual([5, 10, 20, 40, 80]);
+        const failures = (await run.store.events.list({ kind: "Service", name: "dev/web" })).filter((e) => e.reason === "ReconcileFailed");
+        expect(failures).toEqual([expect.objectContaining({ type: "Warning", count: 1, message: expect.stringContaining("no space left on device") })]);
+        expect(run.statusOf("Service/dev/web")).toMatchObject({ phase: "Running", error: undefined });
+      },
+    },
+  },
+  {
+    name: "a removed service: the environment prunes its containers, and it has no status line any more",
+    images: ["app:1"],
+    before: { web: service({}), worker: service({ replicas: 2 }) },
+    services: { web: service({}) },
+    expected: {
+      ok: true,
+      plan: ["Service/dev/worker delete"],
+      containers: ["web/0 running app:1"],
+      networks: ["shop-dev"],
+      volumes: [],
+      mutations: { "container.stop Service/dev/worker": 2, "container.remove Service/dev/worker": 2 },
+      status: { "Environment/dev": /^1\/1 services running$/ },
+      check: async (run) => {
+        expect(run.manager.status().map((s) => `${s.kind}/${s.name}`)).toEqual(["DeploymentTarget/local", "Project/shop", "Environment/dev", "Service/dev/web"]);
+        expect(run.manager.keyStatus("Service/dev/worker")).toBeUndefined();
+      },
+    },
+  },
+  {
+    name: "EXTRA exec check unhealthy: rolled back naming the check",
+    images: ["app:1", "app:2"],
+    before: { web: service({ healthCheck: execCheck }) },
+    given: (world) => void world.behave("app:2", { health: "unhealthy", healthLog: [{ start: "2025-01-01T00:00:00Z", exitCode: 1, output: "db down" }] }),
+    services: { web: service({ image: "app:2", healthCheck: execCheck }) },
+    expected: {
+      ok: false,
+      plan: ["Service/dev/web rollout"],
+      containers: ["web/0 running app:1"],
+      networks: ["shop-dev"],
+      volumes: [],
+      mutations: { "container.create Service/dev/web": 1, "container.start Service/dev/web": 1, "container.stop Service/dev/web": 1, "container.remove Service/dev/web": 1 },
+      status: { "Service/dev/web": /rolled back: container .* is unhealthy; health check exec/ },
+    },
+  },
+  {
+    name: "EXTRA recreate image change",
+    images: ["app:1", "app:2"],
+    before: { web: service({ replicas: 2, update: { strategy: "recreate" } }) },
+    services: { web: service({ image: "app:2", replicas: 2, update: { strategy: "recreate" } }) },
+    expected: { ok: true, plan: ["Service/dev/web rollout"], containers: ["web/0 running app:2", "web/1 running app:2"], networks: ["shop-dev"], volumes: [], mutations: { "container.create Service/dev/web": 2, "container.start Service/dev/web": 2, "container.stop Service/dev/web": 2, "container.stop Service/dev/web (error)": 2, "container.remove Service/dev/web": 2 } },
+  },
+  {
+    name: "EXTRA scale down",
+    images: ["app:1"],
+    before: { web: service({ replicas: 3 }) },
+    services: { web: service({ replicas: 1 }) },
+    expected: { ok: true, plan: ["Service/dev/web scale"], containers: ["web/0 running app:1"], networks: ["shop-dev"], volumes: [], mutations: { "container.stop Service/dev/web": 2, "container.remove Service/dev/web": 2 } },
+  },
+  {
+    name: "EXTRA drift: deleted container",
+    images: ["app:1"],
+    before: { web: service({ replicas: 2 }) },
+    given: (world) => world.delete(world.containers({ service: "web" })[0]!.id),
+    services: { web: service({ replicas: 2 }) },
+    expected: { ok: true, plan: ["Service/dev/web x"], containers: ["web/0 running app:1", "web/1 running app:1"], networks: ["shop-dev"], volumes: [], mutations: { "container.create Service/dev/web": 1, "container.start Service/dev/web": 1 } },
+  },
+  {
+    name: "EXTRA drift: crashed container under unless-stopped",
+    images: ["app:1"],
+    before: { web: service({ replicas: 2 }) },
+    given: (world) => world.crash(world.containers({ service: "web" })[0]!.id, 137),
+    services: { web: service({ replicas: 2 }) },
+    expected: { ok: true, plan: ["Service/dev/web x"], containers: ["web/0 running app:1", "web/1 running app:1"], networks: ["shop-dev"], volumes: [], mutations: { "container.start Service/dev/web": 1 } },
+  },
+  {
+    name: "EXTRA new revision with a missing image while the old runs",
+    images: ["app:1"],
+    before: { web: service({}) },
+    services: { web: service({ image: "app:missing" }) },
+    expected: { ok: false, plan: [], containers: ["web/0 running app:1"], networks: ["shop-dev"], volumes: [], mutations: {} },
+  },
+  {
+    name: "EXTRA suspend",
+    images: ["app:1"],
+    before: { web: service({ replicas: 2 }) },
+    environment: { suspend: true },
+    services: { web: service({ replicas: 2 }) },
+    expected: { ok: true, plan: ["Service/dev/web stop"], containers: ["web/0 exited app:1", "web/1 exited app:1"], networks: ["shop-dev"], volumes: [], mutations: { "container.stop Service/dev/web": 2 } },
+  },
+  {
+    name: "EXTRA rename with host port",
+    images: ["app:1"],
+    before: { web: service({ ports: [{ container: 8080, host: 8088 }] }) },
+    services: { site: service({ ports: [{ container: 8080, host: 8088 }] }) },
+    expected: { ok: true, plan: [], containers: ["site/0 running app:1"], networks: ["shop-dev"], volumes: [], mutations: { "container.create Service/dev/site": 1, "container.start Service/dev/site": 1, "container.stop Service/dev/web": 1, "container.remove Service/dev/web": 1 } },
+  },
+  {
+    name: "EXTRA failed first rollout",
+    images: ["app:bad"],
+    given: (world) => void world.behave("app:bad", { exitCode: 1 }),
+    services: { web: service({ image: "app:bad" }) },
+    expected: { ok: false, plan: [], containers: ["web/0 exited app:bad"], networks: ["shop-dev"], volumes: [], mutations: {} },
+  },
+  {
+    name: "EXTRA extra network",
+    images: ["app:1"],
+    before: { web: service({}) },
+    services: { web: service({ networks: ["backend"] }) },
+    expected: { ok: true, plan: [], containers: ["web/0 running app:1"], networks: ["shop-dev", "shop-dev-backend"], volumes: [], mutations: { "network.create Network/shop-dev-backend": 1, "network.connect Service/dev/web": 1, "container.create Service/dev/web": 1, "container.start Service/dev/web": 1, "container.stop Service/dev/web": 1, "container.stop Service/dev/web (error)": 1, "container.remove Service/dev/web": 1 } },
+  },
+  {
+    name: "EXTRA pruneVolumes",
+    images: ["app:1"],
+    before: { web: service({ volumes: dataVolume }) },
+    environment: { pruneVolumes: true },
+    services: { web: service({}) },
+    expected: { ok: true, plan: [], containers: ["web/0 running app:1"], networks: ["shop-dev"], volumes: [], mutations: { "volume.remove Volume/shop-dev-data": 1, "container.create Service/dev/web": 1, "container.start Service/dev/web": 1, "container.stop Service/dev/web": 1, "container.stop Service/dev/web (error)": 1, "container.remove Service/dev/web": 1 } },
+  },
+  {
+    name: "EXTRA dependsOn healthy",
+    images: ["app:1"],
+    services: { db: service({ healthCheck: execCheck }), api: service({ dependsOn: [{ service: "db", condition: "service_healthy" }] }) },
+    expected: { ok: true, plan: [], containers: ["api/0 running app:1", "db/0 running app:1"], networks: ["shop-dev"], volumes: [], mutations: { "network.create Network/shop-dev": 1, "container.create Service/dev/db": 1, "container.start Service/dev/db": 1, "container.create Service/dev/api": 1, "container.start Service/dev/api": 1 } },
+  },
+];
+
+describe("the reconcile path against the fake world", () => {
+  it.concurrent.each(scenarios)("$name", async (s) => {
+    const run = await Run.open(s.images ?? []);
+    try {
+      await s.world?.(run.world);
+      if (s.before) {
+        const first = await run.apply(s.before);
+        expect(first.pending).toEqual([]);
+      }
+      s.given?.(run.world);
+
+      const plan = await run.plan(s.services, s.environment);
+      const mark = run.world.calls.length;
+      const settled = await run.apply(s.services, s.environment);
+      const mutations = run.world.calls.slice(mark).filter((c) => c.mutating);
+      if (process.env.DEBUG_ROW && s.name.includes(process.env.DEBUG_ROW)) {
+        console.log(JSON.stringify(settled, null, 1), mutations.map((m) => `${m.operation} ${m.outcome} ${m.object} ${m.reason}`).join("\n"));
+        console.log(run.logs.filter((l) => l.level !== "debug").map((l) => JSON.stringify(l)).join("\n"));
+        console.log(await run.store.deployments.list({}), run.manager.status());
+      }
+
+      expect(settled.ok, JSON.stringify(settled.pending)).toBe(s.expected.ok);
+      const { containers, networks, volumes } = s.expected;
+      expect(worldOf(run.world)).toEqual({ containers: [...containers].sort(), networks, volumes });
+      expect(tally(mutations)).toEqual(s.expected.mutations);
+      expect(plan.errors.map((e) => e.message)).toEqual((s.expected.planErrors ?? []).map((m) => expect.stringMatching(m)));
+      expect(plan.changes.map((c) => `${c.resource} ${c.action}`).sort()).toEqual([...s.expected.plan].sort());
+      // Plan equals apply: the resources planned are exactly those mutated.
+      expect(sorted(mutations.map(resourceOf))).toEqual(sorted(plan.changes.map((c) => c.resource)));
+      for (const [key, message] of Object.entries(s.expected.status ?? {})) expect(run.statusOf(key)?.message, key).toMatch(message);
+      await s.expected.check?.(run, settled);
+
+      // Settled means settled: another look at everything changes nothing.
+      const again = run.world.calls.length;
+      await run.manager.resync();
+      await run.settle();
+      expect(run.world.calls.slice(again).filter((c) => c.mutating)).toEqual([]);
+    } finally {
+      await run.close();
+    }
+  });
+});
