@@ -7,7 +7,7 @@ import { changedFields, describeStrategy, steadyChange } from "./changes.ts";
 import { isReady, unmetDependencies, type HealthOf } from "./dependencies.ts";
 import { completed, holdBackStarts, planImage, planService, type ServiceAction } from "./plan.ts";
 import { freeHostPorts } from "./ports.ts";
-import { rolloutOutcome, type RolloutInput, type RolloutRecord } from "./rollout-machine.ts";
+import { advanceRollout, rolloutOutcome, type RolloutInput, type RolloutRecord } from "./rollout-machine.ts";
 import { stepRollout, supersedeRollout, type RolloutWorld } from "./rollout-step.ts";
 import { holds, pinAfter, RETRY, type Pin } from "./pins.ts";
 import { serviceFacts, type ServiceFacts } from "./phase.ts";
@@ -100,9 +100,10 @@ export function decideService(key: string, manifest: DesiredService | undefined,
   const rollout = records.rollout;
   if (rollout) {
     const { context } = rollout;
-    if ((wanted !== null && context.revision !== wanted) || manifest.suspended) {
+    // A rollout that is cleaning up has succeeded: it finishes, and the next pass starts what is wanted now.
+    if (((wanted !== null && context.revision !== wanted) || manifest.suspended) && rollout.state !== "completing") {
       const next = supersedeRollout(rollout, manifest.suspended ? "the environment was suspended" : wanted!);
-      return { actions: [], writes: { ...writes, ...ending(next) }, facts: serviceFacts.rolling(manifest, `rollout of revision ${context.revision.slice(0, 12)} superseded`, 0), change: { resource, action: "rollout", strategy: manifest.strategy, reason: `supersede the rollout of ${context.revision.slice(0, 12)}`, fields: [] } };
+      return { actions: [probe(manifest, network, own, at)], writes: { ...writes, ...ending(next) }, facts: serviceFacts.rolling(manifest, `rollout of revision ${context.revision.slice(0, 12)} superseded`, 0), change: { resource, action: "rollout", strategy: manifest.strategy, reason: `supersede the rollout of ${context.revision.slice(0, 12)}`, fields: [] } };
     }
     const target = at(context.revision);
     const previous = context.previous ? at(context.previous) : undefined;
@@ -160,7 +161,8 @@ export function decideService(key: string, manifest: DesiredService | undefined,
   }
   if (needsRollout && !waiting.length) {
     // Without any history (containers from before Berth recorded rollouts) the revision most containers run is the one to go back to.
-    const previous = records.deployed ?? (records.hasHistory ? undefined : mostCommonRunning(own, desired.specHash));
+    // When the deployed revision is the wanted one but another runs (a rollout superseded half-way), that one is what to go back to.
+    const previous = records.deployed === desired.specHash ? mostCommonRunning(own, desired.specHash) : (records.deployed ?? (records.hasHistory ? undefined : mostCommonRunning(own, desired.specHash)));
     const trigger = pin?.reason === RETRY ? "retry" : pin ? "rollback" : "manifest";
     const begin = { key, revision: desired.specHash, manifestRevision: manifest.specHash, previous, autoRollback: desired.autoRollback, healthTimeoutMs: durationMs(desired.healthTimeout), trigger, startedAt: world.now, image: desired.image.ref, spec: revisionSpecOf(desired) } as const;
     // Containers already running this revision (a new database, or history lost): the rollout only records them.
@@ -178,14 +180,17 @@ export function decideService(key: string, manifest: DesiredService | undefined,
     actions: [...actions, probe(desired, network, own, at)],
     writes,
     facts: { ...serviceFacts.of(desired, own, healthOf, actions.length === 0 && waiting.length === 0, message, requeue), held, changed: actions.length > 0 },
-    change: steadyChange(resource, actions, running, desired.replicas),
+    // A rollout held back by a dependency still happens once the dependency is ready: plan says so.
+    change: needsRollout && waiting.length ? beginChange(resource, desired, own, records, waiting) : steadyChange(resource, actions, running, desired.replicas),
   };
 }
 
 /** The service left the manifests: a rollout in flight ends, a pin goes, probes stop. */
 function removed(key: string, records: ServiceRecords): ServiceDecision {
   const writes: RecordWrites = records.pin ? { pin: null } : {};
-  if (records.rollout) Object.assign(writes, ending(supersedeRollout(records.rollout, "the service was removed from the manifests")));
+  const { rollout } = records;
+  // A rollout cleaning up has succeeded; any other ends as superseded. The environment prunes the containers.
+  if (rollout) Object.assign(writes, ending(rollout.state === "completing" ? advanceRollout(rollout, { type: "CLEANED" }) : supersedeRollout(rollout, "the service was removed from the manifests")));
   return { actions: [{ type: "probe", checks: new Map(), network: "", containers: [] }], writes, facts: { desired: 0, running: 0, ready: 0, converged: true, message: "not declared" } };
 }
 
@@ -199,14 +204,17 @@ function ending(record: RolloutRecord, checked = false): RecordWrites {
   return { rollout: null, ended: record, finish: { deploymentId: context.deploymentId, status: outcome, error: failure, healthCheckPassed: checked ? outcome === "success" : undefined }, ...(pin === undefined ? {} : { pin }) };
 }
 
-function beginChange(resource: string, desired: DesiredService, own: readonly ObservedContainer[], records: ServiceRecords): PlanChange {
+function beginChange(resource: string, desired: DesiredService, own: readonly ObservedContainer[], records: ServiceRecords, waiting: readonly string[] = []): PlanChange {
   const first = own.length === 0 && !records.deployed;
+  const after = waiting.length ? ` once ${waiting.join(", ")}` : "";
+  // The deployed revision is the wanted one, yet another runs: a repair, not a change of the manifest.
+  const repair = records.deployed === desired.specHash;
   return {
     resource,
     action: first ? "create" : "rollout",
     strategy: desired.strategy,
-    reason: first ? `new service: ${describeStrategy(desired)}` : describeStrategy(desired),
-    fields: first ? [] : changedFields(records.deployedSpec, revisionSpecOf(desired)),
+    reason: first ? `new service: ${describeStrategy(desired)}${after}` : `${describeStrategy(desired)}${repair ? ", replacing containers of another revision" : ""}${after}`,
+    fields: first || repair ? [] : changedFields(records.deployedSpec, revisionSpecOf(desired)),
   };
 }
 
