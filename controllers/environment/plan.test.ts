@@ -21,7 +21,7 @@ function env(overrides: Partial<DesiredEnvironment> = {}): DesiredEnvironment {
 }
 
 function container(service: string): ObservedContainer {
-  return { id: `id-${service}`, name: `shop-dev-${service}-0-aaaaaaa`, project: "shop", environment: "dev", service, slot: 0, specHash: "a", state: "running", created: 1, addresses: {}, published: {} };
+  return { id: `id-${service}`, name: `shop-dev-${service}-0-aaaaaaa`, project: "shop", environment: "dev", service, slot: 0, specHash: "a", state: "running", created: 1, addresses: {}, published: {}, networks: [], volumes: [] };
 }
 
 const observed = (o: Partial<Observed> = {}): Observed => ({ containers: [], networks: [], volumes: [], adoptedVolumes: [], ...o });

@@ -41,14 +41,39 @@ export function planEnvironment(desired: DesiredEnvironment | undefined, observe
   for (const c of observed.containers) {
     if (!services.has(c.service)) actions.push({ type: "remove-container", id: c.id, name: c.name, service: c.service, reason: why });
   }
+  // A container that stays (an old revision kept for a rollback, one still rolling out) keeps what it uses until it goes.
+  const staying = observed.containers.filter((c) => services.has(c.service));
+  const inUse = new Set(staying.flatMap((c) => [...c.networks, ...c.volumes]));
   const wantedNetworks = new Set(desired ? [desired.network, ...desired.extraNetworks] : []);
   for (const n of observed.networks) {
-    if (!wantedNetworks.has(n.name)) actions.push({ type: "remove-network", id: n.id, name: n.name, reason: desired ? "network no longer declared" : why });
+    if (!wantedNetworks.has(n.name) && !inUse.has(n.name)) actions.push({ type: "remove-network", id: n.id, name: n.name, reason: desired ? "network no longer declared" : why });
   }
   if (desired?.pruneVolumes) {
     const wantedVolumes = new Set(desired.volumes);
     // Labelled volumes only: Docker cannot relabel a volume, so an adopted one stays someone else's.
-    for (const v of observed.volumes) if (!wantedVolumes.has(v.name)) actions.push({ type: "remove-volume", name: v.name, reason: "not mounted by any service and pruneVolumes is on" });
+    for (const v of observed.volumes) if (!wantedVolumes.has(v.name) && !inUse.has(v.name)) actions.push({ type: "remove-volume", name: v.name, reason: "not mounted by any service and pruneVolumes is on" });
+  }
+  return actions;
+}
+
+/**
+ * Networks and volumes no longer declared that are kept only because an old
+ * revision's containers still use them: a rollout's clean-up releases them and
+ * a later pass prunes them. `plan` lists them as deletions now.
+ */
+export function releasedLater(desired: DesiredEnvironment | undefined, observed: Observed, options: EnvironmentPlanOptions): EnvironmentAction[] {
+  if (!desired || !options.allowPrune) return [];
+  const current = new Map(desired.services.map((s) => [s.service, s.specHash]));
+  const staying = observed.containers.filter((c) => current.has(c.service));
+  const byCurrent = new Set(staying.filter((c) => c.specHash === current.get(c.service)).flatMap((c) => [...c.networks, ...c.volumes]));
+  const byOld = new Set(staying.filter((c) => c.specHash !== current.get(c.service)).flatMap((c) => [...c.networks, ...c.volumes]));
+  const released = (name: string) => byOld.has(name) && !byCurrent.has(name);
+  const wantedNetworks = new Set([desired.network, ...desired.extraNetworks]);
+  const actions: EnvironmentAction[] = [];
+  for (const n of observed.networks) if (!wantedNetworks.has(n.name) && released(n.name)) actions.push({ type: "remove-network", id: n.id, name: n.name, reason: "network no longer declared, once the old revision's containers are gone" });
+  if (desired.pruneVolumes) {
+    const wantedVolumes = new Set(desired.volumes);
+    for (const v of observed.volumes) if (!wantedVolumes.has(v.name) && released(v.name)) actions.push({ type: "remove-volume", name: v.name, reason: "not mounted by any service and pruneVolumes is on, once the old revision's containers are gone" });
   }
   return actions;
 }

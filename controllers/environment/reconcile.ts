@@ -7,7 +7,7 @@ import type { Change } from "../../src/engine/observer.ts";
 import type { PlanChange } from "../../src/engine/plan-change.ts";
 import { executeEnvironmentActions } from "./execute.ts";
 import { environmentPhase } from "./phase.ts";
-import { adoptedVolumes, describeAdoptedVolumes, environmentChange, planChanges, planEnvironment, type EnvironmentAction } from "./plan.ts";
+import { adoptedVolumes, describeAdoptedVolumes, environmentChange, planChanges, planEnvironment, releasedLater, type EnvironmentAction } from "./plan.ts";
 
 /**
  * Converges an Environment's network and volumes, prunes what no manifest
@@ -23,6 +23,7 @@ export async function reconcileEnvironment(key: string, ctx: PassContext): Promi
   let pruneBlocked = false;
   let adopted: string[] = [];
   let created = false;
+  let releasing = false;
 
   const act = async (owner: OrphanEnvironment, actions: EnvironmentAction[]) => {
     plan.push(...planChanges(name, actions));
@@ -40,6 +41,10 @@ export async function reconcileEnvironment(key: string, ctx: PassContext): Promi
     adopted = adoptedVolumes(desired, observed);
     const actions = planEnvironment(desired, observed, { allowPrune: model.complete });
     await act(desired, actions);
+    // What a rollout's clean-up releases is pruned by a later pass (plan says so now): not converged until then.
+    const later = releasedLater(desired, observed, { allowPrune: model.complete });
+    releasing = later.length > 0;
+    if (ctx.dryRun) plan.push(...planChanges(name, later));
     created = actions.some((a) => a.type.startsWith("create"));
     pruneBlocked = !model.complete && observed.containers.some((c) => !desired.services.some((s) => s.service === c.service));
   }
@@ -72,7 +77,7 @@ export async function reconcileEnvironment(key: string, ctx: PassContext): Promi
     phase,
     message: adoptedNote ? `${base}; ${adoptedNote}` : base,
     ready: phase === "Healthy" || phase === "Stopped",
-    converged: changes.length === 0 && plan.length === 0,
+    converged: changes.length === 0 && plan.length === 0 && !releasing,
     changes,
     // After a change, look again to confirm it (level-triggered); the next pass is normally a no-op.
     requeueAfterMs: changes.length ? 200 : undefined,

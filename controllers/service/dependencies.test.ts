@@ -8,7 +8,7 @@ function svc(service: string, overrides: Partial<DesiredService> = {}): DesiredS
 }
 
 function container(service: string, overrides: Partial<ObservedContainer> = {}): ObservedContainer {
-  return { id: `${service}-id`, name: service, project: "p", environment: "e", service, slot: 0, specHash: `${service}-hash`, state: "running", created: 1, addresses: {}, published: {}, ...overrides };
+  return { id: `${service}-id`, name: service, project: "p", environment: "e", service, slot: 0, specHash: `${service}-hash`, state: "running", created: 1, addresses: {}, published: {}, networks: [], volumes: [], ...overrides };
 }
 
 const healthFromDocker = (c: ObservedContainer) => c.health;

@@ -1,3 +1,5 @@
+// Longer than our usual file: the Driver interface and its one Docker implementation stay together, so
+// every engine call visibly goes through the same timed, audited `call` path (and nowhere else).
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
 import type { Dialer } from "./dial.ts";

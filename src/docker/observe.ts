@@ -25,6 +25,10 @@ export interface ObservedContainer {
   addresses: Record<string, string>;
   /** Host ports published per container port, e.g. {"8080/tcp": 49153}. */
   published: Record<string, number>;
+  /** Every network it is attached to, running or not. */
+  networks: string[];
+  /** Named volumes it mounts. */
+  volumes: string[];
 }
 
 export interface ObservedNetwork {
@@ -83,6 +87,8 @@ export function toObservedContainer(info: Docker.ContainerInfo): ObservedContain
     created: info.Created,
     addresses,
     published,
+    networks: Object.keys(info.NetworkSettings?.Networks ?? {}),
+    volumes: (info.Mounts ?? []).flatMap((m) => (m.Type === "volume" && m.Name ? [m.Name] : [])),
   };
 }
 

@@ -17,6 +17,8 @@ export function observedContainer(slot: number, specHash: string, overrides: Par
     created: n,
     addresses: {},
     published: {},
+    networks: [],
+    volumes: [],
     ...overrides,
   };
 }

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
@@ -18,8 +19,10 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .action(async (dir: string, options: { detailedExitcode?: boolean; output: "text" | "json"; db: string }) => {
       const state = await loadValid(dir, io);
       if (!state) return setExitCode(1);
-      // Logs stay quiet: the plan itself is the output.
-      const runtime = await createRuntime(io, { db: options.db, logFormat: "text", logLevel: "error" });
+      // A plan reads what apply and run recorded; with nothing recorded yet it decides as a first apply would,
+      // without creating a database. Logs stay quiet: the plan itself is the output.
+      const recorded = !options.db.startsWith("file:") || options.db.startsWith("file::memory:") || existsSync(options.db.slice("file:".length));
+      const runtime = await createRuntime(io, { db: recorded ? options.db : "file::memory:", logFormat: "text", logLevel: "error" });
       const manager = new Manager({ ...runtime.managerOptions, observer: undefined, watchEvents: false });
       try {
         manager.setDesired(state);

@@ -17,8 +17,10 @@ import { shopFiles, type Spec } from "../../support/shop.ts";
 /**
  * The whole reconcile path (manager, runner, controllers, store, recorder)
  * against the in-memory fake world: given this world and these manifests,
- * after settling the world is … Each row runs in milliseconds, on its own
- * world, store and manager, like a daemon whose manifests change once.
+ * after settling the world is … Each row has its own world, store and
+ * long-lived manager, like a daemon whose manifests change once; every row
+ * also checks that plan named exactly the resources apply then mutated, and
+ * that a resync afterwards changes nothing. Rows run at once, in milliseconds.
  */
 
 const validator = new SchemaValidator();
@@ -193,6 +195,11 @@ interface Scenario {
   environment?: Spec;
   expected: {
     ok: boolean;
+    /**
+     * The plan foresees a rollout that then fails: what it would have released after the rollout stays
+     * (the rolled-back revision still uses it), so the mutated resources are a subset of the planned ones.
+     */
+    planForeseesSuccess?: boolean;
     /** `<resource> <action>`, as plan names them; apply then mutates exactly these resources. */
     plan: string[];
     /** What plan says it cannot plan (default none). */
@@ -661,6 +668,7 @@ const scenarios: Scenario[] = [
     services: { web: service({ image: "app:bad" }) },
     expected: {
       ok: false,
+      planForeseesSuccess: true,
       plan: ["Network/shop-dev-backend delete", "Service/dev/web rollout"],
       containers: ["web/0 running app:1"],
       networks: ["shop-dev", "shop-dev-backend"],
@@ -669,7 +677,8 @@ const scenarios: Scenario[] = [
       status: { "Service/dev/web": /rolled back: container shop-dev-web-0-[0-9a-f]{7} exited with code 1$/ },
       check: async (run) => {
         expect(run.statusOf("Environment/dev")).toMatchObject({ error: undefined });
-        expect((await run.store.events.list({ kind: "Environment", name: "dev" })).filter((e) => e.type === "Warning").map((e) => `${e.reason}: ${e.message}`)).toEqual([]);
+        // The failed rollout degrades it for a moment (a Warning worth having); what must not happen is a fight over the network.
+        expect((await run.store.events.list({ kind: "Environment", name: "dev" })).filter((e) => e.type === "Warning" && e.reason !== "Degraded").map((e) => `${e.reason}: ${e.message}`)).toEqual([]);
       },
     },
   },
@@ -743,7 +752,8 @@ async function runRow(s: Scenario): Promise<void> {
     expect(plan.errors.map((e) => e.message)).toEqual((s.expected.planErrors ?? []).map((m) => expect.stringMatching(m)));
     expect(plan.changes.map((c) => `${c.resource} ${c.action}`).sort()).toEqual([...s.expected.plan].sort());
     // Plan equals apply: the resources planned are exactly those mutated.
-    expect(sorted(mutations.map(resourceOf))).toEqual(sorted(plan.changes.map((c) => c.resource)));
+    if (s.expected.planForeseesSuccess) expect(plan.changes.map((c) => c.resource)).toEqual(expect.arrayContaining(sorted(mutations.map(resourceOf))));
+    else expect(sorted(mutations.map(resourceOf))).toEqual(sorted(plan.changes.map((c) => c.resource)));
     for (const [key, message] of Object.entries(s.expected.status ?? {})) expect(run.statusOf(key)?.message, key).toMatch(message);
     await s.expected.check?.(run, settled, mutations);
 
@@ -767,5 +777,6 @@ describe("the reconcile path against the fake world", () => {
       rows.set(s, row);
     }
   });
-  it.each(scenarios)("$name", (s) => rows.get(s)!);
+  // A row that gets stuck ends at its settle timeouts (3 x 5 s), not at the default test timeout.
+  it.each(scenarios)("$name", (s) => rows.get(s)!, 20_000);
 });

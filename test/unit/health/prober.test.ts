@@ -26,6 +26,8 @@ function container(id: string, overrides: Partial<ObservedContainer> = {}): Obse
     created: 0,
     addresses: { [NETWORK]: "172.18.0.5" },
     published: {},
+    networks: [NETWORK],
+    volumes: [],
     ...overrides,
   };
 }
