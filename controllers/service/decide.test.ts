@@ -7,10 +7,11 @@ import { observedContainer } from "../../test/support/containers.ts";
 import type { Spec } from "../../test/support/shop.ts";
 import { shopService, shopServices } from "../../test/support/shop-services.ts";
 import { decideService, type RecordWrites, type ServiceDecision, type ServiceRecords, type ServiceWorld } from "./decide.ts";
+import { NEW_DEPLOYMENT } from "./decision.ts";
 import { servicePhase } from "./phase.ts";
 import type { Pin } from "./pins.ts";
 import type { ServiceAction } from "./plan.ts";
-import { advanceRollout, startRollout, type RolloutEvent, type RolloutInput, type RolloutRecord } from "./rollout-machine.ts";
+import { advanceRollout, startRollout, type RolloutEvent, type RolloutInput, type RolloutRecord, type RolloutState } from "./rollout-machine.ts";
 
 // ---------------------------------------------------------------------------
 // Fixtures: Service web of project shop in Environment dev on target local,
@@ -122,8 +123,8 @@ describe("decideService: the service left the manifests", () => {
   it.each([
     { name: "nothing on record -> nothing written", r: records(), keys: [] as string[] },
     { name: "a pin -> cleared", r: records({ pin: pin({ manifestRevision: WEB2.specHash, runRevision: WEB1.specHash }) }), keys: ["pin"] },
-    { name: "a rollout in flight -> superseded and ended", r: records({ rollout: inFlight }), keys: ["ended", "finish", "rollout"] },
-    { name: "a pin and a rollout in flight -> both end", r: records({ rollout: inFlight, pin: pin({ manifestRevision: WEB2.specHash, runRevision: WEB1.specHash }) }), keys: ["ended", "finish", "pin", "rollout"] },
+    { name: "a rollout in flight -> superseded and ended", r: records({ rollout: inFlight }), keys: ["ended", "finish", "passed", "rollout"] },
+    { name: "a pin and a rollout in flight -> both end", r: records({ rollout: inFlight, pin: pin({ manifestRevision: WEB2.specHash, runRevision: WEB1.specHash }) }), keys: ["ended", "finish", "passed", "pin", "rollout"] },
   ])("$name", ({ r, keys }) => {
     const d = decide(undefined, world({ containers: [running(WEB2)] }), r);
     expect(writtenKeys(d.writes)).toEqual(keys);
@@ -132,6 +133,8 @@ describe("decideService: the service left the manifests", () => {
       expect(d.writes.rollout).toBeNull();
       expect(d.writes.ended).toMatchObject({ state: "superseded", context: { revision: WEB2.specHash, failure: "superseded: the service was removed from the manifests" } });
       expect(d.writes.finish).toEqual({ deploymentId: 7, status: "failed", error: "superseded: the service was removed from the manifests", healthCheckPassed: undefined });
+      // Its end is reported (an event, the deployments counter).
+      expect(d.writes.passed).toEqual([d.writes.ended]);
     }
     // Probes stop: the probe action has no containers.
     expect(d.actions).toEqual([{ type: "probe", checks: new Map(), network: "", containers: [] }]);
@@ -163,14 +166,38 @@ describe("decideService: a rollout begins", () => {
   const c1 = running(WEB1);
   const c2 = running(WEB2);
   const rollingChange = (fields: string[]): PlanChange => ({ resource: KEY, action: "rollout", strategy: "rolling", reason: "rolling update, 1 replica, maxSurge 1, maxUnavailable 0", fields });
-  it.each([
+  const createChange: PlanChange = { resource: KEY, action: "create", strategy: "rolling", reason: "new service: rolling update, 1 replica, maxSurge 1, maxUnavailable 0", fields: [] };
+  const nameOf = (s: DesiredService, slot = 0) => `shop-dev-web-${slot}-${s.specHash.slice(0, 7)}`;
+  /** How the pass that begins the rollout ends: the last record's state, every state it passed, the actions and the facts' message and requeue. */
+  type Outcome = { state: RolloutState; passed: RolloutState[]; steps: string[]; message: string; requeueAfterMs: number };
+  interface BeginCase extends Outcome {
+    name: string;
+    manifest: DesiredService;
+    w: ServiceWorld;
+    r: ServiceRecords;
+    begin: NonNullable<RecordWrites["begin"]>;
+    change: PlanChange | undefined;
+    pinCleared?: boolean;
+  }
+  /** The image is there: the pass goes on through deploying and creates the new revision, then waits for its health check. */
+  const created = (s: DesiredService, reason: "new revision" | "new revision beside the old one"): Outcome => ({
+    state: "healthCheck",
+    passed: ["building", "deploying", "healthCheck"],
+    steps: [`create ${nameOf(s)} (${reason})`],
+    message: `rollout of revision ${h12(s)}: HealthCheck, waiting for slot(s) 0`,
+    requeueAfterMs: 250,
+  });
+  /** The image is not there (IfNotPresent): the record stays in building and the image is pulled. */
+  const pulled = (s: DesiredService): Outcome => ({ state: "building", passed: ["building"], steps: [`pull ${s.image.ref} (image not present)`], message: `rollout of revision ${h12(s)}: Building`, requeueAfterMs: 0 });
+  it.each<BeginCase>([
     {
       name: "first deploy: no containers, no history",
       manifest: WEB2,
       w: world({ images: { "web:2": true } }),
       r: records(),
       begin: beginOf(WEB2, WEB2, undefined, "manifest"),
-      change: { resource: KEY, action: "create", strategy: "rolling", reason: "new service: rolling update, 1 replica, maxSurge 1, maxUnavailable 0", fields: [] } as PlanChange,
+      change: createChange,
+      ...created(WEB2, "new revision"),
     },
     {
       name: "first deploy, image not there yet (IfNotPresent: the rollout pulls it)",
@@ -178,7 +205,8 @@ describe("decideService: a rollout begins", () => {
       w: world({ images: { "web:2": false } }),
       r: records(),
       begin: beginOf(WEB2, WEB2, undefined, "manifest"),
-      change: { resource: KEY, action: "create", strategy: "rolling", reason: "new service: rolling update, 1 replica, maxSurge 1, maxUnavailable 0", fields: [] } as PlanChange,
+      change: createChange,
+      ...pulled(WEB2),
     },
     {
       name: "first deploy under Never with the image loaded",
@@ -186,7 +214,8 @@ describe("decideService: a rollout begins", () => {
       w: world({ images: { "web:2": true } }),
       r: records(),
       begin: beginOf(NEVER, NEVER, undefined, "manifest"),
-      change: { resource: KEY, action: "create", strategy: "rolling", reason: "new service: rolling update, 1 replica, maxSurge 1, maxUnavailable 0", fields: [] } as PlanChange,
+      change: createChange,
+      ...created(NEVER, "new revision"),
     },
     {
       name: "image changed over the deployed revision's running containers",
@@ -195,6 +224,7 @@ describe("decideService: a rollout begins", () => {
       r: records({ deployed: WEB1.specHash, hasHistory: true, deployedSpec: revisionSpecOf(WEB1), at: atOf(WEB2, WEB1) }),
       begin: beginOf(WEB2, WEB2, WEB1.specHash, "manifest"),
       change: rollingChange(["spec.image"]),
+      ...created(WEB2, "new revision beside the old one"),
     },
     {
       name: "image changed while no container is left: still a rollout, not a create",
@@ -203,66 +233,104 @@ describe("decideService: a rollout begins", () => {
       r: records({ deployed: WEB1.specHash, hasHistory: true, deployedSpec: revisionSpecOf(WEB1), at: atOf(WEB2, WEB1) }),
       begin: beginOf(WEB2, WEB2, WEB1.specHash, "manifest"),
       change: rollingChange(["spec.image"]),
+      ...created(WEB2, "new revision"),
     },
     {
       name: "image changed, the deployed revision's spec not stored -> fields name the whole spec",
       manifest: WEB2,
-      w: world({ containers: [c1], probed: probedAs("healthy", c1) }),
+      w: world({ containers: [c1], probed: probedAs("healthy", c1), images: { "web:2": false } }),
       r: records({ deployed: WEB1.specHash, hasHistory: true, at: atOf(WEB2, WEB1) }),
       begin: beginOf(WEB2, WEB2, WEB1.specHash, "manifest"),
       change: rollingChange(["spec"]),
+      ...pulled(WEB2),
     },
     {
       name: "containers from before Berth recorded rollouts: the revision most of them run is the previous one",
       manifest: WEB2,
-      w: world({ containers: [c1], probed: probedAs("healthy", c1) }),
+      w: world({ containers: [c1], probed: probedAs("healthy", c1), images: { "web:2": true } }),
       r: records(),
       begin: beginOf(WEB2, WEB2, WEB1.specHash, "manifest"),
       change: rollingChange(["spec"]),
+      ...created(WEB2, "new revision beside the old one"),
     },
     {
+      // Nothing to deploy or clean up: the rollout is begun and completed in the same pass, its row finished as a success.
       name: "containers already on the manifest revision, no history (new database): recorded only, nothing to plan",
       manifest: WEB2,
-      w: world({ containers: [c2], probed: probedAs("healthy", c2) }),
+      w: world({ containers: [c2], probed: probedAs("healthy", c2), images: { "web:2": true } }),
       r: records(),
       begin: beginOf(WEB2, WEB2, undefined, "manifest"),
       change: undefined,
+      state: "complete",
+      passed: ["building", "deploying", "completing", "complete"],
+      steps: [],
+      message: `revision ${h12(WEB2)} rolled out`,
+      requeueAfterMs: 0,
     },
     {
       name: "a pin set against an older manifest revision is cleared and the manifest rolled out",
       manifest: WEB3,
-      w: world({ containers: [c1], probed: probedAs("healthy", c1) }),
+      w: world({ containers: [c1], probed: probedAs("healthy", c1), images: { "web:3": true } }),
       r: records({ pin: pin({ manifestRevision: WEB2.specHash, runRevision: WEB1.specHash }), deployed: WEB1.specHash, hasHistory: true, deployedSpec: revisionSpecOf(WEB1), at: atOf(WEB3, WEB1) }),
       begin: beginOf(WEB3, WEB3, WEB1.specHash, "manifest"),
       change: rollingChange(["spec.image"]),
       pinCleared: true,
+      ...created(WEB3, "new revision beside the old one"),
     },
     {
       name: "a retry pin rolls the manifest revision out again",
       manifest: WEB2,
-      w: world({ containers: [c1], probed: probedAs("healthy", c1) }),
+      w: world({ containers: [c1], probed: probedAs("healthy", c1), images: { "web:2": false } }),
       r: records({ pin: pin({ manifestRevision: WEB2.specHash, runRevision: WEB2.specHash, reason: "retry" }), deployed: WEB1.specHash, hasHistory: true, deployedSpec: revisionSpecOf(WEB1), at: atOf(WEB2, WEB1) }),
       begin: beginOf(WEB2, WEB2, WEB1.specHash, "retry"),
       change: rollingChange(["spec.image"]),
+      ...pulled(WEB2),
     },
     {
       name: "an operator's rollback pin rolls the pinned revision out",
       manifest: WEB2,
-      w: world({ containers: [c2], probed: probedAs("healthy", c2) }),
+      w: world({ containers: [c2], probed: probedAs("healthy", c2), images: { "web:1": true } }),
       r: records({ pin: pin({ manifestRevision: WEB2.specHash, runRevision: WEB1.specHash, reason: "rollback requested" }), deployed: WEB2.specHash, hasHistory: true, deployedSpec: revisionSpecOf(WEB2), at: atOf(WEB2, WEB1) }),
       begin: { ...beginOf(WEB2, WEB1, WEB2.specHash, "rollback"), spec: revisionSpecOf(WEB1) },
       change: rollingChange(["spec.image"]),
+      ...created(WEB1, "new revision beside the old one"),
     },
-  ])("$name", ({ manifest, w, r, begin, change, pinCleared }) => {
+  ])("$name", ({ manifest, w, r, begin, change, pinCleared, state, passed: through, steps: want, message, requeueAfterMs }) => {
     const d = decide(manifest, w, r);
+    const complete = state === "complete";
     expect(d.writes.begin).toEqual(begin);
-    expect(writtenKeys(d.writes)).toEqual(pinCleared ? ["begin", "pin"] : ["begin"]);
-    if (pinCleared) expect(d.writes.pin).toBeNull();
+    expect(writtenKeys(d.writes)).toEqual(complete ? ["begin", "ended", "finish", "passed", "pin", "rollout"] : pinCleared ? ["begin", "passed", "pin", "rollout"] : ["begin", "passed", "rollout"]);
+    if (pinCleared || complete) expect(d.writes.pin).toBeNull();
     expect(d.change).toEqual(change);
     expect(d.error).toBeUndefined();
-    // Nothing is done before the rollout's record exists: only the probes.
-    expect(steps(d)).toEqual([]);
-    expect(d.facts).toEqual({ desired: 1, running: 0, ready: 0, converged: false, rolling: true, message: `rollout of revision ${h12(begin.revision)} started`, requeueAfterMs: 0 });
+
+    // Every record the pass moved through, the new rollout's first included, before its deployments row exists.
+    const passed = d.writes.passed!;
+    expect(passed.map((x) => x.state)).toEqual(through);
+    const { image: _image, spec: _spec, ...input } = begin;
+    expect(passed[0]).toEqual(startRollout({ ...input, deploymentId: NEW_DEPLOYMENT }));
+    for (const x of passed) expect(x.context).toMatchObject({ deploymentId: NEW_DEPLOYMENT, revision: begin.revision, manifestRevision: begin.manifestRevision, previous: begin.previous, trigger: begin.trigger });
+
+    if (complete) {
+      expect(d.writes.rollout).toBeNull();
+      expect(d.writes.ended).toBe(passed.at(-1));
+      expect(d.writes.ended).toMatchObject({ state: "complete", context: { phase: "Complete", steps: 1, waiting: [] } });
+      expect(d.writes.finish).toEqual({ deploymentId: NEW_DEPLOYMENT, status: "success", error: undefined, healthCheckPassed: true });
+    } else {
+      expect(d.writes.rollout).toBe(passed.at(-1));
+      expect(d.writes.rollout?.state).toBe(state);
+      expect(d.writes.rollout?.context.deploymentId).toBe(NEW_DEPLOYMENT);
+      // A step taken at T0 waits for the health check until the begin's timeout.
+      if (state === "healthCheck") expect(d.writes.rollout?.context).toMatchObject({ phase: "HealthCheck", steps: 1, waiting: [0], deadline: T0 + 120_000 });
+      else expect(d.writes.rollout?.context).toMatchObject({ phase: "Building", steps: 0, waiting: [] });
+      expect(d.writes.ended).toBeUndefined();
+      expect(d.writes.finish).toBeUndefined();
+    }
+    // The record is written before any action, so the pass acts at once: a pull, or the new revision's create.
+    expect(steps(d)).toEqual(want);
+    for (const a of d.actions) if (a.type === "create") expect(a).toMatchObject({ slot: 0, revision: begin.revision });
+    expect(d.actions.at(-1)?.type).toBe("probe");
+    expect(d.facts).toEqual({ desired: 1, running: 0, ready: 0, converged: false, rolling: true, message, requeueAfterMs });
     expect(servicePhase(d.facts, d.error?.message)).toBe("Updating");
   });
 
@@ -430,16 +498,16 @@ describe("decideService: pins", () => {
 
 describe("decideService: a rollout in flight", () => {
   it.each([
-    { name: "the manifest moved on", manifest: WEB3, r: { pin: undefined }, failure: `superseded by revision ${h12(WEB3)}`, keys: ["ended", "finish", "rollout"] },
+    { name: "the manifest moved on", manifest: WEB3, r: { pin: undefined }, failure: `superseded by revision ${h12(WEB3)}`, keys: ["ended", "finish", "passed", "rollout"] },
     {
       name: "the manifest moved on past a pin (cleared too)",
       manifest: WEB3,
       r: { pin: pin({ manifestRevision: WEB2.specHash, runRevision: WEB1.specHash }) },
       failure: `superseded by revision ${h12(WEB3)}`,
-      keys: ["ended", "finish", "pin", "rollout"],
+      keys: ["ended", "finish", "passed", "pin", "rollout"],
     },
-    { name: "an operator's rollback pin asks for another revision", manifest: WEB2, r: { pin: pin({ manifestRevision: WEB2.specHash, runRevision: WEB1.specHash, reason: "rollback requested" }) }, failure: `superseded by revision ${h12(WEB1)}`, keys: ["ended", "finish", "rollout"] },
-    { name: "the environment was suspended", manifest: SUSPENDED, r: { pin: undefined }, failure: "superseded: the environment was suspended", keys: ["ended", "finish", "rollout"] },
+    { name: "an operator's rollback pin asks for another revision", manifest: WEB2, r: { pin: pin({ manifestRevision: WEB2.specHash, runRevision: WEB1.specHash, reason: "rollback requested" }) }, failure: `superseded by revision ${h12(WEB1)}`, keys: ["ended", "finish", "passed", "rollout"] },
+    { name: "the environment was suspended", manifest: SUSPENDED, r: { pin: undefined }, failure: "superseded: the environment was suspended", keys: ["ended", "finish", "passed", "rollout"] },
   ])("superseded: $name", ({ manifest, r, failure, keys }) => {
     const record = rollout(WEB2, into.healthCheck);
     const c = running(WEB2);
@@ -448,6 +516,9 @@ describe("decideService: a rollout in flight", () => {
     expect(d.writes.rollout).toBeNull();
     if (keys.includes("pin")) expect(d.writes.pin).toBeNull();
     expect(d.writes.ended).toMatchObject({ state: "superseded", context: { deploymentId: 7, revision: WEB2.specHash, failure } });
+    // The superseding is the one move of the pass: its event.
+    expect(d.writes.passed).toHaveLength(1);
+    expect(d.writes.passed![0]).toBe(d.writes.ended);
     expect(d.writes.finish).toEqual({ deploymentId: 7, status: "failed", error: failure, healthCheckPassed: undefined });
     expect(d.writes.begin).toBeUndefined();
     expect(d.actions.map((a) => a.type)).toEqual(["probe"]);
@@ -460,7 +531,8 @@ describe("decideService: a rollout in flight", () => {
     const record = rollout(WEB1, into.healthCheck, { manifestRevision: WEB2.specHash, previous: WEB2.specHash, trigger: "rollback" });
     const c = running(WEB1);
     const d = decide(WEB2, world({ containers: [c], probed: probedAs("starting", c) }), records({ rollout: record, pin: pin({ manifestRevision: WEB2.specHash, runRevision: WEB1.specHash, reason: "rollback requested" }), deployed: WEB2.specHash, hasHistory: true, at: atOf(WEB2, WEB1) }));
-    expect(d.writes).toEqual({ rollout: record });
+    expect(d.writes).toEqual({ rollout: record, passed: [] });
+    expect(d.writes.rollout).toBe(record);
     expect(d.facts).toMatchObject({ rolling: true, message: `rollout of revision ${h12(WEB1)}: HealthCheck, waiting for slot(s) 0` });
   });
 
@@ -468,20 +540,28 @@ describe("decideService: a rollout in flight", () => {
     const record = rollout(WEB2, into.healthCheck);
     const [old, fresh] = [running(WEB1), running(WEB2)];
     const d = decide(WEB2, world({ containers: [old, fresh], probed: { ...probedAs("healthy", old), ...probedAs("starting", fresh) } }), records({ rollout: record, deployed: WEB1.specHash, hasHistory: true, at: atOf(WEB2, WEB1) }));
-    expect(d.writes).toEqual({ rollout: record });
+    // The record did not move: it is written as it is, and no event is reported.
+    expect(d.writes).toEqual({ rollout: record, passed: [] });
+    expect(d.writes.rollout).toBe(record);
     expect(steps(d)).toEqual([]);
     expect(d.facts).toEqual({ desired: 1, running: 0, ready: 0, converged: false, rolling: true, message: `rollout of revision ${h12(WEB2)}: HealthCheck, waiting for slot(s) 0`, requeueAfterMs: 250 });
     expect(d.change).toMatchObject({ action: "rollout", strategy: "rolling", reason: "rolling update, 1 replica, maxSurge 1, maxUnavailable 0: HealthCheck, waiting for slot(s) 0" });
   });
 
-  it("the new revision turns unhealthy with a previous one -> rolling back, not final", () => {
+  it("the new revision turns unhealthy with a previous one -> rolling back in the same pass, not final", () => {
     const record = rollout(WEB2, into.healthCheck);
     const [old, fresh] = [running(WEB1), running(WEB2)];
     const d = decide(WEB2, world({ containers: [old, fresh], probed: { ...probedAs("healthy", old), ...probedAs("unhealthy", fresh) }, checkOutput: { [fresh.id]: "HTTP 500" } }), records({ rollout: record, deployed: WEB1.specHash, hasHistory: true, at: atOf(WEB2, WEB1) }));
     const failure = `container ${fresh.name} is unhealthy; health check http GET :8080/healthz last said: HTTP 500`;
-    expect(writtenKeys(d.writes)).toEqual(["rollout"]);
-    expect(d.writes.rollout).toMatchObject({ state: "rollingBack", context: { phase: "RollingBack", failure, previous: WEB1.specHash } });
-    expect(d.facts).toMatchObject({ rolling: true, message: `rollout of revision ${h12(WEB2)}: RollingBack`, requeueAfterMs: 0 });
+    expect(writtenKeys(d.writes)).toEqual(["passed", "rollout"]);
+    // The failure needs no action: the restore step follows at once, removing the new container (the old one still runs).
+    expect(d.writes.passed!.map((x) => x.state)).toEqual(["rollingBack", "verifyingRollback"]);
+    expect(d.writes.passed![0]).toMatchObject({ state: "rollingBack", context: { phase: "RollingBack", failure, previous: WEB1.specHash } });
+    expect(d.writes.rollout).toBe(d.writes.passed!.at(-1));
+    expect(d.writes.rollout).toMatchObject({ state: "verifyingRollback", context: { phase: "RollingBack", failure, previous: WEB1.specHash, deploymentId: 7, deadline: T0 + 30_000 } });
+    expect(steps(d)).toEqual([`remove ${fresh.name} (rolled back)`]);
+    expect(d.writes.finish).toBeUndefined();
+    expect(d.facts).toMatchObject({ rolling: true, message: `rollout of revision ${h12(WEB2)}: RollingBack`, requeueAfterMs: 250 });
     expect(d.error).toBeUndefined();
     expect(servicePhase(d.facts, d.error?.message)).toBe("Updating");
   });
@@ -491,6 +571,7 @@ describe("decideService: a rollout in flight", () => {
     const [old, fresh] = [exited(WEB1), running(WEB2)];
     const d = decide(WEB2, world({ containers: [old, fresh], probed: probedAs("unhealthy", fresh), images: { "web:1": true, "web:2": true } }), records({ rollout: record, deployed: WEB1.specHash, hasHistory: true, at: atOf(WEB2, WEB1) }));
     expect(d.writes.rollout).toMatchObject({ state: "verifyingRollback" });
+    expect(d.writes.passed).toEqual([d.writes.rollout]);
     expect(steps(d)).toEqual([`remove ${fresh.name} (rolled back)`, `start ${old.name} (restore the previous revision)`]);
   });
 
@@ -498,10 +579,12 @@ describe("decideService: a rollout in flight", () => {
     const record = rollout(WEB2, into.completing);
     const [old, fresh] = [exited(WEB1), running(WEB2)];
     const d = decide(WEB2, world({ containers: [old, fresh], probed: probedAs("healthy", fresh) }), records({ rollout: record, deployed: WEB1.specHash, hasHistory: true, at: atOf(WEB2, WEB1) }));
-    expect(writtenKeys(d.writes)).toEqual(["ended", "finish", "pin", "rollout"]);
+    expect(writtenKeys(d.writes)).toEqual(["ended", "finish", "passed", "pin", "rollout"]);
     expect(d.writes.rollout).toBeNull();
     expect(d.writes.pin).toBeNull();
     expect(d.writes.ended).toMatchObject({ state: "complete", context: { phase: "Complete", revision: WEB2.specHash } });
+    expect(d.writes.passed).toHaveLength(1);
+    expect(d.writes.passed![0]).toBe(d.writes.ended);
     expect(d.writes.finish).toEqual({ deploymentId: 7, status: "success", error: undefined, healthCheckPassed: true });
     expect(steps(d)).toEqual([`remove ${old.name} (old revision, no longer needed for a rollback)`]);
     expect(probeOf(d).containers.map((c) => c.id)).toEqual([fresh.id]);
@@ -513,7 +596,9 @@ describe("decideService: a rollout in flight", () => {
     const record = rollout(WEB1, into.completing, { manifestRevision: WEB2.specHash, previous: WEB2.specHash, trigger: "rollback" });
     const fresh = running(WEB1);
     const d = decide(WEB2, world({ containers: [fresh], probed: probedAs("healthy", fresh) }), records({ rollout: record, pin: pin({ manifestRevision: WEB2.specHash, runRevision: WEB1.specHash, reason: "rollback requested" }), deployed: WEB2.specHash, hasHistory: true, at: atOf(WEB2, WEB1) }));
-    expect(writtenKeys(d.writes)).toEqual(["ended", "finish", "rollout"]);
+    expect(writtenKeys(d.writes)).toEqual(["ended", "finish", "passed", "rollout"]);
+    expect(d.writes.passed!.map((x) => x.state)).toEqual(["complete"]);
+    expect(d.writes.passed![0]).toBe(d.writes.ended);
     expect(d.writes.finish).toMatchObject({ status: "success" });
   });
 
@@ -560,6 +645,7 @@ describe("decideService: a rollout in flight", () => {
     const message = `rollout of revision ${h12(WEB2)} ${verb}: ${failure}`;
     expect(d.writes.rollout).toBeNull();
     expect(d.writes.ended).toMatchObject({ state, context: { failure } });
+    expect(d.writes.passed).toEqual([d.writes.ended]);
     expect(d.writes.finish).toEqual({ deploymentId: 7, status, error: failure, healthCheckPassed: false });
     if (pinned === null) expect(d.writes.pin).toBeNull();
     else if (pinned === "frozen") expect(d.writes.pin).toEqual({ service: KEY, manifestRevision: WEB2.specHash, runRevision: null, reason: `rollout failed: ${failure}`, since: T0 });
@@ -620,7 +706,13 @@ describe("decideService: dependencies", () => {
   it("db healthy by Berth's probe -> the rollout begins", () => {
     const d = decideService("Service/dev/api", API, world({ containers: [dbc], probed: probedAs("healthy", dbc), images: { "api:1": true } }), apiRecords());
     expect(d.writes.begin?.revision).toBe(API.specHash);
-    expect(d.facts.message).toBe(`rollout of revision ${h12(API)} started`);
+    // Begun and stepped at once: the image is there, so the first replica is created and its readiness awaited.
+    expect(d.writes.passed!.map((x) => x.state)).toEqual(["building", "deploying", "healthCheck"]);
+    expect(d.writes.rollout).toMatchObject({ state: "healthCheck", context: { deploymentId: NEW_DEPLOYMENT, revision: API.specHash, waiting: [0] } });
+    expect(d.actions.filter((a) => a.type === "create")).toEqual([{ type: "create", slot: 0, name: `shop-dev-api-0-${API.specHash.slice(0, 7)}`, revision: API.specHash, reason: "new revision" }]);
+    expect(d.facts.message).toBe(`rollout of revision ${h12(API)}: HealthCheck, waiting for slot(s) 0`);
+    // api has no health check: a started container is ready at once, so it is looked at again soon, not at the health poll.
+    expect(d.facts.requeueAfterMs).toBe(100);
   });
 
   it("db's Docker health status does not count for an http/tcp check", () => {

@@ -1,79 +1,20 @@
-import type { ContainerHealth, ObservedContainer } from "../../src/docker/observe.ts";
+import type { ObservedContainer } from "../../src/docker/observe.ts";
 import type { DesiredService } from "../../src/desired/model.ts";
-import type { RevisionSpec } from "../../src/desired/revision.ts";
 import type { PlanChange } from "../../src/engine/plan-change.ts";
 import { durationMs } from "../../src/desired/units.ts";
 import { changedFields, describeStrategy, steadyChange } from "./changes.ts";
-import { isReady, unmetDependencies, type HealthOf } from "./dependencies.ts";
-import { completed, holdBackStarts, planImage, planService, type ServiceAction } from "./plan.ts";
+import { unmetDependencies, type HealthOf } from "./dependencies.ts";
+import { continueRollout, ending, probe } from "./decide-rollout.ts";
+import { NEW_DEPLOYMENT, type DecideOptions, type RecordWrites, type ServiceDecision, type ServiceRecords, type ServiceWorld } from "./decision.ts";
+import { holdBackStarts, planImage, planService } from "./plan.ts";
 import { freeHostPorts } from "./ports.ts";
-import { advanceRollout, rolloutOutcome, type RolloutInput, type RolloutRecord } from "./rollout-machine.ts";
-import { stepRollout, supersedeRollout, type RolloutWorld } from "./rollout-step.ts";
-import { holds, pinAfter, RETRY, type Pin } from "./pins.ts";
-import { serviceFacts, type ServiceFacts } from "./phase.ts";
+import { advanceRollout, startRollout } from "./rollout-machine.ts";
+import { supersedeRollout } from "./rollout-step.ts";
+import { holds, RETRY } from "./pins.ts";
+import { serviceFacts } from "./phase.ts";
 import { revisionSpecOf } from "../../src/desired/revision.ts";
 
-/** What one pass observed: Docker's containers, networks, volumes and images, and the health Berth knows. */
-export interface ServiceWorld {
-  now: number;
-  /** Berth's containers in the service's environment (dependencies are judged from them). */
-  containers: readonly ObservedContainer[];
-  /** Berth's containers on the target that publish host ports, in any environment. */
-  portHolders: readonly ObservedContainer[];
-  /** Names of the environment's networks and volumes that exist. */
-  networks: readonly string[];
-  volumes: readonly string[];
-  /** Image refs looked up this pass, and whether each is on the target. */
-  images: Readonly<Record<string, boolean>>;
-  /** Berth's own probe status per container id (http and tcp checks, and exec results read from Docker). */
-  probed: Readonly<Record<string, ContainerHealth | undefined>>;
-  /** The last output of a container's check. */
-  checkOutput: Readonly<Record<string, string | undefined>>;
-  /** Services declared in the target's environments, as `<environment>/<service>`: others' containers are leftovers. */
-  declared: ReadonlySet<string>;
-}
-
-/** What the store holds about the service. */
-export interface ServiceRecords {
-  rollout?: RolloutRecord;
-  pin?: Pin;
-  /** The revision it last ran successfully. */
-  deployed?: string;
-  /** Any rollout on record. */
-  hasHistory: boolean;
-  /** The service at stored revisions (pinned, rolling out, previous), by spec hash. */
-  at: ReadonlyMap<string, DesiredService>;
-  /** The stored spec of the deployed revision: what `plan` compares the manifest with. */
-  deployedSpec?: RevisionSpec;
-  /** Dependencies judged by the revision they run now (a pin or a rollout in flight holds them elsewhere). */
-  peers: ReadonlyMap<string, DesiredService>;
-}
-
-/** Store writes a pass makes before any Docker action, so a crash never loses a decision. */
-export interface RecordWrites {
-  /** Open a deployments row, store the revision's spec, then write the first record. */
-  begin?: Omit<RolloutInput, "deploymentId"> & { image: string; spec: RevisionSpec };
-  /** The record to write; null removes it (the rollout ended). */
-  rollout?: RolloutRecord | null;
-  /** The final record of a rollout that ended this pass (never stored; its events are). */
-  ended?: RolloutRecord;
-  finish?: { deploymentId: number; status: "success" | "failed" | "rolled_back"; error?: string; healthCheckPassed?: boolean };
-  pin?: Pin | null;
-}
-
-export interface ServiceDecision {
-  actions: ServiceAction[];
-  writes: RecordWrites;
-  facts: ServiceFacts;
-  /** What this pass means, as `plan` shows it; none when nothing changes. */
-  change?: PlanChange;
-  /** Why the pass cannot converge. `terminal`: waiting will not fix it (apply --wait ends at once); `retry`: back off and try again. */
-  error?: { message: string; terminal: boolean; retry: boolean };
-}
-
-export interface DecideOptions {
-  pollMs?: number;
-}
+export type { DecideOptions, RecordWrites, ServiceDecision, ServiceRecords, ServiceWorld } from "./decision.ts";
 
 /**
  * Converges one Service of one Environment, decided from the manifest, what
@@ -97,39 +38,16 @@ export function decideService(key: string, manifest: DesiredService | undefined,
   const healthOf: HealthOf = (c, s) => (s.healthCheck?.exec ? c.health : world.probed[c.id]);
   const at = (revision: string) => (revision === manifest.specHash ? manifest : records.at.get(revision));
 
+  const view = { key, manifest, own, network, healthOf, at, world, records, pollMs: options.pollMs };
   const rollout = records.rollout;
   if (rollout) {
-    const { context } = rollout;
     // A rollout that is cleaning up has succeeded: it finishes, and the next pass starts what is wanted now.
-    if (((wanted !== null && context.revision !== wanted) || manifest.suspended) && rollout.state !== "completing") {
+    if (((wanted !== null && rollout.context.revision !== wanted) || manifest.suspended) && rollout.state !== "completing") {
       const next = supersedeRollout(rollout, manifest.suspended ? "the environment was suspended" : wanted!);
-      return { actions: [probe(manifest, network, own, at)], writes: { ...writes, ...ending(next) }, facts: serviceFacts.rolling(manifest, `rollout of revision ${context.revision.slice(0, 12)} superseded`, 0), change: { resource, action: "rollout", strategy: manifest.strategy, reason: `supersede the rollout of ${context.revision.slice(0, 12)}`, fields: [] } };
+      const { revision } = rollout.context;
+      return { actions: [probe(manifest, network, own, at)], writes: { ...writes, ...ending(next), passed: [next] }, facts: serviceFacts.rolling(manifest, `rollout of revision ${revision.slice(0, 12)} superseded`, 0), change: { resource, action: "rollout", strategy: manifest.strategy, reason: `supersede the rollout of ${revision.slice(0, 12)}`, fields: [] } };
     }
-    const target = at(context.revision);
-    const previous = context.previous ? at(context.previous) : undefined;
-    if (!target) return { actions: [], writes, facts: serviceFacts.none("revision spec unknown"), error: { message: `revision ${context.revision.slice(0, 12)} of ${key} has no stored spec`, terminal: true, retry: false } };
-    const views = own.map((c) => {
-      const done = completed(c, target.restartPolicy);
-      const judge = c.specHash === previous?.specHash ? previous : target;
-      return { ...c, ready: done || isReady(c, judge, healthOf), completed: done, unhealthy: !!judge.healthCheck && healthOf(c, judge) === "unhealthy" };
-    });
-    const rolloutWorld: RolloutWorld = { now: world.now, views, imagePresent: (ref) => world.images[ref] ?? false, checkOutput: (id) => world.checkOutput[id] };
-    const step = stepRollout(rollout, target, previous, rolloutWorld, options.pollMs);
-    const next = step.record;
-    const outcome = rolloutOutcome(next.state);
-    // Host port handover: a renamed service's old container gives up its port before the new one is created.
-    const handover = step.actions.some((a) => a.type === "create") ? freeHostPorts(target, world.portHolders, world.declared) : [];
-    const all = [...handover, ...step.actions, probe(target, network, own, at)];
-    const change: PlanChange = { resource, action: "rollout", strategy: target.strategy, reason: `${describeStrategy(target)}: ${next.context.phase}${next.context.waiting.length ? `, waiting for slot(s) ${next.context.waiting.join(", ")}` : ""}`, fields: [] };
-    if (!outcome) {
-      const waiting = next.context.waiting.length && next.state === "healthCheck" ? `, waiting for slot(s) ${next.context.waiting.join(", ")}` : "";
-      return { actions: all, writes: { ...writes, rollout: next }, facts: serviceFacts.rolling(manifest, `rollout of revision ${context.revision.slice(0, 12)}: ${next.context.phase}${waiting}`, step.requeueAfterMs), change };
-    }
-    const ended = { ...writes, ...ending(next, !!target.healthCheck) };
-    if (outcome === "success") return { actions: all, writes: ended, facts: serviceFacts.rolling(manifest, `revision ${context.revision.slice(0, 12)} rolled out`, 0), change };
-    // A failed first rollout (nothing to go back to) is an error like any other: retried with backoff.
-    const failure = `rollout of revision ${context.revision.slice(0, 12)} ${outcome === "rolled_back" ? "rolled back" : "failed"}: ${next.context.failure}${next.context.rollbackError ? `; rollback failed: ${next.context.rollbackError}` : ""}`;
-    return { actions: all, writes: ended, facts: serviceFacts.of(manifest, own, healthOf, false, failure, undefined), change, error: { message: failure, terminal: true, retry: ended.pin === undefined || ended.pin === null } };
+    return continueRollout(rollout, view, writes);
   }
 
   if (wanted === null) {
@@ -167,7 +85,10 @@ export function decideService(key: string, manifest: DesiredService | undefined,
     const begin = { key, revision: desired.specHash, manifestRevision: manifest.specHash, previous, autoRollback: desired.autoRollback, healthTimeoutMs: durationMs(desired.healthTimeout), trigger, startedAt: world.now, image: desired.image.ref, spec: revisionSpecOf(desired) } as const;
     // Containers already running this revision (a new database, or history lost): the rollout only records them.
     const change = planService(desired, own).length ? beginChange(resource, desired, own, records) : undefined;
-    return { actions: [probe(desired, network, own, at)], writes: { ...writes, begin }, facts: serviceFacts.rolling(desired, `rollout of revision ${desired.specHash.slice(0, 12)} started`, 0), change };
+    const { image, spec, ...input } = begin;
+    const first = startRollout({ ...input, deploymentId: NEW_DEPLOYMENT });
+    const begun = continueRollout(first, view, { ...writes, begin });
+    return { ...begun, writes: { ...begun.writes, passed: [first, ...(begun.writes.passed ?? [])] }, change };
   }
   if (creates) {
     const present = world.images[desired.image.ref] ?? false;
@@ -181,7 +102,7 @@ export function decideService(key: string, manifest: DesiredService | undefined,
     writes,
     facts: { ...serviceFacts.of(desired, own, healthOf, actions.length === 0 && waiting.length === 0, message, requeue), held, changed: actions.length > 0 },
     // A rollout held back by a dependency still happens once the dependency is ready: plan says so.
-    change: needsRollout && waiting.length ? beginChange(resource, desired, own, records, waiting) : steadyChange(resource, actions, running, desired.replicas),
+    change: needsRollout && waiting.length ? (planService(desired, own).length ? beginChange(resource, desired, own, records, waiting) : undefined) : steadyChange(resource, actions, running, desired.replicas),
   };
 }
 
@@ -190,18 +111,11 @@ function removed(key: string, records: ServiceRecords): ServiceDecision {
   const writes: RecordWrites = records.pin ? { pin: null } : {};
   const { rollout } = records;
   // A rollout cleaning up has succeeded; any other ends as superseded. The environment prunes the containers.
-  if (rollout) Object.assign(writes, ending(rollout.state === "completing" ? advanceRollout(rollout, { type: "CLEANED" }) : supersedeRollout(rollout, "the service was removed from the manifests")));
+  if (rollout) {
+    const last = rollout.state === "completing" ? advanceRollout(rollout, { type: "CLEANED" }) : supersedeRollout(rollout, "the service was removed from the manifests");
+    Object.assign(writes, ending(last), { passed: [last] });
+  }
   return { actions: [{ type: "probe", checks: new Map(), network: "", containers: [] }], writes, facts: { desired: 0, running: 0, ready: 0, converged: true, message: "not declared" } };
-}
-
-/** Writes that end a rollout whose record reached a final state: its row, its pin, the record's removal. */
-function ending(record: RolloutRecord, checked = false): RecordWrites {
-  const outcome = rolloutOutcome(record.state);
-  if (!outcome) return { rollout: record };
-  const { context } = record;
-  const failure = record.state === "rollbackFailed" ? `${context.failure}; rollback failed: ${context.rollbackError}` : context.failure;
-  const pin = pinAfter(record, context.startedAt);
-  return { rollout: null, ended: record, finish: { deploymentId: context.deploymentId, status: outcome, error: failure, healthCheckPassed: checked ? outcome === "success" : undefined }, ...(pin === undefined ? {} : { pin }) };
 }
 
 function beginChange(resource: string, desired: DesiredService, own: readonly ObservedContainer[], records: ServiceRecords, waiting: readonly string[] = []): PlanChange {
@@ -216,13 +130,6 @@ function beginChange(resource: string, desired: DesiredService, own: readonly Ob
     reason: first ? `new service: ${describeStrategy(desired)}${after}` : `${describeStrategy(desired)}${repair ? ", replacing containers of another revision" : ""}${after}`,
     fields: first || repair ? [] : changedFields(records.deployedSpec, revisionSpecOf(desired)),
   };
-}
-
-/** The probes a service's containers need: on every running container, the check of the revision it runs. */
-function probe(service: DesiredService, network: string, own: readonly ObservedContainer[], at: (revision: string) => DesiredService | undefined = () => undefined): ServiceAction {
-  const running = own.filter((c) => c.state === "running");
-  const checks = new Map(running.map((c) => [c.id, (c.specHash === service.specHash ? service : (at(c.specHash) ?? service)).healthCheck]));
-  return { type: "probe", checks, network, containers: running };
 }
 
 function volumesOf(service: DesiredService): string[] {

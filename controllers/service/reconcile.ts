@@ -25,7 +25,7 @@ export async function reconcileService(key: string, ctx: PassContext): Promise<P
   let changes: PassResult["changes"] = [];
   if (!ctx.dryRun) {
     const write = () =>
-      writeServiceRecords(key, decision.writes, records.rollout, {
+      writeServiceRecords(key, decision.writes, {
         store: ctx.store,
         redact: ctx.redact,
         manifestCommit: model.revision,

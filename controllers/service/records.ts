@@ -1,9 +1,9 @@
 import type { DesiredModel, DesiredService } from "../../src/desired/model.ts";
 import { desiredAtRevision, type RevisionSpec } from "../../src/desired/revision.ts";
 import type { Store } from "../../src/store/index.ts";
-import type { RecordWrites, ServiceRecords } from "./decide.ts";
+import { NEW_DEPLOYMENT, type RecordWrites, type ServiceRecords } from "./decision.ts";
 import type { Pin } from "./pins.ts";
-import { rolloutOutcome, startRollout, type RolloutRecord, type RolloutState } from "./rollout-machine.ts";
+import { rolloutOutcome, type RolloutRecord, type RolloutState } from "./rollout-machine.ts";
 
 /** The tables a service's decisions live in. */
 export type RecordStore = Pick<Store, "deployments" | "snapshots" | "revisions" | "pins">;
@@ -76,36 +76,30 @@ export interface RecordWriter {
 }
 
 /**
- * Writes a pass's decision before any Docker action, in an order a crash
- * cannot corrupt: a new rollout's row and revision spec before its record; an
- * ending rollout's row and pin before its record goes.
+ * Writes a pass's decision, in an order a crash cannot corrupt: a new
+ * rollout's row and revision spec before its record; an ending rollout's row
+ * and pin before its record goes. Then each state the rollout passed through
+ * is reported once.
  */
-export async function writeServiceRecords(key: string, writes: RecordWrites, previous: RolloutRecord | undefined, writer: RecordWriter): Promise<void> {
+export async function writeServiceRecords(key: string, writes: RecordWrites, writer: RecordWriter): Promise<void> {
   const { store, redact } = writer;
-  const save = (record: RolloutRecord) => store.snapshots.save(rolloutRecordId(key), ROLLOUT_MACHINE, JSON.parse(redact(JSON.stringify(record))) as unknown);
+  let deploymentId: number | undefined;
   if (writes.begin) {
     const { image, spec, ...input } = writes.begin;
     await store.revisions.save(key, input.revision, spec);
-    const deploymentId = await store.deployments.start({ service: key, revision: input.revision, image, manifestRevision: writer.manifestCommit, previousRevision: input.previous, trigger: input.trigger, status: "in_progress" });
-    const record = startRollout({ ...input, deploymentId });
-    await save(record);
-    writer.onRollout?.(record, record.state);
+    deploymentId = await store.deployments.start({ service: key, revision: input.revision, image, manifestRevision: writer.manifestCommit, previousRevision: input.previous, trigger: input.trigger, status: "in_progress" });
   }
-  if (writes.rollout) {
-    await save(writes.rollout);
-    if (writes.rollout.state !== previous?.state) writer.onRollout?.(writes.rollout, writes.rollout.state);
-  }
+  // A rollout begun this pass gets its row's id now.
+  const own = (record: RolloutRecord): RolloutRecord => (deploymentId !== undefined && record.context.deploymentId === NEW_DEPLOYMENT ? { ...record, context: { ...record.context, deploymentId } } : record);
+  if (writes.rollout) await store.snapshots.save(rolloutRecordId(key), ROLLOUT_MACHINE, JSON.parse(redact(JSON.stringify(own(writes.rollout)))) as unknown);
   if (writes.finish) {
-    const { deploymentId, error, ...outcome } = writes.finish;
-    await store.deployments.finish(deploymentId, { ...outcome, error: error === undefined ? undefined : redact(error) });
+    const { deploymentId: id, error, ...outcome } = writes.finish;
+    await store.deployments.finish(id === NEW_DEPLOYMENT && deploymentId !== undefined ? deploymentId : id, { ...outcome, error: error === undefined ? undefined : redact(error) });
   }
   if (writes.pin === null) await store.pins.clear(key);
   else if (writes.pin) await store.pins.set({ ...writes.pin, reason: redact(writes.pin.reason) });
-  if (writes.rollout === null) {
-    await store.snapshots.remove(rolloutRecordId(key));
-    const ended = writes.ended;
-    if (ended) writer.onRollout?.(ended, ended.state);
-  }
+  if (writes.rollout === null) await store.snapshots.remove(rolloutRecordId(key));
+  for (const record of writes.passed ?? []) writer.onRollout?.(own(record), record.state);
 }
 
 /**

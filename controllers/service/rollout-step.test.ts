@@ -7,7 +7,7 @@ import { shopFiles, type Spec } from "../../test/support/shop.ts";
 import { describeServiceAction } from "./plan.ts";
 import { advanceRollout, rolloutOutcome, startRollout, type RolloutEvent, type RolloutInput, type RolloutRecord } from "./rollout-machine.ts";
 import type { ReplicaView } from "./rollout-plan.ts";
-import { HEALTH_POLL_MS, stepRollout, supersedeRollout, type RolloutWorld } from "./rollout-step.ts";
+import { HEALTH_POLL_MS, stepRollout, stepRolloutPass, supersedeRollout, type RolloutWorld } from "./rollout-step.ts";
 
 // ---------------------------------------------------------------------------
 // Fixtures: Service web of project shop in Environment dev on target local,
@@ -394,6 +394,101 @@ describe("stepRollout: idempotent", () => {
     const seen = world([view(PREVIOUS, 0)]);
     const stored = JSON.parse(JSON.stringify(given)) as RolloutRecord;
     expect(stepRollout(stored, TARGET, PREVIOUS, seen, POLL_MS)).toEqual(stepRollout(given, TARGET, PREVIOUS, seen, POLL_MS));
+  });
+});
+
+describe("stepRolloutPass", () => {
+  /** A pass's result with its actions as `berth plan` prints them, and the states it moved through. */
+  function pass(at: RolloutRecord, target: DesiredService, previous: DesiredService | undefined, seen: RolloutWorld, pollMs: number | "default" = POLL_MS) {
+    const result = stepRolloutPass(at, target, previous, seen, pollMs === "default" ? undefined : pollMs);
+    return { ...result, states: result.passed.map((r) => r.state), described: result.actions.map(describeServiceAction) };
+  }
+
+  it.each([
+    { name: "no previous revision", previous: undefined, views: () => [], reason: "new revision" },
+    { name: "over the previous revision's running container", previous: PREVIOUS, views: () => [view(PREVIOUS, 0)], reason: "new revision beside the old one" },
+  ])("building, image present, $name -> through deploying, stops at healthCheck with the create", ({ previous, views, reason }) => {
+    const at = record(into.building, TARGET, { previous: previous?.specHash });
+    const result = pass(at, TARGET, previous, world(views(), { now: T0 + 5_000 }));
+    expect(result.states).toEqual(["deploying", "healthCheck"]);
+    expect(result.passed[0]!.context).toMatchObject({ phase: "Deploying", steps: 0 });
+    expect(result.record).toBe(result.passed.at(-1));
+    expect(result.record.context).toMatchObject({ phase: "HealthCheck", steps: 1, waiting: [0], deadline: T0 + 5_000 + TIMEOUT_MS, deploymentId: 7 });
+    expect(result.described).toEqual([`create ${nameOf(TARGET, 0)} (${reason})`]);
+    expect(result.actions).toEqual([{ type: "create", slot: 0, name: nameOf(TARGET, 0), revision: TARGET.specHash, reason }]);
+    expect(result.requeueAfterMs).toBe(POLL_MS);
+  });
+
+  it.each([
+    { name: "the old revision's stopped container", target: TARGET, views: () => [stopped(PREVIOUS, 0), view(TARGET, 0)], cleanup: [`remove ${nameOf(PREVIOUS, 0)} (old revision, no longer needed for a rollback)`] },
+    { name: "a built image's older builds", target: BUILT, views: () => [view(BUILT, 0)], cleanup: ["prune old built images (keep the newest built images of the service)"] },
+  ])("healthCheck, every slot ready, no old container running -> READY, deploying done, completing, complete: cleans up $name", ({ target, views, cleanup }) => {
+    const at = record(into.healthCheck, target);
+    const result = pass(at, target, PREVIOUS, world(views(), { images: [target.image.ref, PREVIOUS.image.ref] }));
+    expect(result.states).toEqual(["deploying", "completing", "complete"]);
+    expect(result.passed.map((r) => r.context.phase)).toEqual(["Deploying", "Complete", "Complete"]);
+    // The done step is counted; nothing waits any more.
+    expect(result.passed[1]!.context).toMatchObject({ steps: 2, waiting: [] });
+    expect(result.record).toBe(result.passed.at(-1));
+    expect(rolloutOutcome(result.record.state)).toBe("success");
+    expect(result.described).toEqual(cleanup);
+    expect(result.requeueAfterMs).toBe(0);
+  });
+
+  it.each([
+    { name: "health check still starting", at: () => record(into.healthCheck), images: undefined, views: () => [view(PREVIOUS, 0), starting(TARGET, 0)], actions: [] as string[], requeueAfterMs: POLL_MS },
+    { name: "image absent (IfNotPresent)", at: () => record(into.building), images: [] as string[], views: () => [], actions: ["pull web:2 (image not present)"], requeueAfterMs: 0 },
+  ])("a stay ($name): nothing passed, the record is the one given", ({ at, images, views, actions, requeueAfterMs }) => {
+    const given = at();
+    const result = pass(given, TARGET, PREVIOUS, world(views(), { now: T0 + 1, images }));
+    expect(result.passed).toEqual([]);
+    expect(result.record).toBe(given);
+    expect(result.described).toEqual(actions);
+    expect(result.requeueAfterMs).toBe(requeueAfterMs);
+  });
+
+  it("a failure needing no action goes on into the rollback's restore", () => {
+    const sick = view(TARGET, 0, { ready: false, unhealthy: true });
+    const result = pass(record(into.healthCheck), TARGET, PREVIOUS, world([view(PREVIOUS, 0), sick], { now: T0 + 1, outputs: { [sick.id]: "HTTP 500" } }));
+    expect(result.states).toEqual(["rollingBack", "verifyingRollback"]);
+    expect(result.passed[0]!.context.failure).toBe(`container ${nameOf(TARGET, 0)} is unhealthy; health check ${CHECK} last said: HTTP 500`);
+    expect(result.described).toEqual([`remove ${nameOf(TARGET, 0)} (rolled back)`]);
+    expect(result.requeueAfterMs).toBe(POLL_MS);
+  });
+
+  it("a final state ends the pass: a failure without a previous revision stops at stalled", () => {
+    const result = pass(record(into.healthCheck, TARGET, { previous: undefined }), TARGET, undefined, world([starting(TARGET, 0)], { now: T0 + TIMEOUT_MS }));
+    expect(result.states).toEqual(["stalled"]);
+    expect(result.actions).toEqual([]);
+    expect(result.requeueAfterMs).toBe(0);
+  });
+
+  it.each([
+    { name: "with a health check: the health poll", target: TARGET, pollMs: POLL_MS, want: POLL_MS },
+    { name: "with a health check, default poll", target: TARGET, pollMs: "default" as const, want: HEALTH_POLL_MS },
+    { name: "without a health check: soon", target: PLAIN, pollMs: POLL_MS, want: 100 },
+    { name: "without a health check, default poll: soon", target: PLAIN, pollMs: "default" as const, want: 100 },
+    { name: "without a health check, a poll shorter than that: the poll", target: PLAIN, pollMs: 50, want: 50 },
+  ])("after a deploy step, looked at again $name", ({ target, pollMs, want }) => {
+    const result = pass(record(into.building, target, { previous: undefined }), target, undefined, world([], { images: [target.image.ref] }), pollMs);
+    expect(result.states).toEqual(["deploying", "healthCheck"]);
+    expect(result.described).toEqual([`create ${nameOf(target, 0)} (new revision)`]);
+    expect(result.requeueAfterMs).toBe(want);
+    if (!target.healthCheck) expect(result.requeueAfterMs).toBeLessThanOrEqual(100);
+  });
+
+  it("without a health check, the next pass finds the started container ready and completes", () => {
+    const at = record([{ type: "IMAGE_READY" }, { type: "STEPPED", done: false, waiting: [0], now: T0 }], PLAIN, { previous: undefined });
+    const result = pass(at, PLAIN, undefined, world([view(PLAIN, 0)], { images: [PLAIN.image.ref] }));
+    expect(result.states).toEqual(["deploying", "completing", "complete"]);
+    expect(result.actions).toEqual([]);
+  });
+
+  it("leaves the record given untouched", () => {
+    const given = record(into.healthCheck);
+    const before = JSON.stringify(given);
+    pass(given, TARGET, PREVIOUS, world([stopped(PREVIOUS, 0), view(TARGET, 0)]));
+    expect(JSON.stringify(given)).toBe(before);
   });
 });
 

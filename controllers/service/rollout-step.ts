@@ -49,7 +49,10 @@ export function stepRollout(record: RolloutRecord, target: DesiredService, previ
     case "deploying": {
       const step = planRolloutStep(target, world.views, { replaceFailed: context.steps === 0 });
       if (step.failure) return next({ type: "FAILED", failure: explain(step.failure, target, world) });
-      return next({ type: "STEPPED", done: step.done, waiting: step.waiting, now: world.now }, step.actions, step.done ? 0 : pollMs);
+      // Without a health check a started container is ready at once: look again soon rather than at the health poll.
+      // Nothing waiting (the step only stopped old containers): look again at once.
+      const wait = step.done || step.waiting.length === 0 ? 0 : target.healthCheck ? pollMs : Math.min(pollMs, 100);
+      return next({ type: "STEPPED", done: step.done, waiting: step.waiting, now: world.now }, step.actions, wait);
     }
     case "healthCheck": {
       // A container a crash left created but never started is started by the deploy step, not waited out.
@@ -86,6 +89,30 @@ export function stepRollout(record: RolloutRecord, target: DesiredService, previ
     default:
       // A final record is never stepped: its pass ends the rollout.
       return stay([], 0);
+  }
+}
+
+/** A pass's progress: the last step's result, and every record it moved through, in order. */
+export interface RolloutPassResult extends RolloutStepResult {
+  passed: RolloutRecord[];
+}
+
+/**
+ * Takes a rollout as far as one look at the world allows: steps that need
+ * no action and no wait (image already there, a slot turned ready, the last
+ * step done) are chained, so a rollout is not paced by passes; it stops at
+ * the first step that acts, waits or ends.
+ */
+export function stepRolloutPass(record: RolloutRecord, target: DesiredService, previous: DesiredService | undefined, world: RolloutWorld, pollMs = HEALTH_POLL_MS): RolloutPassResult {
+  const passed: RolloutRecord[] = [];
+  let current = record;
+  for (let steps = 0; ; steps++) {
+    const step = stepRollout(current, target, previous, world, pollMs);
+    const moved = step.record !== current;
+    if (moved) passed.push(step.record);
+    current = step.record;
+    // Bounded: the machine has no cycle without an action or a wait, but a bug must not spin a worker.
+    if (!moved || step.actions.length || step.requeueAfterMs > 0 || rolloutOutcome(current.state) || steps >= 10) return { ...step, passed };
   }
 }
 

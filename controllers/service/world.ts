@@ -1,7 +1,7 @@
 import { observe, observeContainers, type ContainerHealth, type ObserveDriver, type ObservedContainer } from "../../src/docker/observe.ts";
 import type { Driver } from "../../src/docker/driver.ts";
 import type { DesiredModel, DesiredService } from "../../src/desired/model.ts";
-import type { ServiceRecords, ServiceWorld } from "./decide.ts";
+import type { ServiceRecords, ServiceWorld } from "./decision.ts";
 import { hostPortsOf } from "./ports.ts";
 
 /** What Berth's prober knows of a container: its status for http/tcp checks, and the latest output. */
