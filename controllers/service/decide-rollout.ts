@@ -41,7 +41,13 @@ export function continueRollout(rollout: RolloutRecord, view: RolloutView, write
     const judge = c.specHash === previous?.specHash ? previous : target;
     return { ...c, ready: done || isReady(c, judge, healthOf), completed: done, unhealthy: !!judge.healthCheck && healthOf(c, judge) === "unhealthy" };
   });
-  const rolloutWorld: RolloutWorld = { now: world.now, views, imagePresent: (ref) => world.images[ref] ?? false, checkOutput: (id) => world.checkOutput[id] };
+  const judged = (c: ObservedContainer) => {
+    const judge = at(c.specHash) ?? target;
+    const health = judge.healthCheck ? healthOf(c, judge) : "healthy";
+    return c.state !== "running" || health === "healthy" || health === "unhealthy";
+  };
+  const oldHealthKnown = own.filter((c) => c.specHash !== target.specHash).every(judged);
+  const rolloutWorld: RolloutWorld = { now: world.now, views, imagePresent: (ref) => world.images[ref], checkOutput: (id) => world.checkOutput[id], oldHealthKnown };
   const step = stepRolloutPass(rollout, target, previous, rolloutWorld, view.pollMs);
   const next = step.record;
   const outcome = rolloutOutcome(next.state);

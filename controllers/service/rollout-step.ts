@@ -9,9 +9,16 @@ export interface RolloutWorld {
   now: number;
   /** The service's containers with readiness (every revision). */
   views: readonly ReplicaView[];
-  imagePresent(ref: string): boolean;
+  /** Whether an image is on the target; undefined when this pass did not look. */
+  imagePresent(ref: string): boolean | undefined;
   /** The last output of a container's health check, to explain a failure. */
   checkOutput(containerId: string): string | undefined;
+  /**
+   * Whether the health of every running container of an older revision is
+   * known yet. Right after a start nothing has been probed: an old container
+   * that serves must not be taken for one that does not.
+   */
+  oldHealthKnown?: boolean;
 }
 
 /** The next step of a rollout: the record to write first, then the actions to carry out. */
@@ -40,6 +47,8 @@ export function stepRollout(record: RolloutRecord, target: DesiredService, previ
     case "building": {
       const present = world.imagePresent(target.image.ref);
       if (present) return next({ type: "IMAGE_READY" });
+      // Not looked at by this pass (it began the rollout): the next pass, which looks, decides.
+      if (present === undefined) return stay([], 0);
       if (!target.image.build && target.image.pullPolicy === "Never") {
         const why = target.specHash === context.manifestRevision ? "imagePullPolicy is Never; expected it built or loaded there first" : "built images are pruned beyond the newest five; expected the manifest reverted to that revision, so it is built again";
         return next({ type: "FAILED", failure: `image ${target.image.ref} of revision ${context.revision.slice(0, 12)} is not on DeploymentTarget/${target.target} (${why})` });
@@ -47,6 +56,7 @@ export function stepRollout(record: RolloutRecord, target: DesiredService, previ
       return stay(planImage(target.image, false), 0);
     }
     case "deploying": {
+      if (world.oldHealthKnown === false) return stay([], Math.min(pollMs, 100));
       const step = planRolloutStep(target, world.views, { replaceFailed: context.steps === 0 });
       if (step.failure) return next({ type: "FAILED", failure: explain(step.failure, target, world) });
       // Without a health check a started container is ready at once: look again soon rather than at the health poll.
@@ -71,7 +81,9 @@ export function stepRollout(record: RolloutRecord, target: DesiredService, previ
     case "rollingBack": {
       if (!previous) return next({ type: "ROLLBACK_FAILED", error: "the previous revision's spec is unknown" });
       const kept = world.views.some((c) => c.specHash === previous.specHash);
-      if (!world.imagePresent(previous.image.ref) && !kept) return next({ type: "ROLLBACK_FAILED", error: `image ${previous.image.ref} of revision ${previous.specHash.slice(0, 12)} is no longer on DeploymentTarget/${previous.target}` });
+      const present = world.imagePresent(previous.image.ref);
+      if (present === undefined && !kept) return stay([], 0); // this pass did not look; the next one does
+      if (!present && !kept) return next({ type: "ROLLBACK_FAILED", error: `image ${previous.image.ref} of revision ${previous.specHash.slice(0, 12)} is no longer on DeploymentTarget/${previous.target}` });
       return next({ type: "RESTORED", now: world.now }, planRestore(previous, world.views), pollMs);
     }
     case "verifyingRollback": {

@@ -73,6 +73,8 @@ function imagesToCheck(manifest: DesiredService, records: ServiceRecords, own: r
   const pin = records.pin?.manifestRevision === manifest.specHash ? records.pin : undefined;
   const wanted = pin ? at(pin.runRevision ?? undefined) : manifest;
   if (!wanted) return [];
+  // A rollout may begin (another revision recorded or running) or a slot may need a container: its image matters.
   const current = own.filter((c) => c.specHash === wanted.specHash && c.state !== "dead" && c.slot >= 0 && c.slot < wanted.replicas).length;
-  return current < wanted.replicas || records.deployed !== wanted.specHash ? [wanted.image.ref] : [];
+  const others = own.some((c) => c.specHash !== wanted.specHash && c.state === "running");
+  return current < wanted.replicas || others || records.deployed !== wanted.specHash ? [wanted.image.ref] : [];
 }
