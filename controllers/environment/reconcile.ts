@@ -18,6 +18,7 @@ export async function reconcileEnvironment(key: string, ctx: PassContext): Promi
   const name = key.slice("Environment/".length);
   const model = ctx.model();
   const desired = model.environments.get(name);
+  const hadOrphans = ctx.orphans(name).length > 0;
   const changes: Change[] = [];
   const plan: PlanChange[] = [];
   let pruneBlocked = false;
@@ -87,6 +88,8 @@ export async function reconcileEnvironment(key: string, ctx: PassContext): Promi
     dependents: desired ? [`Project/${desired.project}`] : [],
     plan,
     memo: { everHealthy: nowHealthy, adopted },
+    // Declared nowhere and left nowhere: nothing to keep a status for.
+    gone: !desired && !hadOrphans,
   };
 }
 

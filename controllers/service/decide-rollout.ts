@@ -42,7 +42,9 @@ export function continueRollout(rollout: RolloutRecord, view: RolloutView, write
     return { ...c, ready: done || isReady(c, judge, healthOf), completed: done, unhealthy: !!judge.healthCheck && healthOf(c, judge) === "unhealthy" };
   });
   const judged = (c: ObservedContainer) => {
-    const judge = at(c.specHash) ?? target;
+    // A container of a revision Berth has no spec of cannot be judged by any check: known, and never waited for.
+    const judge = at(c.specHash);
+    if (!judge) return true;
     const health = judge.healthCheck ? healthOf(c, judge) : "healthy";
     return c.state !== "running" || health === "healthy" || health === "unhealthy";
   };

@@ -787,3 +787,14 @@ describe("decideService: a rollout cleaning up when something newer is asked for
     expect(d.writes.begin).toBeUndefined();
   });
 });
+
+describe("decideService: a frozen service (failed without rollback) is still suspended", () => {
+  it("stops its running containers when its environment is suspended, though the pin holds its revision", () => {
+    const c = running(WEB1);
+    const frozen = pin({ manifestRevision: SUSPENDED.specHash, runRevision: null, reason: "rollout failed: x" });
+    const d = decide(SUSPENDED, world({ containers: [c] }), records({ pin: frozen, deployed: WEB1.specHash, hasHistory: true, at: atOf(SUSPENDED, WEB1) }));
+    expect(d.actions.filter((a) => a.type === "stop").map((a) => (a as { id: string }).id)).toEqual([c.id]);
+    expect(d.facts.held).toContain("rollout failed: x");
+    expect(d.facts.converged).toBe(false);
+  });
+});

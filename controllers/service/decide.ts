@@ -53,7 +53,9 @@ export function decideService(key: string, manifest: DesiredService | undefined,
   if (wanted === null) {
     // A failed rollout without a rollback: the containers stay as they are for inspection, nothing is retried.
     const held = `${pin!.reason}; Berth waits for a new revision of the container spec in the manifests or berth rollout retry`;
-    return { actions: [probe(manifest, network, own, at)], writes, facts: { ...serviceFacts.of(manifest, own, healthOf, true, undefined, undefined), held } };
+    // Suspending or scaling to zero still applies: neither is part of the revision the pin holds.
+    const stops = manifest.suspended || manifest.replicas === 0 ? planService(manifest, own) : [];
+    return { actions: [...stops, probe(manifest, network, own, at)], writes, facts: { ...serviceFacts.of(manifest, own, healthOf, stops.length === 0, undefined, stops.length ? 200 : undefined), held, ...(stops.length ? { changed: true } : {}) }, change: steadyChange(resource, stops, 0, manifest.replicas) };
   }
   const desired = at(wanted);
   if (!desired) return { actions: [], writes, facts: serviceFacts.none("revision spec unknown"), error: { message: `revision ${wanted.slice(0, 12)} of ${key} was never rolled out by Berth, so its spec is unknown; expected a revision from berth history`, terminal: true, retry: false } };

@@ -9,6 +9,7 @@ import { servicePhase } from "./phase.ts";
 import { closeInterruptedRollouts, loadServiceRecords, readRolloutRecord, ROLLOUT_MACHINE, writeServiceRecords } from "./records.ts";
 import { rolloutOutcome, type RolloutRecord } from "./rollout-machine.ts";
 import { observeService } from "./world.ts";
+import type { Pin } from "./pins.ts";
 
 /**
  * One pass over one Service of one Environment: read the records, observe
@@ -45,10 +46,10 @@ export async function reconcileService(key: string, ctx: PassContext): Promise<P
       await act();
     }
   }
-  return resultOf(model, manifest, decision, world, changes);
+  return resultOf(model, manifest, decision, world, changes, records.pin?.manifestRevision === manifest?.specHash ? records.pin : undefined);
 }
 
-function resultOf(model: DesiredModel, manifest: DesiredService | undefined, decision: ServiceDecision, world: ServiceWorld | undefined, changes: PassResult["changes"]): PassResult {
+function resultOf(model: DesiredModel, manifest: DesiredService | undefined, decision: ServiceDecision, world: ServiceWorld | undefined, changes: PassResult["changes"], pin: Pin | undefined): PassResult {
   const { facts, error } = decision;
   const phase = servicePhase(facts, error?.message);
   // A service held on another revision serves, but not what its manifest asks for: only a new revision or a retry changes that.
@@ -67,7 +68,8 @@ function resultOf(model: DesiredModel, manifest: DesiredService | undefined, dec
     changes,
     requeueAfterMs: facts.requeueAfterMs,
     // Scaling and suspending change what Docker should look like without changing the container spec.
-    specHash: manifest ? hashOf({ spec: manifest.specHash, replicas: manifest.replicas, suspended: manifest.suspended }) : "absent",
+    // A pin (an operator's rollback or retry) changes what it converges toward too: its rollout is not drift.
+    specHash: manifest ? hashOf({ spec: manifest.specHash, replicas: manifest.replicas, suspended: manifest.suspended, pin: pin?.runRevision ?? null, reason: pin?.reason ?? null }) : "absent",
     running: facts.running,
     desired: facts.desired,
     containerSpec: manifest?.specHash,
@@ -109,13 +111,18 @@ function emptyWorld(now: number): ServiceWorld {
 }
 
 /** Before the first pass: rollouts a previous run left are resumed from their records; rows a crash left open are closed. */
-async function resumeRollouts(ctx: PassContext): Promise<void> {
+async function resumeRollouts(ctx: PassContext): Promise<string[]> {
   const closed = await closeInterruptedRollouts(ctx.store);
   if (closed) ctx.log.warn("interrupted rollouts closed as failed", { count: closed });
+  const remembered = new Set((await ctx.store.pins.list()).map((p) => p.service));
   for (const { snapshot } of await ctx.store.snapshots.list(ROLLOUT_MACHINE)) {
     const record = readRolloutRecord(snapshot);
-    if (record) ctx.log.info("rollout resumed", { service: record.context.key, revision: record.context.revision.slice(0, 12), state: record.state });
+    if (!record) continue;
+    remembered.add(record.context.key);
+    ctx.log.info("rollout resumed", { service: record.context.key, revision: record.context.revision.slice(0, 12), state: record.state });
   }
+  // A service removed while no daemon ran still has its record or pin: one pass ends them.
+  return [...remembered].filter((key) => !ctx.model().services.has(key));
 }
 
 export const serviceController: Controller = {

@@ -87,11 +87,16 @@ export async function writeServiceRecords(key: string, writes: RecordWrites, wri
   if (writes.begin) {
     const { image, spec, ...input } = writes.begin;
     await store.revisions.save(key, input.revision, spec);
-    deploymentId = await store.deployments.start({ service: key, revision: input.revision, image, manifestRevision: writer.manifestCommit, previousRevision: input.previous, trigger: input.trigger, status: "in_progress" });
+    // A pass that opened the row but failed before its record was saved left it open: the retry takes it over.
+    const open = await store.deployments.latest(key);
+    deploymentId =
+      open && open.revision === input.revision && (open.status === "in_progress" || open.status === "pending")
+        ? open.id
+        : await store.deployments.start({ service: key, revision: input.revision, image, manifestRevision: writer.manifestCommit, previousRevision: input.previous, trigger: input.trigger, status: "in_progress" });
   }
   // A rollout begun this pass gets its row's id now.
   const own = (record: RolloutRecord): RolloutRecord => (deploymentId !== undefined && record.context.deploymentId === NEW_DEPLOYMENT ? { ...record, context: { ...record.context, deploymentId } } : record);
-  if (writes.rollout) await store.snapshots.save(rolloutRecordId(key), ROLLOUT_MACHINE, JSON.parse(redact(JSON.stringify(own(writes.rollout)))) as unknown);
+  if (writes.rollout) await store.snapshots.save(rolloutRecordId(key), ROLLOUT_MACHINE, masked(own(writes.rollout), redact));
   if (writes.finish) {
     const { deploymentId: id, error, ...outcome } = writes.finish;
     await store.deployments.finish(id === NEW_DEPLOYMENT && deploymentId !== undefined ? deploymentId : id, { ...outcome, error: error === undefined ? undefined : redact(error) });
@@ -100,6 +105,12 @@ export async function writeServiceRecords(key: string, writes: RecordWrites, wri
   else if (writes.pin) await store.pins.set({ ...writes.pin, reason: redact(writes.pin.reason) });
   if (writes.rollout === null) await store.snapshots.remove(rolloutRecordId(key));
   for (const record of writes.passed ?? []) writer.onRollout?.(own(record), record.state);
+}
+
+/** A record as stored: its free text (a check's output, a Docker error) with secret values masked; the rest is Berth's own. */
+function masked(record: RolloutRecord, redact: (text: string) => string): RolloutRecord {
+  const { failure, rollbackError } = record.context;
+  return { ...record, context: { ...record.context, failure: failure === undefined ? undefined : redact(failure), rollbackError: rollbackError === undefined ? undefined : redact(rollbackError) } };
 }
 
 /**

@@ -126,6 +126,6 @@ export interface Controller {
   reconcile(key: string, ctx: PassContext): Promise<PassResult>;
   /** The target a key's pass needs connected (undefined: none). */
   targetOf(key: string, ctx: PassContext): string | undefined;
-  /** Recovers what a crash left (once, before the first pass). */
-  start?(ctx: PassContext): Promise<void>;
+  /** Recovers what a crash left (once, before the first pass); returns keys to queue besides the declared ones. */
+  start?(ctx: PassContext): Promise<string[] | void>;
 }

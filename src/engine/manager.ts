@@ -115,6 +115,7 @@ export class Manager {
     this.options.observer?.desiredChanged?.(state, this.model);
     // An environment that left the manifests, or moved, leaves a copy behind to prune now, not at the next resync.
     this.orphans.modelChanged(previous, this.model);
+    for (const name of previous.projects.keys()) if (!this.model.projects.has(name)) this.runner.forget(`Project/${name}`);
     // A removed service is queued once more: its pass ends its rollout, drops its pin and stops its probes.
     for (const key of previous.services.keys()) if (!this.model.services.has(key)) this.runner.queue.add(key);
     this.targets.sync(this.model.targets);
@@ -125,7 +126,8 @@ export class Manager {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    for (const controller of this.options.controllers) await controller.start?.(this.context());
+    // Keys a controller remembers but no manifest declares (removed while no daemon ran) get one pass to end them.
+    for (const controller of this.options.controllers) for (const key of (await controller.start?.(this.context())) ?? []) this.runner.queue.add(key);
     this.runner.start();
     this.resyncTimer = setInterval(() => void this.resync(), this.resyncMs);
     this.resyncTimer.unref();
@@ -217,9 +219,13 @@ export class Manager {
    */
   async settle(options: { timeoutMs: number; ready: boolean }): Promise<{ ok: boolean; pending: ResourceStatus[] }> {
     const deadline = Date.now() + options.timeoutMs;
+    const dependenciesOf = (s: ResourceStatus) => {
+      const service = s.kind === "Service" ? this.model.services.get(`Service/${s.name}`) : undefined;
+      return service ? service.dependsOn.map((d) => serviceKey(service.environment, d.service)) : [];
+    };
     const targetOf = (s: ResourceStatus) => this.runner.controllerOf(`${s.kind}/${s.name}`)?.targetOf(`${s.kind}/${s.name}`, this.context()) ?? "";
     for (;;) {
-      const { pending, failed } = settleState({ statuses: this.status(), failures: this.runner.failures(), targetOf, ready: options.ready });
+      const { pending, failed } = settleState({ statuses: this.status(), failures: this.runner.failures(), targetOf, ready: options.ready, dependenciesOf });
       if (pending.length === 0 && !this.runner.queue.busy) return { ok: failed.length === 0, pending: failed };
       if (Date.now() > deadline) return { ok: false, pending: [...failed, ...pending] };
       await new Promise((r) => setTimeout(r, 100));

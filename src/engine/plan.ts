@@ -27,8 +27,8 @@ export async function planPass(runner: Runner, ctx: PassContext, keys: readonly 
     try {
       const pass = await runner.once(key, ctx);
       result.changes.push(...pass.plan);
-      // Held on another revision is what the operator asked for, not a failure to plan.
-      if (pass.error && pass.error.terminal && !pass.plan.length) result.errors.push({ resource: key, message: pass.error.message });
+      // Any error the pass met is one the plan cannot see past (a held revision is not an error).
+      if (pass.error && !pass.plan.length) result.errors.push({ resource: key, message: pass.error.message });
     } catch (error) {
       result.errors.push({ resource: key, message: messageOf(error) });
     }

@@ -6,6 +6,8 @@ export interface SettleView {
   /** Key -> reason of its last terminal failure. */
   failures: ReadonlyMap<string, string>;
   targetOf(status: ResourceStatus): string;
+  /** The keys a resource waits for before it may start (a service's dependsOn). */
+  dependenciesOf?(status: ResourceStatus): string[];
   /** Also wait for every service to be ready, not only converged. */
   ready: boolean;
 }
@@ -25,7 +27,15 @@ export function settleState(view: SettleView): { pending: ResourceStatus[]; fail
   const environmentOf = (s: ResourceStatus) => s.name.split("/")[0]!;
   const heldEnvironments = new Set(stuck.filter((s) => s.kind === "Service").map(environmentOf));
   const stuckEnvironments = new Set(stuck.filter((s) => s.kind === "Environment").map((s) => s.name));
-  const waitingOnStuck = (s: ResourceStatus) => (s.kind === "Environment" && heldEnvironments.has(s.name)) || (s.kind === "Service" && stuckEnvironments.has(environmentOf(s)));
+  const stuckKeys = new Set(stuck.map(key));
+  const waitingOnStuck = (s: ResourceStatus, seen = new Set<string>()): boolean => {
+    if (seen.has(key(s))) return false;
+    seen.add(key(s));
+    if (s.kind === "Environment") return heldEnvironments.has(s.name);
+    if (stuckEnvironments.has(environmentOf(s))) return true;
+    // A dependent waits for its dependency: one that cannot get further holds it too (and its own dependents).
+    return (view.dependenciesOf?.(s) ?? []).some((d) => stuckKeys.has(d) || waitingOnStuck(keyed.find((k) => key(k) === d) ?? s, seen));
+  };
   const pending = keyed.filter((s) => !stuck.includes(s) && !waitingOnStuck(s) && (!s.converged || (view.ready && !s.ready)));
   const named = stuck.map((s) => (s.error ? s : { ...s, error: failures.get(key(s)), message: failures.get(key(s)) ?? s.message }));
   return { pending, failed: [...statuses.filter((s) => s.kind === "DeploymentTarget" && down.has(s.name)), ...named] };
