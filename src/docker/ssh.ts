@@ -82,7 +82,14 @@ export class SshTunnel {
   connection(): Promise<Client> {
     if (this.closed) return Promise.reject(new SshConnectError(`DeploymentTarget/${this.options.target}: connection closed`));
     if (!this.ready && this.lastError && Date.now() < this.retryAt) return Promise.reject(this.lastError);
-    this.ready ??= this.open();
+    if (!this.ready) {
+      const attempt = this.open();
+      this.ready = attempt;
+      // A failed attempt is never kept: the next call (after the fail-fast window) dials again, with the key file as it is then.
+      attempt.catch(() => {
+        if (this.ready === attempt) this.ready = undefined;
+      });
+    }
     return this.ready;
   }
 
@@ -162,7 +169,7 @@ export class SshTunnel {
     const { target, host, port, user } = this.options;
     const expected = expectedFingerprint(this.options.hostKey);
     let mismatch: HostKeyMismatchError | undefined;
-    const attempt = new Promise<Client>((resolve, reject) => {
+    return new Promise<Client>((resolve, reject) => {
       const client = new Client();
       this.client = client;
       let connected = false;
@@ -171,7 +178,6 @@ export class SshTunnel {
         if (failed) return;
         failed = true;
         if (this.client === client) this.client = undefined;
-        if (this.ready === attempt) this.ready = undefined;
         this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 1_000), 10_000);
         this.retryAt = Date.now() + this.backoffMs;
         this.lastError = error;
@@ -188,13 +194,14 @@ export class SshTunnel {
         this.lastError = undefined;
         resolve(client);
       });
-      client.on("error", (error) => fail(mismatch ?? new SshConnectError(`DeploymentTarget/${target}: ssh ${user}@${host}:${port}: ${error.message}${authHint(error.message)}`, { cause: error })));
+      client.on("error", (error) => fail(mismatch ?? new SshConnectError(`DeploymentTarget/${target}: ${describeSshError(error, user, host, port)}`, { cause: error })));
       client.on("close", () => {
         if (!connected) return fail(mismatch ?? new SshConnectError(`DeploymentTarget/${target}: ssh ${user}@${host}:${port}: connection closed before it was ready`));
         for (const stream of this.channels.get(client) ?? []) stream.destroy(new SshConnectError(`DeploymentTarget/${target}: connection to ${host} lost`));
         this.channels.delete(client);
         if (this.client === client) this.client = undefined;
-        if (this.ready === attempt) this.ready = undefined;
+        // The connection this promise resolved to is gone: the next call opens another.
+        if (this.ready && this.client === undefined) this.ready = undefined;
       });
       try {
         client.connect({
@@ -215,10 +222,12 @@ export class SshTunnel {
           ...this.credentials(),
         } as ConnectConfig);
       } catch (error) {
-        fail(error instanceof SshConnectError ? error : new SshConnectError(`DeploymentTarget/${target}: ${error instanceof Error ? error.message : error}${this.options.passphrase === undefined ? "; if the key is encrypted, name the variable holding its passphrase in spec.ssh.passphraseFromEnv and set it in the daemon's environment" : ""}`, { cause: error }));
+        const why = error instanceof Error ? error.message : String(error);
+        const encrypted = this.options.passphrase === undefined ? "; if the key is encrypted, name the variable holding its passphrase in spec.ssh.passphraseFromEnv and set it in the daemon's environment" : "";
+        const file = this.options.identityFile ? `identity file ${this.options.identityFile} cannot be used (${why}); check spec.ssh.identityFile${encrypted}` : `${why}${encrypted}`;
+        fail(error instanceof SshConnectError ? error : new SshConnectError(`DeploymentTarget/${target}: ${file}`, { cause: error }));
       }
     });
-    return attempt;
   }
 
   private credentials(): Partial<ConnectConfig> {
@@ -235,9 +244,13 @@ export class SshTunnel {
   }
 }
 
-/** What to check when the server turned the login down. */
-function authHint(message: string): string {
-  return /authentication methods failed/i.test(message) ? "; expected the key in the user's authorized_keys on the host" : "";
+/** What failed, and what to do, for each way an SSH connection fails. */
+function describeSshError(error: Error & { code?: string; level?: string }, user: string, host: string, port: number): string {
+  if (/authentication methods failed/i.test(error.message)) return `authentication failed for ${user}@${host} (publickey): check spec.ssh.identityFile, and that its public key is in ~${user}/.ssh/authorized_keys on the host`;
+  if (error.code === "ECONNREFUSED") return `ssh ${user}@${host}:${port}: connection refused: nothing listens there; check spec.ssh.host and spec.ssh.port, and that sshd runs`;
+  if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN") return `ssh ${user}@${host}:${port}: host name ${host} does not resolve; check spec.ssh.host`;
+  if (error.code === "ETIMEDOUT" || /timed out/i.test(error.message)) return `ssh ${user}@${host}:${port}: no answer in time (${error.message}); check that the host is up and a firewall lets port ${port} through`;
+  return `ssh ${user}@${host}:${port}: ${error.message}`;
 }
 
 /** ssh2 algorithm names for a pinned key line's type; undefined for a bare fingerprint (any type may match). */

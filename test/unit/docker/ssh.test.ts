@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -62,5 +63,38 @@ describe("SshTunnel connections", () => {
     const t = tunnel(1);
     t.close();
     await expect(t.connection()).rejects.toThrow("connection closed");
+  });
+});
+
+describe("SshTunnel credentials", () => {
+  it("names a key it cannot use, and recovers without a restart once the key file is fixed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "berth-key-"));
+    const key = join(dir, "id");
+    try {
+      writeFileSync(key, "this is not a private key\n", { mode: 0o600 });
+      // Nothing listens here: once the key is usable, the next attempt fails at the connection instead.
+      const closed = await new Promise<number>((resolve) => {
+        const s = createServer();
+        s.listen(0, "127.0.0.1", () => {
+          const { port } = s.address() as { port: number };
+          s.close(() => resolve(port));
+        });
+      });
+      const t = new SshTunnel({ target: "t", host: "127.0.0.1", port: closed, user: "deploy", identityFile: key, hostKey: `SHA256:${"A".repeat(43)}`, remoteSocket: "/var/run/docker.sock" });
+      const first = (await t.connection().catch((e: Error) => e)) as Error;
+      expect(first.message).not.toMatch(/before initialization/);
+      expect(first.message).toMatch(new RegExp(`identity file ${key.replace(/[/.]/g, "\\$&")}`));
+      expect(first.message).toMatch(/spec\.ssh\.identityFile/);
+
+      const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+      writeFileSync(key, privateKey, { mode: 0o600 });
+      await new Promise((r) => setTimeout(r, 1_100)); // the fail-fast window after a failed connect
+      const second = (await t.connection().catch((e: Error) => e)) as Error;
+      expect(second.message).toMatch(/refused|ECONNREFUSED/i);
+      expect(second.message).toMatch(/sshd/);
+      t.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
