@@ -56,8 +56,10 @@ export class ResourceRepository {
         await this.db.insert(resources).values({ key: row.key, kind: row.kind, name: row.name, generation: 1, phase: "Pending", ...values }).onConflictDoNothing();
         return;
       }
-      if (current.specHash === row.specHash && current.revision === values.revision && current.sourceFile === values.sourceFile) return;
-      const generation = current.specHash === row.specHash ? current.generation : current.generation + 1;
+      const sameSpec = current.specHash === row.specHash && current.spec === values.spec;
+      if (sameSpec && current.revision === values.revision && current.sourceFile === values.sourceFile) return;
+      // Any change of the spec is a new generation (as in Kubernetes), also one that leaves the container revision alone.
+      const generation = sameSpec ? current.generation : current.generation + 1;
       return this.update(current, { ...values, generation });
     });
   }
