@@ -1,6 +1,7 @@
 // Longer than our usual file: the Driver interface and its one Docker implementation stay together, so
 // every engine call visibly goes through the same timed, audited `call` path (and nowhere else).
 import type { Readable } from "node:stream";
+import { pack as packContext } from "tar-fs";
 import type Docker from "dockerode";
 import type { Dialer } from "./dial.ts";
 
@@ -330,8 +331,19 @@ export class DockerDriver implements Driver {
     await this.call(
       "image.build",
       async () => {
-        const stream = (await this.docker.buildImage(context, options)) as Readable;
-        await followProgress(this.docker, stream);
+        // The context is packed here, not inside dockerode, so that a file that vanishes (or cannot be read) fails this
+        // build instead of throwing where nothing listens; symlinks are packed as symlinks, never followed.
+        const abort = new AbortController();
+        const tar = packContext(context.context, { entries: context.src });
+        const packing = new Promise<never>((_, reject) =>
+          tar.once("error", (error: Error) => {
+            abort.abort();
+            reject(new Error(`build context ${context.context} changed while it was sent (${error.message}); expected it to stay as it was until the build starts`, { cause: error }));
+          }),
+        );
+        packing.catch(() => {});
+        const stream = (await Promise.race([this.docker.buildImage(tar as unknown as NodeJS.ReadableStream, { ...options, abortSignal: abort.signal }), packing])) as Readable;
+        await Promise.race([followProgress(this.docker, stream), packing]);
       },
       { mutating: true, object: String(options.t), reason },
     );

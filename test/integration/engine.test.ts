@@ -48,3 +48,27 @@ describe("test engine", () => {
     expect(await fetchWithRetry(`http://127.0.0.1:${port}/`, Date.now() + 10_000)).toBe(TEST_PAGE);
   });
 });
+
+describe("image builds through the driver", () => {
+  it("fail, without taking the process down, when a context file vanishes before it is sent; symlinks are sent as symlinks", async () => {
+    const { mkdtempSync, rmSync, writeFileSync, symlinkSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { DockerDriver } = await import("../../src/docker/driver.ts");
+    const dir = mkdtempSync(join(tmpdir(), "berth-build-"));
+    const tag = `berth-test/vanish:${randomBytes(3).toString("hex")}`;
+    try {
+      writeFileSync(join(dir, "Dockerfile"), "FROM berth-test/busybox:1\nCOPY . /ctx/\nRUN test -L /ctx/link\n");
+      symlinkSync("/etc/hostname", join(dir, "link"));
+      const driver = new DockerDriver("test", docker);
+      // A file the model listed, gone by the time the build packs it.
+      await expect(driver.buildImage({ context: dir, src: ["Dockerfile", "link", "vanished.txt"] }, { t: tag }, "test")).rejects.toThrow(/changed while it was sent/);
+      // The same context as it is now builds, with the link kept as a link (the RUN step checks it).
+      await driver.buildImage({ context: dir, src: ["Dockerfile", "link"] }, { t: tag }, "test");
+      expect((await docker.getImage(tag).inspect()).RepoTags).toContain(tag);
+    } finally {
+      await docker.getImage(tag).remove().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
