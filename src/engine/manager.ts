@@ -67,7 +67,7 @@ export class Manager {
       if (!changed) return;
       options.log.info("health changed", { service: key, container: container.slice(0, 12), status, output: result.output });
       this.enqueueWithDependents(key);
-    });
+    }, { redact: (text) => options.redactor.redact(text) });
     this.targets = options.targets({
       connect: options.connect,
       watchEvents: options.watchEvents !== false,

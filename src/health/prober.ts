@@ -4,6 +4,7 @@ import type { ContainerHealth, ObservedContainer } from "../docker/observe.ts";
 import { directDialer, type Dialer } from "../docker/dial.ts";
 import type { HealthCheck } from "../manifests/types.ts";
 import { durationMs } from "../desired/units.ts";
+import { redactThenTruncate } from "../log/logger.ts";
 import { describeCheck } from "./describe.ts";
 
 export { describeCheck };
@@ -15,9 +16,19 @@ export interface ProbeResult {
   status?: number;
   /** Exit code for exec checks. */
   exitCode?: number;
+  /**
+   * What the check said. As the prober reports and keeps it: secrets masked,
+   * then cut to OUTPUT_MAX characters. probeOnce alone returns it whole and unmasked.
+   */
   output: string;
   responseMs: number;
 }
+
+/** How much of what a check said is kept, after masking. */
+export const OUTPUT_MAX = 300;
+
+/** Masks the secrets in a text (the daemon's redactor). */
+export type Redact = (text: string) => string;
 
 /** One HTTP request over an already open stream; the body is read up to 64 KiB. */
 function httpOver(stream: Duplex, address: string, port: number, method: string, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
@@ -49,7 +60,10 @@ function httpOver(stream: Duplex, address: string, port: number, method: string,
 }
 
 
-/** Runs one http or tcp check against an address. */
+/**
+ * Runs one http or tcp check against an address. The output holds the whole
+ * body read (up to 64 KiB), unmasked: whoever shows it masks it, then cuts it.
+ */
 export async function probeOnce(check: HealthCheck, address: string, dial: Dialer = directDialer): Promise<ProbeResult> {
   const timeoutMs = durationMs(check.timeout);
   const started = performance.now();
@@ -66,9 +80,8 @@ export async function probeOnce(check: HealthCheck, address: string, dial: Diale
     const statusOk = http.expectStatus !== undefined ? response.status === http.expectStatus : response.status >= 200 && response.status < 400;
     const body = http.method === "HEAD" ? "" : response.body;
     const bodyOk = !http.bodyPattern || new RegExp(http.bodyPattern).test(body);
-    const excerpt = body.slice(0, 200);
     const why = !statusOk ? `status ${response.status}${http.expectStatus ? `, expected ${http.expectStatus}` : ""}` : !bodyOk ? `body does not match /${http.bodyPattern}/` : `status ${response.status}`;
-    return { ok: statusOk && bodyOk, status: response.status, output: `${why}: ${excerpt}`.trim(), responseMs: elapsed() };
+    return { ok: statusOk && bodyOk, status: response.status, output: `${why}: ${body}`.trim(), responseMs: elapsed() };
   } catch (error) {
     return { ok: false, output: error instanceof Error ? (error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message) : String(error), responseMs: elapsed() };
   }
@@ -106,8 +119,18 @@ export type CheckOf = HealthCheck | undefined | ((container: ObservedContainer) 
 export class HealthProber {
   private readonly tracked = new Map<string, Tracked>();
 
-  /** `onResult` hears every probe; `changed` says whether the container's health status moved. */
-  constructor(private readonly onResult: (serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean) => void, private readonly dial: Dialer = directDialer) {}
+  private readonly dial: Dialer;
+  private readonly redact: Redact;
+
+  /**
+   * `onResult` hears every probe; `changed` says whether the container's health status moved.
+   * `redact` masks what each check said before it is cut, kept or reported: a secret crossing
+   * the cut would otherwise be kept, and shown, in part.
+   */
+  constructor(private readonly onResult: (serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean) => void, options: { redact: Redact; dial?: Dialer }) {
+    this.dial = options.dial ?? directDialer;
+    this.redact = options.redact;
+  }
 
   /** Sets the containers probed for one service; containers no longer listed stop being probed. */
   track(serviceKey: string, check: CheckOf, network: string, containers: readonly ObservedContainer[], healthLog?: HealthLogReader, dial?: Dialer): void {
@@ -143,7 +166,8 @@ export class HealthProber {
   /** The latest failing result among a service's containers, with the check it came from: why a rollout waits. */
   lastFailure(serviceKey: string): string | undefined {
     for (const entry of this.tracked.values()) {
-      if (entry.serviceKey === serviceKey && entry.last && !entry.last.ok) return `health check ${describeCheck(entry.check)} last said: ${entry.last.output.slice(0, 300)}`;
+      // The output is masked and cut already; the check's command may hold a secret too.
+      if (entry.serviceKey === serviceKey && entry.last && !entry.last.ok) return this.redact(`health check ${describeCheck(entry.check)} last said: ${entry.last.output}`);
     }
     return undefined;
   }
@@ -167,7 +191,8 @@ export class HealthProber {
     entry.timer = setTimeout(async () => {
       const results = entry.healthLog ? await this.readLog(id, entry) : [await probeOnce(entry.check, entry.address, entry.dial ?? this.dial)];
       if (this.tracked.get(id) !== entry) return; // untracked while probing
-      for (const result of results) this.apply(id, entry, result);
+      // Masked whole, then cut: nothing downstream sees what a check said unmasked.
+      for (const result of results) this.apply(id, entry, { ...result, output: redactThenTruncate(this.redact, result.output, OUTPUT_MAX) });
       this.schedule(id, entry, durationMs(entry.status === "starting" ? "1s" : entry.check.interval));
     }, delayMs);
     entry.timer.unref();
@@ -187,14 +212,14 @@ export class HealthProber {
     this.onResult(entry.serviceKey, id, entry.status, result, entry.status !== before);
   }
 
-  /** The exec results Docker recorded since the last read. */
+  /** The exec results Docker recorded since the last read, as Docker kept them (masked and cut by the caller). */
   private async readLog(id: string, entry: Tracked): Promise<ProbeResult[]> {
     try {
       const log = await entry.healthLog!(id);
       // By identity, not by comparing times: Docker writes them in its local zone, which may change offset.
       const fresh = log.filter((r) => !entry.seen?.has(r.start));
       entry.seen = new Set(log.map((r) => r.start));
-      return fresh.map((r) => ({ ok: r.exitCode === 0, exitCode: r.exitCode, output: `exit ${r.exitCode}: ${r.output.trim().slice(0, 300)}`, responseMs: 0 }));
+      return fresh.map((r) => ({ ok: r.exitCode === 0, exitCode: r.exitCode, output: `exit ${r.exitCode}: ${r.output.trim()}`, responseMs: 0 }));
     } catch {
       return []; // the container went away; its service's next reconcile untracks it
     }

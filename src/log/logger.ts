@@ -16,11 +16,49 @@ const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error:
 export const MASK = "***";
 
 /**
+ * Secrets at least this long are masked wherever they occur, inside words too.
+ * Shorter ones are too likely to be part of ordinary words and numbers: masking
+ * every occurrence ("con***", "la***", "***ing" for "test") would both shred the
+ * text and show the value by where the masks fall. Validation warns about them.
+ */
+export const SUBSTRING_SECRET_MIN = 6;
+
+/** What may follow a value that ends where an assignment's value ends. */
+const VALUE_END = "(?=$|[\\s,;&|)\\]}>\"'`@]|\\.(?:\\s|$))";
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+
+/**
+ * Where a secret under SUBSTRING_SECRET_MIN characters is masked: only where it
+ * stands as a whole value, never as part of a word, so a mask says no more than
+ * "this value is a secret":
+ * - a whole line (or the whole text, e.g. one log field): `\n x9q \n`;
+ * - a whole quoted string, as in JSON: `"x9q"`, `'x9q'`;
+ * - a whole assignment value, after `=` or `:` and up to the value's end:
+ *   `PIN=x9q`, `pin: x9q`, `user:x9q@host`, `PIN=x9q.` (end of sentence).
+ * The same value in running text ("test" in "unit test ok") is left alone.
+ */
+function wholeValuePattern(secret: string): RegExp {
+  const value = escapeRegExp(secret);
+  return new RegExp([`(?<=^[ \\t]*)${value}(?=[ \\t\\r]*$)`, `(?<=(["'\\x60]))${value}(?=\\1)`, `(?<=[=:][ \\t]*)${value}${VALUE_END}`].join("|"), "gm");
+}
+
+/**
  * Replaces every known secret value inside a text with ***. Every sink Berth
- * writes to (logs, events, status, plan output) passes text through one of these.
+ * writes to (logs, events, rows, status, plan output) passes text through one
+ * of these, whole: a text is masked before it is cut ({@link redactThenTruncate}),
+ * never after, or a secret crossing the cut would be kept in part.
+ *
+ * Secrets of SUBSTRING_SECRET_MIN characters or more are masked wherever they
+ * occur; shorter ones only where they stand as a whole value (see
+ * wholeValuePattern). Every occurrence of every secret is found in the text as
+ * given, then each run of overlapping or adjacent occurrences becomes one mask:
+ * overlapping secrets leave no part of either, and a secret containing another
+ * is masked whole whatever their order.
  */
 export class Redactor {
-  private secrets: string[] = [];
+  private long: string[] = [];
+  private short: RegExp[] = [];
   /** Secrets of Berth itself (the API token), masked whatever the manifests hold. */
   private readonly own = new Set<string>();
   private manifest: Iterable<string> = [];
@@ -28,8 +66,10 @@ export class Redactor {
   /** Sets the secret values currently in use (from env files, the daemon's environment, or marked secret). */
   setSecrets(values: Iterable<string>): void {
     this.manifest = [...values];
-    // Longest first, so a secret containing another is masked whole; very short values would mask noise.
-    this.secrets = [...new Set([...this.manifest, ...this.own])].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
+    // Blank values are never masked: masking spaces or line breaks would only mangle the text.
+    const all = [...new Set([...this.manifest, ...this.own])].filter((v) => v.trim() !== "");
+    this.long = all.filter((v) => v.length >= SUBSTRING_SECRET_MIN);
+    this.short = all.filter((v) => v.length < SUBSTRING_SECRET_MIN).map(wholeValuePattern);
   }
 
   /** Adds a secret that stays masked across manifest changes. */
@@ -39,10 +79,53 @@ export class Redactor {
   }
 
   redact(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(MASK);
-    return out;
+    const spans: [number, number][] = [];
+    for (const secret of this.long) {
+      for (let at = text.indexOf(secret); at >= 0; at = text.indexOf(secret, at + 1)) spans.push([at, at + secret.length]);
+    }
+    for (const pattern of this.short) {
+      for (const match of text.matchAll(pattern)) spans.push([match.index, match.index + match[0].length]);
+    }
+    if (spans.length === 0) return text;
+    spans.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+    let out = "";
+    let from = 0;
+    for (let i = 0; i < spans.length; ) {
+      const start = spans[i]![0];
+      let end = spans[i]![1];
+      // One mask for a run of overlapping or touching occurrences: no part of any is left between masks.
+      for (i++; i < spans.length && spans[i]![0] <= end; i++) end = Math.max(end, spans[i]![1]);
+      out += text.slice(from, start) + MASK;
+      from = end;
+    }
+    return out + text.slice(from);
   }
+
+  /** Masks the whole text, then cuts it to at most `max` characters. */
+  redactThenTruncate(text: string, max: number): string {
+    return redactThenTruncate((t) => this.redact(t), text, max);
+  }
+}
+
+/**
+ * Masks `text` whole with `redact`, then cuts it to at most `max` characters:
+ * the only way a text that may hold secrets is ever shortened. Cutting first
+ * would keep the start of a secret crossing the cut, unmasked. The cut is
+ * masked again: what is left at its end may now stand as a whole short value.
+ */
+export function redactThenTruncate(redact: (text: string) => string, text: string, max: number): string {
+  const masked = redact(text);
+  if (masked.length <= max) return masked;
+  let cut = redact(cutAt(masked, max));
+  if (cut.length > max) cut = cutAt(cut, max);
+  return cut;
+}
+
+/** The first `max` UTF-16 units, without leaving half of a surrogate pair at the end. */
+function cutAt(text: string, max: number): string {
+  const cut = text.slice(0, max);
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }
 
 export interface LoggerOptions {

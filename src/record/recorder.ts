@@ -188,7 +188,8 @@ export class Recorder implements ManagerObserver {
   /** Every result of every check becomes a health_results row; only changes become events. */
   healthProbed(serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean): void {
     const check = this.model?.services.get(serviceKey)?.healthCheck;
-    const redact = (text: string) => this.options.redactor.redact(text);
+    // Masked whole, then cut: a secret crossing a cut must not be kept in part.
+    const excerpt = (max: number) => this.options.redactor.redactThenTruncate(result.output, max);
     this.pendingHealth.push({
       instance: containerId.slice(0, 12),
       service: serviceKey,
@@ -197,13 +198,13 @@ export class Recorder implements ManagerObserver {
       checkType: check?.exec ? "exec" : check?.http ? "http" : "tcp",
       httpStatus: result.status ?? null,
       exitCode: result.exitCode ?? null,
-      output: redact(result.output.slice(0, 500)),
+      output: excerpt(500),
       responseMs: result.responseMs,
-      error: result.ok ? null : redact(result.output.slice(0, 200)),
+      error: result.ok ? null : excerpt(200),
     });
     // Batched: one insert per burst of results, not one per probe.
     if (this.pendingHealth.length === 1) queueMicrotask(() => this.write("health_results", () => this.options.store.health.insert(this.pendingHealth.splice(0))));
-    if (changed) this.event(status === "unhealthy" ? "Warning" : "Normal", status === "healthy" ? "Healthy" : status === "unhealthy" ? "Unhealthy" : "HealthStarting", `container ${containerId.slice(0, 12)}: ${result.output.slice(0, 200)}`, "Service", serviceKey.slice("Service/".length));
+    if (changed) this.event(status === "unhealthy" ? "Warning" : "Normal", status === "healthy" ? "Healthy" : status === "unhealthy" ? "Unhealthy" : "HealthStarting", `container ${containerId.slice(0, 12)}: ${excerpt(200)}`, "Service", serviceKey.slice("Service/".length));
   }
 
   /** One Normal event per Docker change a reconcile or a rollout step made. */

@@ -5,6 +5,7 @@ import { createRuntime, dbOption, loadValid, logOptions, parseDurationFlag, type
 import { renderStatusTable } from "../status-table.ts";
 import type { ResourceStatus } from "../../engine/controller.ts";
 import { Manager } from "../../engine/manager.ts";
+import type { Redactor } from "../../log/logger.ts";
 
 /** `berth apply [DIR]`: one full reconcile of every resource, optionally waiting for health. */
 export const register: CommandModule["register"] = (program, io, setExitCode) => {
@@ -30,15 +31,19 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     await manager.start();
     const result = await manager.settle({ timeoutMs: options.timeout, ready: !!options.wait });
     io.stdout(runtime.redactor.redact(renderStatusTable(manager.status())));
-    if (!result.ok) io.stdout(runtime.redactor.redact(await describeFailures(manager, result.pending)));
+    if (!result.ok) io.stdout(runtime.redactor.redact(await describeFailures(manager, result.pending, runtime.redactor)));
     await manager.stop();
     await runtime.close();
     setExitCode(result.ok ? 0 : 1);
   });
 };
 
-/** Names what did not converge and shows the last lines its newest container printed (asked of the manager). */
-export async function describeFailures(manager: Manager, pending: ResourceStatus[]): Promise<string> {
+/**
+ * Names what did not converge and shows the last lines its newest container printed (asked of the manager).
+ * The logs are masked as Docker gave them, before they are split and indented: a secret printed over
+ * several lines (a PEM key) no longer matches once each of its lines is indented.
+ */
+export async function describeFailures(manager: Manager, pending: ResourceStatus[], redactor: Pick<Redactor, "redact">): Promise<string> {
   const lines = ["", "Not converged:"];
   for (const status of pending) {
     const why = status.error ?? status.message;
@@ -48,7 +53,7 @@ export async function describeFailures(manager: Manager, pending: ResourceStatus
       const last = await manager.lastLogs(`Service/${status.name}`);
       if (!last) continue;
       lines.push(`    last logs of ${last.container} (${last.state}${last.exitCode !== undefined ? `, exit ${last.exitCode}` : ""}):`);
-      const logs = last.logs.trimEnd();
+      const logs = redactor.redact(last.logs).trimEnd();
       lines.push(...(logs ? logs.split("\n").map((l) => `      ${l}`) : ["      (no output)"]));
     } catch {
       // the target itself is the problem, already named above

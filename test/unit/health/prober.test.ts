@@ -62,7 +62,7 @@ let heard: Heard[];
 let prober: HealthProber;
 
 function newProber(dial?: Dialer) {
-  prober = new HealthProber((serviceKey, containerId, status, result, changed) => heard.push({ serviceKey, containerId, status, result, changed }), dial);
+  prober = new HealthProber((serviceKey, containerId, status, result, changed) => heard.push({ serviceKey, containerId, status, result, changed }), { dial, redact: (text) => text });
   return prober;
 }
 

@@ -26,6 +26,15 @@ describe("logger", () => {
     expect(line.match(/\*\*\*/g)).toHaveLength(4);
   });
 
+  it.each(["text", "json"] as const)("masks a secret under 6 characters where it is a whole value, not inside words (%s)", (format) => {
+    const { log, lines } = capture(format, ["test"]);
+    log.info("latest tests passed", { password: "test", env: ["DB_PASSWORD=test"], note: "contest" });
+    const line = lines[0]!;
+    expect(line).toContain("latest tests passed");
+    expect(line).toContain("contest");
+    expect(line.match(/\*\*\*/g)).toHaveLength(2);
+  });
+
   it("drops lines below its level", () => {
     const lines: string[] = [];
     const log = createLogger({ level: "warn", write: (l) => lines.push(l) });
