@@ -4,8 +4,10 @@ import type { Logger } from "../log/logger.ts";
 import { describeProblem, type ManifestHealth } from "../manifests/health.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../store/index.ts";
+import { maskedSpec } from "../record/masked-spec.ts";
 import { involvedFilter, resourceView } from "../store/repositories.ts";
 import type { RolloutApi } from "../../controllers/service/requests.ts";
+import { hostAllowed, hostRefusal, type HostPolicy } from "./host-check.ts";
 import { rolloutRoute } from "./rollout-routes.ts";
 
 /** Default address of the daemon's HTTP server: loopback only. */
@@ -23,6 +25,11 @@ export interface HttpOptions {
   manifests: () => ManifestHealth;
   /** Bearer token that allows rollbacks and retries; without one the API is read-only. */
   apiToken?: string;
+  /**
+   * Host names answered besides localhost, IP addresses and the listen address
+   * (`berth run --allowed-host`); any other Host header gets 421, against DNS rebinding.
+   */
+  allowedHosts?: readonly string[];
 }
 
 interface Check {
@@ -34,11 +41,11 @@ interface Check {
 
 type Handler = (url: URL) => Promise<{ status: number; body: unknown; type?: string }>;
 
-/** Parses host:port (or :port) into listen arguments. */
+/** Parses host:port, [ipv6]:port or :port (loopback) into listen arguments. */
 export function parseListen(listen: string): { host: string; port: number } {
   const match = /^(.*):(\d+)$/.exec(listen);
   if (!match) throw new Error(`invalid listen address "${listen}"; expected host:port, e.g. 127.0.0.1:9464`);
-  return { host: match[1] || "127.0.0.1", port: Number(match[2]) };
+  return { host: match[1]!.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1", port: Number(match[2]) };
 }
 
 /** /metrics, /healthz, /readyz, the JSON API under /api/v1, and rollbacks for bearers of the API token. */
@@ -55,20 +62,33 @@ export async function startHttpServer(options: HttpOptions): Promise<{ server: S
       const ok = checks.every((c) => c.ok);
       return { status: ok ? 200 : 503, body: { status: ok ? "ready" : "not ready", checks } };
     },
-    "/api/v1/resources": async () => ({ status: 200, body: { items: (await store.resources.list()).map(resourceView) } }),
+    // Specs as the recorder stores them, masked again on the way out: rows stored before a masking rule existed follow it too.
+    "/api/v1/resources": async () => ({ status: 200, body: { items: (await store.resources.list()).map(resourceView).map((r) => ({ ...r, spec: maskedSpec(r.spec) })) } }),
     "/api/v1/events": async (url) => ({ status: 200, body: { items: await store.events.list({ ...involvedFilter(url.searchParams.get("for") ?? undefined), limit: limitOf(url) }) } }),
     "/api/v1/health": async (url) => ({ status: 200, body: { items: await store.health.list({ service: url.searchParams.get("service") ?? undefined, limit: limitOf(url) }) } }),
     "/api/v1/deployments": async (url) => ({ status: 200, body: { items: await store.deployments.list({ service: url.searchParams.get("service") ?? undefined, limit: limitOf(url) }) } }),
     "/api/v1/targets": async () => ({ status: 200, body: { items: await store.targets.list() } }),
   };
 
+  const hosts: HostPolicy = { listen: options.listen, allowedHosts: options.allowedHosts ?? [] };
+  const refusedHosts = new Set<string>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://berth");
     const handler = routes[url.pathname];
     const reply = (status: number, body: unknown, type = "application/json") => {
-      res.writeHead(status, { "content-type": type });
+      res.writeHead(status, { "content-type": type, "x-content-type-options": "nosniff", "cache-control": "no-store" });
       res.end(typeof body === "string" ? body : `${JSON.stringify(body, null, 2)}\n`);
     };
+    // Every path, /healthz included: probes and scrapers that address the daemon by IP or localhost pass.
+    if (!hostAllowed(req.headers.host, hosts)) {
+      const host = req.headers.host ?? "";
+      // Once per name, so that a misconfigured scraper is visible without flooding the log.
+      if (refusedHosts.size < 100 && !refusedHosts.has(host)) {
+        refusedHosts.add(host);
+        options.log.warn("http request refused: Host not allowed", { host, path: url.pathname, hint: "berth run --allowed-host <name>" });
+      }
+      return reply(421, hostRefusal(host));
+    }
     const fail = (error: unknown) => {
       options.log.error("http request failed", { path: url.pathname, error });
       reply(500, { error: "internal error" });
@@ -87,7 +107,7 @@ export async function startHttpServer(options: HttpOptions): Promise<{ server: S
     server.listen(port, host, () => resolve());
   });
   const bound = server.address();
-  const address = typeof bound === "object" && bound ? `${bound.address}:${bound.port}` : options.listen;
+  const address = typeof bound === "object" && bound ? `${bound.family === "IPv6" ? `[${bound.address}]` : bound.address}:${bound.port}` : options.listen;
   return { server, address, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient, type Client } from "@libsql/client";
@@ -35,7 +35,7 @@ export async function openDatabase(url: string = DEFAULT_DB_URL, options: { migr
   if (file && options.mustExist && !existsSync(file)) {
     throw new StoreError(`no store at ${url}: nothing has been recorded there yet; expected the --db that berth apply or berth run used, e.g. --db ${DEFAULT_DB_URL}`);
   }
-  if (file) mkdirSync(dirname(file), { recursive: true });
+  if (file) createPrivately(file);
   const client = createClient({ url, authToken: options.authToken });
   try {
     if (url.startsWith("file:")) {
@@ -45,9 +45,37 @@ export async function openDatabase(url: string = DEFAULT_DB_URL, options: { migr
     }
     const db = drizzle(client, { schema });
     await migrate(db, { migrationsFolder: options.migrationsDir ?? MIGRATIONS_DIR });
+    if (file) keepPrivate(file);
     return { client, db, url };
   } catch (error) {
     client.close();
     throw new StoreError(`cannot open the store at ${url}; expected a writable file: path or a reachable libSQL URL, e.g. --db file:.berth/berth.db`, { cause: error });
+  }
+}
+
+/**
+ * The store holds events, audit rows and deployment records: the directories
+ * Berth creates for it are 0700 and the database file is created 0600 (SQLite
+ * gives its -wal and -shm files the database file's mode).
+ */
+function createPrivately(file: string): void {
+  if (existsSync(file)) return;
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(file, "wx", 0o600));
+  } catch (error) {
+    // Already there: opened as it is, and tightened once open.
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new StoreError(`cannot create the store at ${file}; expected a writable path, e.g. --db ${DEFAULT_DB_URL}`, { cause: error });
+  }
+}
+
+/** Takes group and other permissions off the database and its WAL files; a reader that does not own them leaves them be. */
+function keepPrivate(file: string): void {
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if (statSync(path).mode & 0o077) chmodSync(path, 0o600);
+    } catch {
+      // Absent (no WAL yet), or owned by another user (a CLI reading the daemon's store): not ours to change.
+    }
   }
 }

@@ -1,10 +1,12 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
 import { createRuntime, daemonRollouts, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
 import { startDaemon } from "../../engine/daemon.ts";
-import { DEFAULT_LISTEN, startHttpServer } from "../../http/server.ts";
+import { parseAllowedHost } from "../../http/host-check.ts";
+import { isLoopbackHost, listenRefusal } from "../../http/listen.ts";
+import { DEFAULT_LISTEN, parseListen, startHttpServer } from "../../http/server.ts";
 import { manifestHealth } from "../../manifests/health.ts";
 import { DEFAULT_RETENTION } from "../../store/index.ts";
 
@@ -16,6 +18,8 @@ interface RunOptions extends LogOptions {
   healthRetention: number;
   eventRetention: number;
   apiTokenFile?: string;
+  allowedHost?: string[];
+  insecureListen?: boolean;
 }
 
 /** `berth run [DIR]`: the daemon. */
@@ -27,29 +31,63 @@ export const register: CommandModule["register"] = (program, io) => {
     .addOption(new Option("--workers <n>", "reconciles running at once").default(4).argParser((v) => positiveInt(v, "--workers")))
     .addOption(new Option("--resync <duration>", "re-check everything this often, even without events").default(5 * 60_000, "5m").argParser(parseDurationFlag))
     .addOption(dbOption())
-    .addOption(new Option("--listen <host:port>", "HTTP server for /metrics, /healthz, /readyz and /api/v1").default(DEFAULT_LISTEN))
+    .addOption(new Option("--listen <host:port>", "HTTP server for /metrics, /healthz, /readyz and /api/v1; a non-loopback address needs an API token or --insecure-listen").default(DEFAULT_LISTEN))
     .addOption(new Option("--api-token-file <path>", "file holding a bearer token that allows rollbacks and retries over the API (default $BERTH_API_TOKEN; without one the API is read-only)"))
+    .addOption(new Option("--allowed-host <name>", "also answer requests whose Host header is this name (any port) or name:port; repeatable. Answered anyway: localhost, IP addresses, the --listen host").argParser(parseAllowedHost))
+    .addOption(new Option("--insecure-listen", "listen on a non-loopback address without an API token (the read-only API and /metrics are open to whoever reaches it)"))
     .addOption(new Option("--health-retention <duration>", "keep health results this long").default(DEFAULT_RETENTION.healthMs, "3d").argParser(parseDurationFlag))
     .addOption(new Option("--event-retention <duration>", "keep events and the audit log this long").default(DEFAULT_RETENTION.eventsMs, "14d").argParser(parseDurationFlag))
-    .addHelpText("after", "\nStops cleanly on SIGINT or SIGTERM: in-flight Docker calls finish, nothing is left half-made.");
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Reads (/api/v1, /metrics, /healthz, /readyz) need no token; rollbacks and",
+        "retries need the API token. A request whose Host header names another site",
+        "gets 421 (a guard against DNS rebinding): give the names clients use with",
+        "--allowed-host. On a non-loopback --listen address (0.0.0.0, a LAN address)",
+        "berth run starts only with an API token or --insecure-listen.",
+        "See docs/security.md.",
+        "",
+        "Stops cleanly on SIGINT or SIGTERM: in-flight Docker calls finish, nothing is left half-made.",
+      ].join("\n"),
+    );
   for (const option of logOptions()) command.addOption(option);
   command.action(async (dir: string, options: RunOptions) => {
-    const runtime = await createRuntime(io, options);
-    const { log } = runtime;
+    // Everything that can refuse the start is checked before the store is opened or anything runs.
+    parseListen(options.listen);
     const apiToken = options.apiTokenFile ? readFileSync(options.apiTokenFile, "utf8").trim() : io.env.BERTH_API_TOKEN || undefined;
     if (apiToken !== undefined && apiToken.length < 16) throw new Error("the API token is shorter than 16 characters; expected a long random one, e.g. openssl rand -hex 32 > token");
+    const refusal = await listenRefusal(options.listen, { token: apiToken !== undefined, insecure: options.insecureListen === true });
+    if (refusal) throw new Error(refusal);
+    const runtime = await createRuntime(io, options);
+    const { log } = runtime;
     if (apiToken) runtime.redactor.addOwnSecret(apiToken);
+    const loose = options.apiTokenFile ? tokenFileWarning(options.apiTokenFile) : undefined;
+    if (loose) log.warn(loose);
+    if (options.insecureListen && !apiToken && !(await isLoopbackHost(parseListen(options.listen).host))) {
+      log.warn("listening beyond loopback without an API token (--insecure-listen): whoever reaches the address can read the API and /metrics", { listen: options.listen });
+    }
     const daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync });
     let http: Awaited<ReturnType<typeof startHttpServer>>;
     try {
-      http = await startHttpServer({ listen: options.listen, metrics: runtime.metrics, store: runtime.store, manager: daemon.manager, rollouts: daemonRollouts(daemon.manager, runtime.store), log, manifests: () => manifestHealth(daemon.watcher.current), apiToken });
+      http = await startHttpServer({
+        listen: options.listen,
+        metrics: runtime.metrics,
+        store: runtime.store,
+        manager: daemon.manager,
+        rollouts: daemonRollouts(daemon.manager, runtime.store),
+        log,
+        manifests: () => manifestHealth(daemon.watcher.current),
+        apiToken,
+        allowedHosts: options.allowedHost ?? [],
+      });
     } catch (error) {
       // No half-started daemon: without its HTTP server it stops and says why.
       await daemon.stop();
       await runtime.close();
       throw new Error(`cannot listen on ${options.listen}: ${error instanceof Error ? error.message : error}; expected a free host:port, e.g. --listen 127.0.0.1:9465`, { cause: error });
     }
-    log.info("http listening", { address: http.address, api: apiToken ? "rollbacks allowed with the token" : "read-only" });
+    log.info("http listening", { address: http.address, api: apiToken ? "rollbacks allowed with the token" : "read-only", allowedHosts: options.allowedHost?.join(", ") });
     const retention = { ...DEFAULT_RETENTION, healthMs: options.healthRetention, eventsMs: options.eventRetention, auditMs: options.eventRetention };
     const retentionTimer = setInterval(() => {
       runtime.store.enforceRetention(retention).then(
@@ -80,4 +118,12 @@ function positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a whole number of at least 1, e.g. ${flag} 4`);
   return n;
+}
+
+/** A warning when others than the daemon's user can read the token file (Berth never writes it; the operator does). */
+export function tokenFileWarning(path: string): string | undefined {
+  if (process.platform === "win32") return undefined;
+  const mode = statSync(path).mode & 0o777;
+  if (!(mode & 0o077)) return undefined;
+  return `the API token file ${path} can be read by other users (mode ${mode.toString(8).padStart(4, "0")}); expected only its owner, e.g. chmod 600 ${path}`;
 }
