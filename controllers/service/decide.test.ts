@@ -346,15 +346,17 @@ describe("decideService: a rollout begins", () => {
 
 describe("decideService: nothing can begin yet", () => {
   const createChange: PlanChange = { resource: KEY, action: "create", strategy: "rolling", reason: "new service: rolling update, 1 replica, maxSurge 1, maxUnavailable 0", fields: [] };
+  // A service writing a named volume is replaced by recreate unless it asks otherwise (never two writers).
+  const recreateChange: PlanChange = { ...createChange, strategy: "recreate", reason: "new service: recreate, 1 replica" };
   it.each([
-    { name: "the environment's network is missing", manifest: WEB2, w: world({ networks: [], images: { "web:2": true } }) },
-    { name: "the environment's volume is missing", manifest: WITH_VOLUME, w: world({ volumes: [], images: { "web:2": true } }) },
-  ])("$name -> no begin, waits for the environment, plan still shows the create", ({ manifest, w }) => {
+    { name: "the environment's network is missing", manifest: WEB2, w: world({ networks: [], images: { "web:2": true } }), change: createChange },
+    { name: "the environment's volume is missing", manifest: WITH_VOLUME, w: world({ volumes: [], images: { "web:2": true } }), change: recreateChange },
+  ])("$name -> no begin, waits for the environment, plan still shows the create", ({ manifest, w, change }) => {
     const d = decide(manifest, w, records());
     expect(d.writes).toEqual({});
     expect(d.actions).toEqual([{ type: "probe", checks: new Map(), network: NETWORK, containers: [] }]);
     expect(d.facts).toEqual({ desired: 1, running: 0, ready: 0, converged: false, message: "waiting for the environment's network and volumes", requeueAfterMs: 1_000 });
-    expect(d.change).toEqual(createChange);
+    expect(d.change).toEqual(change);
     expect(d.error).toBeUndefined();
   });
 

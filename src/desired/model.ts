@@ -9,6 +9,7 @@ import type {
   Service,
   ServiceSpec,
 } from "../manifests/types.ts";
+import { writableNamedVolumes } from "../manifests/rules/strategy.ts";
 import { LABEL } from "../docker/labels.ts";
 import { readBuildContext } from "./build-context.ts";
 import { containerTemplate, type ContainerTemplate } from "./container-spec.ts";
@@ -140,7 +141,7 @@ function desiredService(
   const override = env.spec.overrides?.[name] ?? {};
   const resolvePath = (p: string) => (isAbsolute(p) ? p : resolve(manifestsDir, p));
   const ports = override.ports ?? spec.ports ?? [];
-  const strategy = spec.update?.strategy ?? (ports.some((p) => p.host !== undefined) ? "recreate" : "rolling");
+  const strategy = spec.update?.strategy ?? defaultStrategy(spec, ports);
   const base = {
     key: serviceKey(environment, name),
     project,
@@ -186,6 +187,17 @@ function desiredService(
     if (!(error instanceof SpecError)) throw error;
     return { ...base, image: { ref: "", pullPolicy: "Never" }, template: {}, specHash: "", secretNames: [], error: error.message };
   }
+}
+
+/**
+ * Recreate whenever two containers at once would clash: a fixed host port cannot be
+ * bound twice, and a named volume the containers write would have two writers (data
+ * loss, e.g. a Redis AOF). Asking for rolling anyway is allowed, with a validation warning.
+ */
+function defaultStrategy(spec: ServiceSpec, ports: { host?: number }[]): DesiredService["strategy"] {
+  if (ports.some((p) => p.host !== undefined)) return "recreate";
+  if (writableNamedVolumes(spec).length > 0) return "recreate";
+  return "rolling";
 }
 
 function imageSource(service: Service, overrideImage: string | undefined, resolvePath: (p: string) => string): ImageSource {

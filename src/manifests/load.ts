@@ -5,8 +5,8 @@ import { compareProblems, type ManifestError } from "./errors.ts";
 import { displayPath, listManifestFiles } from "./files.ts";
 import { readGitRevision, type GitRevision } from "./git.ts";
 import { KINDS } from "./kinds.ts";
-import { parseManifestFile, type ParsedFile, type ParsedResource } from "./parse.ts";
-import { buildCatalog, checkRules } from "./rules/index.ts";
+import { parseManifestFile, unreadableFile, type ParsedFile, type ParsedResource } from "./parse.ts";
+import { buildCatalog, checkRules, checkWarnings, type ManifestWarning } from "./rules/index.ts";
 import { SchemaValidator } from "./schema-validator.ts";
 import type { Resource } from "./types.ts";
 
@@ -32,6 +32,8 @@ export interface DesiredState {
   /** Resources in force, ordered by kind then name. */
   resources: Resource[];
   errors: ManifestError[];
+  /** What is allowed but probably not meant, about the resources in force; never affects `complete` or file states. Always set by the loader. */
+  warnings?: ManifestWarning[];
   files: FileStatus[];
   /** Hash of every file's path and content: equal hashes mean identical input. */
   contentHash: string;
@@ -74,6 +76,7 @@ export class ManifestLoader {
 
     const byDisplay = new Map(files.map((f) => [f.parsed.file, f.path]));
     let declared: ParsedResource[] = [];
+    let warnings: ManifestWarning[] = [];
     // A cross-resource error sends its file back to its last good version; that
     // can expose errors elsewhere, so repeat until no file changes its mind.
     for (let round = 0; round <= files.length; round++) {
@@ -82,6 +85,7 @@ export class ManifestLoader {
       // A name declared twice counts once: the first declaration, as the rules saw it.
       declared = Object.values(catalog.byKind).flatMap((index) => [...index.values()]);
       const crossErrors = [...duplicates, ...checkRules(catalog)];
+      warnings = checkWarnings(catalog);
       for (const e of crossErrors) errors.set(e.message, e);
       const fallBack = crossErrors
         .map((e) => byDisplay.get(e.file))
@@ -105,6 +109,7 @@ export class ManifestLoader {
       dir: this.dir,
       resources: sortResources(declared.map((p) => p.resource)),
       errors: sortedErrors,
+      warnings: warnings.sort(compareProblems),
       files: statuses,
       contentHash: hashFiles(files.map((f) => [f.parsed.file, f.sha256])),
       revision: await readGitRevision(this.dir),
@@ -114,7 +119,14 @@ export class ManifestLoader {
   }
 
   private async readOne(path: string): Promise<ReadFile> {
-    const text = await readFile(path, "utf8");
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (error) {
+      // An unreadable file is an error of that file alone; the hash tells one failure from another.
+      const sha256 = createHash("sha256").update(`unreadable\0${(error as NodeJS.ErrnoException).code ?? String(error)}`).digest("hex");
+      return { path, sha256, parsed: unreadableFile(displayPath(path), error) };
+    }
     const sha256 = createHash("sha256").update(text).digest("hex");
     const cached = this.parseCache.get(`${path}\0${sha256}`);
     return { path, sha256, parsed: cached ?? parseManifestFile(displayPath(path), text, this.validator) };

@@ -1,4 +1,4 @@
-import { LineCounter, isScalar, parseAllDocuments, type Document } from "yaml";
+import { Alias, LineCounter, isAlias, isScalar, parseAllDocuments, visit, type Document, type Node } from "yaml";
 import { ManifestError } from "./errors.ts";
 import { API_VERSION, KINDS, isKind, type Kind } from "./kinds.ts";
 import type { SchemaValidator } from "./schema-validator.ts";
@@ -30,6 +30,13 @@ export interface ParsedFile {
 
 const SYNTAX_HINT = "valid YAML: consistent indentation, a space after each ':', quotes around values containing ': ' or '#'";
 
+/**
+ * yaml's limit on alias expansion: each use of an anchor counts once for every
+ * alias nested in the anchored value. Nested aliases that multiply (an alias
+ * bomb) pass it after a few levels, long before they cost time or memory.
+ */
+const MAX_ALIAS_COUNT = 100;
+
 /** Parses one multi-document YAML file and validates each document against its kind's schema. */
 export function parseManifestFile(file: string, text: string, validator: SchemaValidator): ParsedFile {
   const lineCounter = new LineCounter();
@@ -37,8 +44,25 @@ export function parseManifestFile(file: string, text: string, validator: SchemaV
   const result: ParsedFile = { file, resources: [], errors: [], invalid: [] };
   // A stray non-document (e.g. only comments) comes back as an empty list.
   const docs = Array.isArray(documents) ? documents : [];
-  docs.forEach((doc, index) => parseDocument(doc, index, lineCounter, validator, result));
+  docs.forEach((doc, index) => {
+    try {
+      parseDocument(doc, index, lineCounter, validator, result);
+    } catch (error) {
+      // Whatever else a document can throw stays an error of that document, never of the whole load.
+      const at = lineCounter.linePos((doc.contents as Node | null)?.range?.[0] ?? doc.range?.[0] ?? 0);
+      const what = error instanceof Error ? error.message : String(error);
+      result.errors.push(new ManifestError({ file, ...at, resource: documentLabel(doc, index), problem: `cannot read the document: ${what}`, expected: SYNTAX_HINT, example: "name: web" }, { cause: error }));
+    }
+  });
   return result;
+}
+
+/** A listed file whose text cannot be read (a dangling symlink, no permission): one error for the whole file. */
+export function unreadableFile(file: string, error: unknown): ParsedFile {
+  // Node names the path again at the end ("…, open '/path'"): the location already says it.
+  const what = (error instanceof Error ? error.message : String(error)).replace(/, \w+ '[^']*'$/, "");
+  const problem = { file, line: 1, col: 1, resource: "file", problem: `cannot read the file: ${what}`, expected: "a YAML file the daemon's user can read, or a symlink to one" };
+  return { file, resources: [], errors: [new ManifestError(problem, { cause: error })], invalid: [] };
 }
 
 function parseDocument(doc: Document, index: number, lineCounter: LineCounter, validator: SchemaValidator, out: ParsedFile): void {
@@ -53,13 +77,20 @@ function parseDocument(doc: Document, index: number, lineCounter: LineCounter, v
       const what = error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
       fail({ line, col }, label, `YAML syntax error: ${what}`, SYNTAX_HINT, "name: web");
     }
-    rememberInvalid(doc.toJS({ maxAliasCount: 100 }), out);
+    rememberInvalid(identityOf(doc), out);
     return;
   }
   // An empty document, e.g. after a trailing '---', declares nothing.
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return;
 
-  const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const read = readData(doc);
+  if ("problem" in read) {
+    const at = read.offset === undefined ? locate([]) : lineCounter.linePos(read.offset);
+    fail(at, label, read.problem, read.expected, read.example);
+    rememberInvalid(identityOf(doc), out);
+    return;
+  }
+  const data = read.data;
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     fail(locate([]), label, "a manifest document must be a mapping", "apiVersion, kind, metadata and spec", `{apiVersion: ${API_VERSION}, kind: Service, metadata: {name: web}, spec: {project: shop, image: "nginx:1.27"}}`);
     return;
@@ -87,6 +118,81 @@ function parseDocument(doc: Document, index: number, lineCounter: LineCounter, v
   const resource = fields as unknown as Resource;
   resource.source = { file: out.file, ...locate([]) };
   out.resources.push({ resource, locate });
+}
+
+interface AliasProblem {
+  /** Where the alias is written, when known. */
+  offset?: number;
+  problem: string;
+  expected: string;
+  example: string;
+}
+
+/**
+ * The document as plain data, or what keeps an alias from being read: one that
+ * names no anchor before it, or one that takes the document past MAX_ALIAS_COUNT.
+ */
+function readData(doc: Document): { data: unknown } | AliasProblem {
+  // An alias resolves to the last node anchored with its name before it, in this document only.
+  const anchors = new Set<string>();
+  const aliases: Alias[] = [];
+  let unresolved: Alias | undefined;
+  visit(doc, {
+    Node: (_key, node) => {
+      if (!isAlias(node)) {
+        if (node.anchor) anchors.add(node.anchor);
+      } else if (anchors.has(node.source)) {
+        aliases.push(node);
+      } else {
+        unresolved = node;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  if (unresolved) {
+    const name = unresolved.source;
+    return {
+      offset: unresolved.range?.[0],
+      problem: `YAML alias *${name} refers to no anchor &${name} before it`,
+      expected: `an anchor &${name} on a value earlier in the same document (anchors do not reach across '---'), or the value written out`,
+      example: `{base: &${name} web:1, image: *${name}}`,
+    };
+  }
+
+  // yaml stops an alias bomb with an error that does not say where: note the alias whose resolution failed first.
+  let failed: Alias | undefined;
+  for (const alias of aliases) {
+    alias.resolve = (...args) => {
+      try {
+        return Alias.prototype.resolve.apply(alias, args);
+      } catch (error) {
+        failed ??= alias;
+        throw error;
+      }
+    };
+  }
+  try {
+    return { data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown };
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    const name = failed ? `*${failed.source}` : "an alias";
+    return {
+      offset: failed?.range?.[0],
+      problem: /excessive alias count/i.test(error.message)
+        ? `YAML alias ${name} brings the document to more than ${MAX_ALIAS_COUNT} aliased values (an alias counts once for each alias in the value it names, so nested aliases multiply, as in an alias bomb)`
+        : `YAML alias ${name} cannot be read: ${error.message}`,
+      expected: `at most ${MAX_ALIAS_COUNT} aliased values in a document; write repeated values out, or alias only values that hold no aliases`,
+      example: "{base: &base {tier: web}, labels: *base}",
+    };
+  } finally {
+    for (const alias of aliases) Reflect.deleteProperty(alias, "resolve");
+  }
+}
+
+/** Kind, name and project as written, without resolving an alias: enough to know a broken document by name. */
+function identityOf(doc: Document): unknown {
+  return { kind: doc.get("kind"), metadata: { name: doc.getIn(["metadata", "name"]) }, spec: { project: doc.getIn(["spec", "project"]) } };
 }
 
 /** Records the identity of a document that failed, when it can be read at all. */

@@ -87,7 +87,9 @@ describe("plan and apply make one decision", () => {
     expect(planned.code).toBe(2);
     expect(plan.changes.map(({ resource, action, fields }) => ({ resource, action, fields })).sort(byResource)).toEqual([...step.expected].sort(byResource));
     for (const change of plan.changes) expect(change.strategy === null || change.strategy === "rolling" || change.strategy === "recreate").toBe(true);
-    for (const change of plan.changes.filter((c) => c.action === "rollout")) expect(change.reason).toMatch(/^rolling update, \d replicas?, maxSurge \d, maxUnavailable \d$/);
+    // A service that mounts a named volume is replaced, not rolled (two writers would share the volume).
+    const strategy = step.name === "added volume" ? /^recreate, \d replicas?$/ : /^rolling update, \d replicas?, maxSurge \d, maxUnavailable \d$/;
+    for (const change of plan.changes.filter((c) => c.action === "rollout")) expect(change.reason).toMatch(strategy);
 
     const store = await openStore(db);
     const before = Math.max(0, ...(await store.audit.list({ limit: 10_000 })).map((a) => a.id));

@@ -1,5 +1,7 @@
+import { resolve } from "node:path";
 import { Option } from "commander";
 import { parseOutputFormat, type CommandModule, type OutputFormat } from "../context.ts";
+import { ManifestError } from "../../manifests/errors.ts";
 import { loadManifests, type DesiredState } from "../../manifests/load.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
 
@@ -12,7 +14,16 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .addOption(new Option("-o, --output <format>", "text or json").default("text").argParser(parseOutputFormat))
     .addHelpText("after", "\nExit status: 0 when valid, 1 when any problem is found.")
     .action(async (dir: string, options: { output: OutputFormat }) => {
-      const state = await loadManifests(dir);
+      let state: DesiredState;
+      try {
+        state = await loadManifests(dir);
+      } catch (error) {
+        // -o json answers in JSON whatever happens, e.g. for a directory that cannot be read.
+        if (options.output !== "json") throw error;
+        io.stdout(`${JSON.stringify(unreadableJson(dir, error), null, 2)}\n`);
+        setExitCode(1);
+        return;
+      }
       io.stdout(options.output === "json" ? `${JSON.stringify(toJson(state), null, 2)}\n` : toText(dir, state));
       setExitCode(state.errors.length === 0 ? 0 : 1);
     });
@@ -24,10 +35,14 @@ function toText(dir: string, state: DesiredState): string {
   const summary = [...counts].map(([kind, n]) => `${n} ${kind}${n === 1 ? "" : "s"}`).join(", ") || "no resources";
   const revision = state.revision ? ` at ${state.revision.commit.slice(0, 12)}${state.revision.dirty ? " (uncommitted changes)" : ""}` : "";
   const files = `${state.files.length} file${state.files.length === 1 ? "" : "s"}`;
-  if (state.errors.length === 0) return `${dir}: valid (${files}: ${summary})${revision}\n`;
+  // Warnings never fail validation: they are printed after the errors and counted apart.
+  const warnings = state.warnings ?? [];
+  const warned = warnings.map((w) => `warning: ${w.message}\n`).join("");
+  const tally = warnings.length === 0 ? "" : `; ${warnings.length} warning${warnings.length === 1 ? "" : "s"}`;
+  if (state.errors.length === 0) return `${warned}${dir}: valid (${files}: ${summary})${revision}${tally}\n`;
   const lines = state.errors.map((e) => `${e.message}\n`).join("");
   const n = state.errors.length;
-  return `${lines}${dir}: ${n} problem${n === 1 ? "" : "s"} in ${files}${revision}\n`;
+  return `${lines}${warned}${dir}: ${n} problem${n === 1 ? "" : "s"} in ${files}${revision}${tally}\n`;
 }
 
 function toJson(state: DesiredState) {
@@ -37,7 +52,15 @@ function toJson(state: DesiredState) {
     revision: state.revision ?? null,
     contentHash: state.contentHash,
     errors: state.errors.map((e) => e.toJSON()),
+    warnings: (state.warnings ?? []).map((w) => w.toJSON()),
     files: state.files,
     resources: state.resources.map((r) => ({ kind: r.kind, name: r.metadata.name, ...r.source })),
   };
+}
+
+/** The JSON report when the directory as a whole cannot be read: same shape, one error, nothing in force. */
+function unreadableJson(dir: string, error: unknown) {
+  const what = error instanceof Error ? error.message : String(error);
+  const problem = new ManifestError({ file: dir, line: 1, col: 1, resource: "directory", problem: `cannot read the manifests directory: ${what}`, expected: "a readable directory of YAML manifests", example: "berth validate manifests" });
+  return { valid: false, dir: resolve(dir), revision: null, contentHash: null, errors: [problem.toJSON()], warnings: [], files: [], resources: [] };
 }

@@ -1,8 +1,9 @@
-import { ManifestError } from "../errors.ts";
+import { ManifestError, type ManifestProblem } from "../errors.ts";
 import { KINDS, resourceRef, type Kind } from "../kinds.ts";
 import type { InvalidDocument, ParsedResource } from "../parse.ts";
 import type { Resource } from "../types.ts";
 import type { FieldPath } from "../yaml-locator.ts";
+import { ManifestWarning } from "./warning.ts";
 
 export type Parsed<K extends Kind> = ParsedResource & { resource: Resource<K> };
 
@@ -75,24 +76,27 @@ export function declaredNames(catalog: Catalog, kind: Kind, project?: string): s
   return names;
 }
 
-/** Builds an error that points at a field of a resource. */
-export function problemAt(
-  parsed: ParsedResource,
-  path: FieldPath,
-  problem: string,
-  hint: { expected?: string; example?: string; target?: "key" | "value" } = {},
-): ManifestError {
+type Hint = { expected?: string; example?: string; target?: "key" | "value" };
+
+/** Where a field of a resource is written, with what to say about it. */
+function locatedProblem(parsed: ParsedResource, path: FieldPath, problem: string, hint: Hint): ManifestProblem {
   const { kind, metadata, source } = parsed.resource;
   const position = parsed.locate(path, hint.target ?? "value");
-  return new ManifestError({
-    file: source.file,
-    ...position,
-    resource: resourceRef(kind, metadata.name),
-    problem,
-    expected: hint.expected,
-    example: hint.example,
-  });
+  return { file: source.file, ...position, resource: resourceRef(kind, metadata.name), problem, expected: hint.expected, example: hint.example };
+}
+
+/** Builds an error that points at a field of a resource. */
+export function problemAt(parsed: ParsedResource, path: FieldPath, problem: string, hint: Hint = {}): ManifestError {
+  return new ManifestError(locatedProblem(parsed, path, problem, hint));
+}
+
+/** Builds a warning that points at a field of a resource. */
+export function warningAt(parsed: ParsedResource, path: FieldPath, problem: string, hint: Hint = {}): ManifestWarning {
+  return new ManifestWarning(locatedProblem(parsed, path, problem, hint));
 }
 
 /** A rule inspects the whole catalog and returns every problem it finds. */
 export type Rule = (catalog: Catalog) => ManifestError[];
+
+/** A warning rule finds what is allowed but probably not meant; it never rejects anything. */
+export type WarningRule = (catalog: Catalog) => ManifestWarning[];

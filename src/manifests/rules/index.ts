@@ -1,12 +1,16 @@
 import type { ManifestError } from "../errors.ts";
-import type { Catalog, Rule } from "./catalog.ts";
+import type { Catalog, Rule, WarningRule } from "./catalog.ts";
 import { healthyDependenciesHaveChecks, noDependencyCycles } from "./dependencies.ts";
 import { generatedNamesAreUnique } from "./names.ts";
 import { hostPortsAreFree } from "./ports.ts";
 import { referencesExist } from "./references.ts";
+import { secretLiteralsCanBeMasked } from "./secrets.ts";
 import { healthIntervalCoversTimeout, projectsAreComplete, targetsMatchTheirType, volumesAreWellFormed } from "./shape.ts";
+import { rollingUpdatesShareNoVolume } from "./strategy.ts";
+import type { ManifestWarning } from "./warning.ts";
 
 export { buildCatalog, type Catalog } from "./catalog.ts";
+export { ManifestWarning } from "./warning.ts";
 
 /** Cross-resource rules, run after every document passed its schema. */
 export const RULES: readonly Rule[] = [
@@ -24,4 +28,12 @@ export const RULES: readonly Rule[] = [
 /** Runs every cross-resource rule and returns all problems. */
 export function checkRules(catalog: Catalog): ManifestError[] {
   return RULES.flatMap((rule) => rule(catalog));
+}
+
+/** Rules that warn about what is allowed but probably not meant; they never reject a file. */
+export const WARNING_RULES: readonly WarningRule[] = [rollingUpdatesShareNoVolume, secretLiteralsCanBeMasked];
+
+/** Runs every warning rule and returns all warnings. */
+export function checkWarnings(catalog: Catalog): ManifestWarning[] {
+  return WARNING_RULES.flatMap((rule) => rule(catalog));
 }

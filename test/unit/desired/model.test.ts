@@ -1,4 +1,4 @@
-import { chmodSync, symlinkSync } from "node:fs";
+import { chmodSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { buildDesiredModel, dependencyOrder, secretValuesOf, type DesiredModel, type DesiredService, type ModelOptions } from "../../../src/desired/model.ts";
@@ -659,7 +659,7 @@ describe("built images", () => {
     expect(await refOf({ context: "images/web", args: { A: "1", B: "2" } })).toBe(await refOf({ context: "images/web", args: { B: "2", A: "1" } }));
   });
 
-  it("get a new tag when a file's mode changes, and follow links to folders", async () => {
+  it("get a new tag when a file's mode changes, and keep links to folders as links (never followed)", async () => {
     const { dir, state } = await load(shopFiles(shop()));
     const original = await imageOf(state);
     chmodSync(join(dir.dir, "images/web/server.js"), 0o755);
@@ -667,7 +667,11 @@ describe("built images", () => {
     symlinkSync(join(dir.dir, "images/web/lib"), join(dir.dir, "images/web/vendor"));
     const linked = await imageOf(await reload(dir));
     expect(linked.error).toBeUndefined();
-    expect(linked.image.build?.files).toContain("vendor/util.js");
+    // Sent as Docker packs it: the link itself, not what it points at.
+    expect(linked.image.build?.files).toContain("vendor");
+    expect(linked.image.build?.files).not.toContain("vendor/util.js");
+    rmSync(join(dir.dir, "images/web/vendor"));
+    expect((await imageOf(await reload(dir))).image.ref).not.toBe(linked.image.ref);
   });
 
   it("give way to an Environment's image override, which is pulled as the Service says", async () => {
@@ -691,6 +695,13 @@ describe("update strategy", () => {
     { what: "a host port", spec: { ports: [{ container: 80 }, { container: 443, host: 8443 }] }, strategy: "recreate" },
     { what: "a host port and explicit rolling", spec: { ports: [{ container: 80, host: 8080 }], update: { strategy: "rolling" } }, strategy: "rolling" },
     { what: "no host port and explicit recreate", spec: { ports: [{ container: 80 }], update: { strategy: "recreate" } }, strategy: "recreate" },
+    // Two containers writing one named volume during an update lose data (issue 13, item 11).
+    { what: "a named volume", spec: { volumes: [{ type: "volume", source: "data", target: "/data" }] }, strategy: "recreate" },
+    { what: "a named volume among other mounts", spec: { volumes: [{ type: "tmpfs", target: "/tmp" }, { source: "data", target: "/data" }] }, strategy: "recreate" },
+    { what: "a named volume and explicit rolling", spec: { volumes: [{ source: "data", target: "/data" }], update: { strategy: "rolling" } }, strategy: "rolling" },
+    { what: "only a read-only named volume (no writer)", spec: { volumes: [{ source: "assets", target: "/assets", readOnly: true }] }, strategy: "rolling" },
+    { what: "only a bind mount", spec: { volumes: [{ type: "bind", source: "./config", target: "/config", readOnly: true }] }, strategy: "rolling" },
+    { what: "only a tmpfs mount", spec: { volumes: [{ type: "tmpfs", target: "/tmp" }] }, strategy: "rolling" },
   ])("is $strategy with $what", async ({ spec, strategy }) => {
     expect((await web({ services: { web: { image: "web:1", ...spec } } })).strategy).toBe(strategy);
   });
