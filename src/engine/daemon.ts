@@ -32,6 +32,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   };
   watcher = await watchManifests(dir, {
     debounceMs,
+    // Build contexts are inputs too: an edited source file changes the image, so the Service rolls.
+    inputs: () => [...manager.desired.services.values()].flatMap((s) => (s.image.build ? [s.image.build.dir] : [])),
     onChange: onState,
     onError: (error) => log.error("manifests unreadable", { dir, error: error.message, cause: error.cause }),
   });

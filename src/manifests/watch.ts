@@ -1,4 +1,4 @@
-import { basename } from "node:path";
+import { basename, sep } from "node:path";
 import { watch } from "chokidar";
 import { isIgnoredPath, isManifestFileName } from "./files.ts";
 import { ManifestLoader, type DesiredState } from "./load.ts";
@@ -11,6 +11,13 @@ export interface WatchOptions {
   /** Called when reading the directory fails as a whole (e.g. it vanished); the last state stays in force. */
   onError?: (error: Error) => void;
   loader?: ManifestLoader;
+  /**
+   * Folders and files under the directory that the model reads besides the
+   * manifests (build contexts): a change to one re-reads the state and
+   * reports it even though no manifest changed, so a new context hash rolls
+   * its Service.
+   */
+  inputs?: () => readonly string[];
 }
 
 export interface ManifestWatcher {
@@ -41,6 +48,8 @@ export async function watchManifests(dir: string, options: WatchOptions): Promis
   let again = false;
   let closed = false;
 
+  /** An input other than a manifest changed since the last report: the next one is reported even if the manifests are the same. */
+  let inputChanged = false;
   const fingerprint = (s: DesiredState) => `${s.contentHash}|${s.revision?.commit ?? ""}|${s.revision?.dirty ?? ""}`;
 
   const reload = async (): Promise<DesiredState> => {
@@ -53,7 +62,8 @@ export async function watchManifests(dir: string, options: WatchOptions): Promis
         again = false;
         try {
           const next = await loader.load();
-          const changed = fingerprint(next) !== fingerprint(current);
+          const changed = fingerprint(next) !== fingerprint(current) || inputChanged;
+          inputChanged = false;
           current = next;
           if (changed && !closed) options.onChange(next);
         } catch (error) {
@@ -74,11 +84,15 @@ export async function watchManifests(dir: string, options: WatchOptions): Promis
     timer = setTimeout(() => void reload(), debounceMs);
   };
 
+  const isInput = (path: string) => (options.inputs?.() ?? []).some((input) => path === input || path.startsWith(`${input}${sep}`));
   const watcher = watch(loader.dir, {
     ignoreInitial: true,
-    ignored: (path, stats) => isIgnoredPath(loader.dir, path) || (!!stats?.isFile() && !isManifestFileName(basename(path))),
+    ignored: (path, stats) => isIgnoredPath(loader.dir, path) || (!!stats?.isFile() && !isManifestFileName(basename(path)) && !isInput(path)),
   });
-  watcher.on("all", schedule);
+  watcher.on("all", (_event, path) => {
+    if (!isManifestFileName(basename(path)) && isInput(path)) inputChanged = true;
+    schedule();
+  });
   watcher.on("error", (error) => options.onError?.(new ManifestWatchError(loader.dir, { cause: error })));
   await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
 

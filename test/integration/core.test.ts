@@ -190,4 +190,26 @@ describe("the core under real faults", () => {
     expect(settled.pending).toEqual([]);
     expect(daemon.manager.status().find((s) => s.name === `${project}-dev/site`)).toMatchObject({ phase: "Running", ready: true });
   });
+
+  it("rolls a built Service when a source file of its build context changes, without a manifest change or a resync", async () => {
+    const project = newProject("bc");
+    writeProject(dir!, project, rt.dockerHost, {});
+    dir!.write("images/web/Dockerfile", "FROM berth-test/busybox:1\nCOPY index.html /www/index.html\n");
+    dir!.write("images/web/index.html", "first\n");
+    dir!.write(
+      "svc-web.yaml",
+      `apiVersion: berth.dev/v1alpha1\nkind: Service\nmetadata:\n  name: web\nspec:\n  project: ${project}\n  build: { context: ./images/web }\n  command: ["httpd", "-f", "-p", "8080", "-h", "/www"]\n  healthCheck: ${CHECK}\n  stopGracePeriod: 1s\n`,
+    );
+    daemon = await runDaemon(dir!.dir, rt, { resyncMs: 10 * 60_000 });
+    expect((await daemon.manager.settle({ timeoutMs: 45_000, ready: true })).pending).toEqual([]);
+    const [before] = await runningOf(project, "web");
+    expect(await (await fetch(`http://${before!.ip}:8080/`)).text()).toBe("first\n");
+
+    dir!.write("images/web/index.html", "second\n");
+    const after = await eventually(async () => {
+      const [now] = await runningOf(project, "web");
+      return now && now.revision !== before!.revision && (await status(`http://${now.ip}:8080/`)) === 200 ? now : undefined;
+    }, 30_000, "the edited context to roll out");
+    expect(await (await fetch(`http://${after.ip}:8080/`)).text()).toBe("second\n");
+  });
 });

@@ -111,4 +111,19 @@ describe("manifest watcher", () => {
     await settle();
     expect(seen).toHaveLength(0);
   });
+
+  it("reports the state again when a file of an input (a build context) changes, though no manifest did", async () => {
+    current = createManifestDir(baseProject());
+    const context = join(current.dir, "images", "web");
+    current.write("images/web/index.html", "v1\n");
+    const seen: DesiredState[] = [];
+    watcher = await watchManifests(current.dir, { debounceMs: DEBOUNCE_MS, inputs: () => [context], onChange: (state) => seen.push(state) });
+    current.write("images/web/index.html", "v2\n");
+    await new Promise((r) => setTimeout(r, DEBOUNCE_MS * 8));
+    expect(seen).toHaveLength(1);
+    // A file outside every input still changes nothing.
+    current.write("notes.txt", "x");
+    await new Promise((r) => setTimeout(r, DEBOUNCE_MS * 5));
+    expect(seen).toHaveLength(1);
+  });
 });
