@@ -75,13 +75,15 @@ export class ManifestLoader {
     for (const f of files) for (const e of f.parsed.errors) errors.set(e.message, e);
 
     const byDisplay = new Map(files.map((f) => [f.parsed.file, f.path]));
+    // What every file last was when valid: rules blame the edit that broke them, not a file left alone.
+    const previous = this.lastGood.size > 0 ? buildCatalog([...this.lastGood.values()].flat()).catalog : undefined;
     let declared: ParsedResource[] = [];
     let warnings: ManifestWarning[] = [];
     // A cross-resource error sends its file back to its last good version; that
     // can expose errors elsewhere, so repeat until no file changes its mind.
     for (let round = 0; round <= files.length; round++) {
       const inForce = files.flatMap((f) => (invalid.has(f.path) ? (this.lastGood.get(f.path) ?? f.parsed.resources) : f.parsed.resources));
-      const { catalog, errors: duplicates } = buildCatalog(inForce, files.flatMap((f) => f.parsed.invalid));
+      const { catalog, errors: duplicates } = buildCatalog(inForce, files.flatMap((f) => f.parsed.invalid), previous);
       // A name declared twice counts once: the first declaration, as the rules saw it.
       declared = Object.values(catalog.byKind).flatMap((index) => [...index.values()]);
       const crossErrors = [...duplicates, ...checkRules(catalog)];

@@ -12,23 +12,36 @@ export interface Catalog {
   byKind: { [K in Kind]: Map<string, Parsed<K>> };
   /** Documents that failed validation but whose kind and name are known; they count as declared. */
   invalid: readonly InvalidDocument[];
+  /**
+   * The last good version of every file, when the loader has one: a rule whose problem
+   * involves several resources blames the one whose edit introduced it, so that the loader
+   * holds back that edit rather than a file nobody touched.
+   */
+  previous?: Catalog;
 }
 
-/** Indexes resources and reports names declared twice for the same kind. */
+/**
+ * Indexes resources and reports names declared twice for the same kind. The first
+ * declaration wins, unless only a later one is where the previous state declared it.
+ */
 export function buildCatalog(
   resources: readonly ParsedResource[],
   invalid: readonly InvalidDocument[] = [],
+  previous?: Catalog,
 ): { catalog: Catalog; errors: ManifestError[] } {
   const byKind = Object.fromEntries(KINDS.map((kind) => [kind, new Map()])) as Catalog["byKind"];
   const errors: ManifestError[] = [];
   for (const parsed of resources) {
     const { kind, metadata } = parsed.resource;
     const index = byKind[kind] as Map<string, ParsedResource>;
-    const first = index.get(metadata.name);
-    if (first) {
+    const declared = index.get(metadata.name);
+    if (declared) {
+      // The declaration that was in force keeps the name, wherever its file sorts: the new one is the edit to hold back.
+      const [first, again] = isIncumbent(previous, parsed) && !isIncumbent(previous, declared) ? [parsed, declared] : [declared, parsed];
+      index.set(metadata.name, first);
       const where = `${first.resource.source.file}:${first.resource.source.line}:${first.resource.source.col}`;
       errors.push(
-        problemAt(parsed, ["metadata", "name"], `duplicate name: ${resourceRef(kind, metadata.name)} is already declared at ${where}`, {
+        problemAt(again, ["metadata", "name"], `duplicate name: ${resourceRef(kind, metadata.name)} is already declared at ${where}`, {
           expected: `a name unique among ${kind} resources`,
           example: `name: ${metadata.name}-2`,
         }),
@@ -37,7 +50,13 @@ export function buildCatalog(
     }
     index.set(metadata.name, parsed);
   }
-  return { catalog: { byKind, invalid }, errors };
+  return { catalog: previous ? { byKind, invalid, previous } : { byKind, invalid }, errors };
+}
+
+/** Whether the last good state declared this resource's kind and name in the same file. */
+function isIncumbent(previous: Catalog | undefined, parsed: ParsedResource): boolean {
+  const { kind, metadata, source } = parsed.resource;
+  return (previous?.byKind[kind] as Map<string, ParsedResource> | undefined)?.get(metadata.name)?.resource.source.file === source.file;
 }
 
 // Rules ask the same questions for every resource; answers are computed once per catalog.

@@ -1,17 +1,26 @@
 import type { ManifestError } from "../errors.ts";
 import { problemAt, servicesOf, type Catalog, type Parsed, type Rule } from "./catalog.ts";
 
-/** Services of one project must not depend on each other in a circle. */
+/**
+ * Services of one project must not depend on each other in a circle. A cycle is blamed on
+ * a dependsOn entry its last good version did not have (the edit that closed the loop), so
+ * that the loader holds back that edit and not an unchanged file; without a previous state,
+ * or when every entry was there before, on its alphabetically first service.
+ */
 export const noDependencyCycles: Rule = (catalog) => {
   const errors: ManifestError[] = [];
   for (const project of catalog.byKind.Project.keys()) {
     const services = new Map(servicesOf(catalog, project).map((s) => [s.resource.metadata.name, s]));
     for (const cycle of findCycles(services)) {
-      const [first, second] = cycle;
-      const service = services.get(first!)!;
+      const loop = cycle.slice(0, -1);
+      const start = Math.max(0, loop.findIndex((name, i) => isNewDependency(catalog, services.get(name)!, loop[(i + 1) % loop.length]!)));
+      const rotated = [...loop.slice(start), ...loop.slice(0, start)];
+      const first = rotated[0]!;
+      const second = rotated[1] ?? first;
+      const service = services.get(first)!;
       const index = (service.resource.spec.dependsOn ?? []).findIndex((d) => d.service === second);
       errors.push(
-        problemAt(service, ["spec", "dependsOn", index, "service"], `dependency cycle: ${cycle.join(" -> ")}`, {
+        problemAt(service, ["spec", "dependsOn", index, "service"], `dependency cycle: ${[...rotated, first].join(" -> ")}`, {
           expected: "dependencies that form no loop; remove one dependsOn entry of the cycle",
           example: `dependsOn: [] in Service/${first}`,
         }),
@@ -20,6 +29,14 @@ export const noDependencyCycles: Rule = (catalog) => {
   }
   return errors;
 };
+
+/** Whether the last good version of a service lacked this dependency; never so without a previous state. */
+function isNewDependency(catalog: Catalog, service: Parsed<"Service">, dependency: string): boolean {
+  if (!catalog.previous) return false;
+  const before = catalog.previous.byKind.Service.get(service.resource.metadata.name);
+  if (!before || before.resource.spec.project !== service.resource.spec.project) return true;
+  return !(before.resource.spec.dependsOn ?? []).some((d) => d.service === dependency);
+}
 
 /** Each distinct cycle once, written from its alphabetically first service and closed. */
 export function findCycles(services: Map<string, Parsed<"Service">>): string[][] {
