@@ -126,7 +126,8 @@ async function readinessChecks(options: HttpOptions): Promise<Check[]> {
     }
   };
   const checks = [
-    await timed("store", async () => `${Math.round(await options.store.ping())} ms round trip`),
+    // Not just a round trip: SELECT 1 still answers on a deleted database file or a full disk.
+    await timed("store", () => options.store.check()),
     await timed("manifests", async () => {
       const health = options.manifests();
       if (!health.ok) {

@@ -46,6 +46,7 @@ export class Metrics {
   readonly manifestErrors = new Gauge({ name: "berth_manifest_errors", help: "Problems found in each manifest file at the last load", labelNames: ["file"], registers: [this.registry] });
   readonly manifestLastLoad = new Gauge({ name: "berth_manifest_last_successful_load_timestamp_seconds", help: "When the manifests last loaded without any error", registers: [this.registry] });
   readonly storeWrite = new Histogram({ name: "berth_store_write_duration_seconds", help: "Store write latency", labelNames: ["table"], buckets: DOCKER_BUCKETS, registers: [this.registry] });
+  readonly storeErrors = new Counter({ name: "berth_store_errors_total", help: "Store writes that failed or landed in a deleted database file, so their observations were lost, by table and reason (disk_full, locked, readonly, missing, io, other)", labelNames: ["table", "reason"], registers: [this.registry] });
 
   private readonly inFlight = new Map<string, number>();
 

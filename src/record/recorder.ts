@@ -11,6 +11,7 @@ import { manifestFiles } from "../manifests/health.ts";
 import type { Resource } from "../manifests/types.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../store/index.ts";
+import { classifyStoreError, type StoreFault } from "../store/faults.ts";
 import { hashOf } from "../desired/hash.ts";
 import { durationMs } from "../desired/units.ts";
 import { maskedSpec } from "./masked-spec.ts";
@@ -34,8 +35,10 @@ const ACTION_REASON: Record<string, string> = {
 /**
  * Turns what the manager reports into rows (resources, events, deployments,
  * drift checks, health results, targets, audit log) and metrics. Writes are
- * chained so they land in order; a failed write is logged, never thrown into
- * the reconcile that caused it.
+ * chained so they land in order; a failed write is counted
+ * (`berth_store_errors_total`), reported to the store's write health (which
+ * `/readyz` reads) and logged once per distinct fault in one short line, never
+ * thrown into the reconcile that caused it.
  */
 export class Recorder implements ManagerObserver {
   private chain: Promise<void> = Promise.resolve();
@@ -252,22 +255,45 @@ export class Recorder implements ManagerObserver {
     this.write("events", () => this.options.store.events.record({ type, reason, message: clean, kind, name }));
   }
 
-  private async flushAudit(): Promise<void> {
+  /** Writes the audit rows gathered so far; nothing (not a write) when there are none. */
+  private flushAudit(): Promise<void> | undefined {
     const rows = this.pendingAudit.splice(0);
-    await this.options.store.audit.record(rows);
+    return rows.length ? this.options.store.audit.record(rows) : undefined;
   }
 
-  /** Queues a write behind the previous ones; times it; logs instead of throwing. */
-  private write(table: string, fn: () => Promise<unknown>): void {
+  /**
+   * Queues a write behind the previous ones; times it; on failure counts it,
+   * marks the store's writes failing and logs the fault (once per distinct one)
+   * instead of throwing. A write that lands in a deleted database file is lost too.
+   */
+  private write(table: string, fn: () => Promise<unknown> | undefined): void {
     this.chain = this.chain.then(async () => {
+      const { store } = this.options;
       const end = this.options.metrics.storeWrite.startTimer({ table });
+      let fault: StoreFault | undefined;
       try {
-        await fn();
+        const pending = fn();
+        if (!pending) return;
+        await pending;
+        fault = store.fileProblem();
       } catch (error) {
-        this.options.log.error("store write failed", { table, error });
+        fault = classifyStoreError(error, store.location);
       } finally {
         end();
       }
+      if (fault) this.writeFailed(table, fault);
+      else this.writeSucceeded(table);
     });
+  }
+
+  private writeFailed(table: string, fault: StoreFault): void {
+    this.options.metrics.storeErrors.inc({ table, reason: fault.reason });
+    // The message names the database and what to do; the query and its values stay out.
+    if (this.options.store.writes.failed(table, fault, this.now()).first) this.options.log.error(`store write failed: ${fault.message}`, { table, reason: fault.reason });
+  }
+
+  private writeSucceeded(table: string): void {
+    const ended = this.options.store.writes.succeeded(table, this.now());
+    if (ended) this.options.log.info("store writes recovered", { failed: ended.count, reason: ended.fault.reason, since: new Date(ended.since).toISOString() });
   }
 }

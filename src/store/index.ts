@@ -2,7 +2,8 @@ import { AuditRepository, DeploymentRepository, DriftRepository, EventRepository
 import { PinRepository, RevisionRepository } from "./rollout-repositories.ts";
 import { ParityRepository } from "./parity-repository.ts";
 import { ManifestFileRepository } from "./manifest-repository.ts";
-import { openDatabase, type OpenedDatabase } from "./store.ts";
+import { classifyStoreError, WriteHealth, type StoreFault } from "./faults.ts";
+import { databaseLocation, fileIdentity, openDatabase, type OpenedDatabase } from "./store.ts";
 
 /** The repositories Berth writes what it observes to; passed to whoever needs them. */
 export interface Store {
@@ -20,8 +21,20 @@ export interface Store {
   parity: ParityRepository;
   /** Each manifest file's health as of the last load. */
   manifests: ManifestFileRepository;
+  /** The database file, absolute, or the URL without its query: what fault messages name. */
+  location: string;
+  /** Whether writes land: the recorder reports each outcome, the readiness check reads it. */
+  writes: WriteHealth;
   /** Round trip to the database, in milliseconds. */
   ping(): Promise<number>;
+  /** Why the database file is no longer the one opened (deleted, replaced), or undefined; memory and servers have none. */
+  fileProblem(): StoreFault | undefined;
+  /**
+   * The readiness check: throws one short message while the database file is
+   * gone or replaced, while the last write to some table failed (see
+   * WriteHealth), or when a round trip fails; otherwise describes the round trip.
+   */
+  check(): Promise<string>;
   enforceRetention(retention: Retention): Promise<number>;
   close(): void;
 }
@@ -29,8 +42,30 @@ export interface Store {
 /** Builds the repositories over an opened database. */
 export function createStore(opened: OpenedDatabase, now: () => number = Date.now): Store {
   const { db, client } = opened;
+  const location = databaseLocation(opened.url);
+  const writes = new WriteHealth();
+  const ping = async () => {
+    const started = performance.now();
+    await client.execute("SELECT 1");
+    return performance.now() - started;
+  };
+  const fileProblem = (): StoreFault | undefined => {
+    const { file, identity } = opened;
+    if (!file || !identity) return undefined;
+    let current;
+    try {
+      current = fileIdentity(file);
+    } catch (error) {
+      return classifyStoreError(error, location);
+    }
+    if (!current) return { reason: "missing", message: `database file ${file} was deleted while berth had it open; what berth records now is lost: restart berth to create it again, or restore the file` };
+    if (current.dev !== identity.dev || current.ino !== identity.ino) return { reason: "missing", message: `database file ${file} was replaced while berth had it open; berth still writes to the file it opened: restart berth to use the new one` };
+    return undefined;
+  };
   return {
     url: opened.url,
+    location,
+    writes,
     resources: new ResourceRepository(db, now),
     events: new EventRepository(db, now),
     health: new HealthRepository(db),
@@ -43,10 +78,18 @@ export function createStore(opened: OpenedDatabase, now: () => number = Date.now
     pins: new PinRepository(db, now),
     parity: new ParityRepository(db, now),
     manifests: new ManifestFileRepository(db, now),
-    async ping() {
-      const started = performance.now();
-      await client.execute("SELECT 1");
-      return performance.now() - started;
+    ping,
+    fileProblem,
+    async check() {
+      const moved = fileProblem();
+      if (moved) throw new Error(moved.message);
+      const failure = writes.current();
+      if (failure) throw new Error(`${failure.fault.message} (${failure.count} write${failure.count === 1 ? "" : "s"} failed since ${new Date(failure.since).toISOString()}, the last to ${failure.table})`);
+      try {
+        return `${Math.round(await ping())} ms round trip`;
+      } catch (error) {
+        throw new Error(classifyStoreError(error, location).message);
+      }
     },
     enforceRetention: (retention) => enforceRetention(db, retention, now()),
     close: () => client.close(),

@@ -1,5 +1,5 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient, type Client } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
@@ -24,6 +24,27 @@ export interface OpenedDatabase {
   client: Client;
   db: Database;
   url: string;
+  /** The database file of a `file:` URL, absolute; none for memory or a server. */
+  file?: string;
+  /** Device and inode of that file as opened, to notice it deleted or replaced behind berth's back. */
+  identity?: FileIdentity;
+}
+
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+/** The file a `file:` URL names (without any `?` options), or undefined for memory and servers. */
+export function databaseFile(url: string): string | undefined {
+  if (!url.startsWith("file:") || url.startsWith("file::memory:")) return undefined;
+  const path = url.slice("file:".length).split("?")[0]!;
+  return path ? resolve(path) : undefined;
+}
+
+/** What store faults call the database: its file, absolute, or its URL without the query (which may hold a token). */
+export function databaseLocation(url: string): string {
+  return databaseFile(url) ?? url.split("?")[0]!;
 }
 
 /**
@@ -46,10 +67,22 @@ export async function openDatabase(url: string = DEFAULT_DB_URL, options: { migr
     const db = drizzle(client, { schema });
     await migrate(db, { migrationsFolder: options.migrationsDir ?? MIGRATIONS_DIR });
     if (file) keepPrivate(file);
-    return { client, db, url };
+    const path = databaseFile(url);
+    return { client, db, url, file: path, identity: path ? fileIdentity(path) : undefined };
   } catch (error) {
     client.close();
     throw new StoreError(`cannot open the store at ${url}; expected a writable file: path or a reachable libSQL URL, e.g. --db file:.berth/berth.db`, { cause: error });
+  }
+}
+
+/** The device and inode of `path`, or undefined when it does not exist. */
+export function fileIdentity(path: string): FileIdentity | undefined {
+  try {
+    const { dev, ino } = statSync(path);
+    return { dev, ino };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
   }
 }
 
