@@ -1,4 +1,6 @@
+import { isAbsolute } from "node:path";
 import { Option } from "commander";
+import { ALLOW_HOST_PATH_FLAG } from "../desired/host-paths.ts";
 import { driverForTarget } from "../docker/transport.ts";
 import { controllers, targets } from "../../controllers/index.ts";
 import { rolloutApi, type RolloutApi } from "../../controllers/service/requests.ts";
@@ -38,6 +40,23 @@ export function dbOption(): Option {
   return new Option("--db <url>", "libSQL database: a file: path or a libSQL server URL").default(DEFAULT_DB_URL);
 }
 
+/**
+ * --allow-host-path PREFIX, repeatable: what manifests may read (env files, build contexts) and
+ * bind-mount beyond the defaults. The host's operator decides, not whoever can commit.
+ */
+export function allowHostPathOption(): Option {
+  return new Option(
+    `${ALLOW_HOST_PATH_FLAG} <prefix>`,
+    "let manifests read env files and build contexts under this absolute path (besides the manifests directory), and bind-mount it even when it is a system folder or the Docker socket; repeatable. See docs/security.md",
+  ).argParser(parseAllowHostPath);
+}
+
+/** Collects one --allow-host-path value; a relative path is refused (it would depend on the working directory). */
+export function parseAllowHostPath(value: string, previous: string[] | undefined): string[] {
+  if (!isAbsolute(value)) throw new Error(`${ALLOW_HOST_PATH_FLAG} "${value}" is not an absolute path; expected e.g. ${ALLOW_HOST_PATH_FLAG} /srv/secrets`);
+  return [...(previous ?? []), value];
+}
+
 /** Parses a duration flag such as 5m or 30s. */
 export function parseDurationFlag(value: string): number {
   const ms = parseDuration(value);
@@ -53,12 +72,12 @@ export interface Runtime {
   metrics: Metrics;
   recorder: Recorder;
   /** Manager options wired to real drivers, the recorder and metrics. */
-  managerOptions: Pick<ManagerOptions, "log" | "redactor" | "connect" | "daemonEnv" | "observer" | "metrics" | "store" | "controllers" | "targets">;
+  managerOptions: Pick<ManagerOptions, "log" | "redactor" | "connect" | "daemonEnv" | "hostPaths" | "observer" | "metrics" | "store" | "controllers" | "targets">;
   close(): Promise<void>;
 }
 
 /** Opens the store and builds logger, metrics and recorder for `apply` and `run`. */
-export async function createRuntime(io: CliIO, options: LogOptions & { db: string }): Promise<Runtime> {
+export async function createRuntime(io: CliIO, options: LogOptions & { db: string; allowHostPath?: string[] }): Promise<Runtime> {
   const redactor = new Redactor();
   const log = createLogger({ format: options.logFormat, level: options.logLevel, write: (line) => io.stderr(`${line}\n`), redactor });
   const store = await openStore(options.db);
@@ -75,6 +94,7 @@ export async function createRuntime(io: CliIO, options: LogOptions & { db: strin
       redactor,
       connect: (target) => driverForTarget(target, { env: io.env, hooks: { onCall: recorder.onDockerCall, beforeCall: recorder.beforeDockerCall } }),
       daemonEnv: io.env,
+      hostPaths: { allow: options.allowHostPath ?? [] },
       observer: recorder,
       metrics,
       store,

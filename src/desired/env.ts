@@ -18,22 +18,33 @@ export interface ResolvedEnv {
   secretNames: string[];
 }
 
-/** Reads the env files a spec names, each once per model build. */
+/** Decides whether a file may be read for a manifest (HostPathPolicy): its real path, or a SpecError. */
+export interface ReadPolicy {
+  readable(path: string, what: string, where: string): string;
+}
+
+/** Reads the env files a spec names, each once per model build, if the host-path policy lets it. */
 export class EnvFileReader {
   private readonly cache = new Map<string, Record<string, string>>();
-  constructor(private readonly manifestsDir: string) {}
+  constructor(
+    private readonly manifestsDir: string,
+    private readonly policy?: ReadPolicy,
+  ) {}
 
   /** Absolute path of an env file named in a manifest. */
   resolve(path: string): string {
     return isAbsolute(path) ? path : resolve(this.manifestsDir, path);
   }
 
-  read(path: string): Record<string, string> {
+  /** `where`: the manifest location that names the file, for a refusal. */
+  read(path: string, where = ""): Record<string, string> {
     const file = this.resolve(path);
+    // Checked on every read (cheap): the location in a refusal is the manifest that named the file.
+    const real = this.policy ? this.policy.readable(file, "env file", where) : file;
     let values = this.cache.get(file);
     if (!values) {
       try {
-        values = parseEnv(readFileSync(file, "utf8")) as Record<string, string>;
+        values = parseEnv(readFileSync(real, "utf8")) as Record<string, string>;
       } catch (error) {
         throw new SpecError(`env file ${file} cannot be read; expected a dotenv file (KEY=value per line) at that path`, { cause: error });
       }
@@ -41,6 +52,12 @@ export class EnvFileReader {
     }
     return values;
   }
+}
+
+/** Manifest locations (`file:line:col`) of the Environment and the Service, for messages. */
+export interface EnvLocations {
+  environment: string;
+  service: string;
 }
 
 /**
@@ -53,13 +70,15 @@ export function resolveEnv(
   overrideEnv: EnvVar[] | undefined,
   files: EnvFileReader,
   daemonEnv: NodeJS.ProcessEnv,
+  where: EnvLocations = { environment: "", service: "" },
 ): ResolvedEnv {
   const values = new Map<string, { value: string; secret: boolean }>();
   for (const file of environment.envFiles ?? []) {
-    for (const [name, value] of Object.entries(files.read(file))) values.set(name, { value, secret: true });
+    for (const [name, value] of Object.entries(files.read(file, where.environment))) values.set(name, { value, secret: true });
   }
   for (const [name, value] of Object.entries(environment.variables ?? {})) values.set(name, { value, secret: false });
-  for (const variable of [...(serviceEnv ?? []), ...(overrideEnv ?? [])]) values.set(variable.name, resolveOne(variable, files, daemonEnv));
+  for (const variable of serviceEnv ?? []) values.set(variable.name, resolveOne(variable, files, daemonEnv, where.service));
+  for (const variable of overrideEnv ?? []) values.set(variable.name, resolveOne(variable, files, daemonEnv, where.environment));
   const names = [...values.keys()].sort();
   return {
     entries: names.map((name) => `${name}=${values.get(name)!.value}`),
@@ -67,7 +86,7 @@ export function resolveEnv(
   };
 }
 
-function resolveOne(variable: EnvVar, files: EnvFileReader, daemonEnv: NodeJS.ProcessEnv): { value: string; secret: boolean } {
+function resolveOne(variable: EnvVar, files: EnvFileReader, daemonEnv: NodeJS.ProcessEnv, where: string): { value: string; secret: boolean } {
   const from = variable.valueFrom;
   if (!from) return { value: variable.value ?? "", secret: variable.secret };
   if (from.daemonEnv !== undefined) {
@@ -76,7 +95,7 @@ function resolveOne(variable: EnvVar, files: EnvFileReader, daemonEnv: NodeJS.Pr
     return { value, secret: true };
   }
   const key = from.key ?? variable.name;
-  const value = files.read(from.envFile!)[key];
+  const value = files.read(from.envFile!, where)[key];
   if (value === undefined) throw new SpecError(`env ${variable.name} reads key ${key} from ${files.resolve(from.envFile!)}, which has no such key; expected a line ${key}=… in that file`);
   return { value, secret: true };
 }

@@ -14,6 +14,7 @@ import { LABEL } from "../docker/labels.ts";
 import { readBuildContext } from "./build-context.ts";
 import { containerTemplate, type ContainerTemplate } from "./container-spec.ts";
 import { EnvFileReader, resolveEnv, SpecError } from "./env.ts";
+import { HostPathPolicy, type HostPathOptions } from "./host-paths.ts";
 import { routingLabels } from "./routing.ts";
 import { revisionHash } from "./revision-hash.ts";
 import { environmentKey, networkName, serviceKey, volumeName } from "./names.ts";
@@ -86,6 +87,12 @@ export interface DesiredModel {
 
 export interface ModelOptions {
   daemonEnv?: NodeJS.ProcessEnv;
+  /**
+   * What the host's operator lets manifests read and mount beyond the defaults (--allow-host-path).
+   * Without it the policy still applies, with nothing extra allowed: env files and build contexts
+   * inside the manifests directory, no bind of a system folder or the Docker socket.
+   */
+  hostPaths?: HostPathOptions;
 }
 
 /** Resolves overrides, env files, build contexts and container configs for every environment × service. */
@@ -94,7 +101,8 @@ export function buildDesiredModel(state: DesiredState, options: ModelOptions = {
   const targets = new Map((of("DeploymentTarget") as DeploymentTarget[]).map((t) => [t.metadata.name, t]));
   const projects = new Map((of("Project") as Project[]).map((p) => [p.metadata.name, p]));
   const services = of("Service") as Service[];
-  const files = new EnvFileReader(state.dir);
+  const policy = new HostPathPolicy(state.dir, options.hostPaths);
+  const files = new EnvFileReader(state.dir, policy);
   const model: DesiredModel = { targets, projects, environments: new Map(), services: new Map(), revision: state.revision?.commit, complete: state.complete };
 
   for (const env of of("Environment") as Environment[]) {
@@ -104,7 +112,8 @@ export function buildDesiredModel(state: DesiredState, options: ModelOptions = {
     const projectLabels = projects.get(project)!.spec.labels ?? {};
     const own = services.filter((s) => s.spec.project === project);
     const routing = { domain: env.spec.domain ?? targets.get(target)!.spec.domain, tls: targets.get(target)!.spec.tls };
-    const desired = own.map((s) => desiredService(s, env, projectLabels, files, state.dir, options.daemonEnv ?? process.env, state.revision?.commit, routing));
+    const local = targets.get(target)!.spec.type === "local";
+    const desired = own.map((s) => desiredService(s, env, projectLabels, { files, policy, local }, state.dir, options.daemonEnv ?? process.env, state.revision?.commit, routing));
     const ordered = dependencyOrder(desired);
     for (const s of ordered) model.services.set(s.key, s);
     model.environments.set(environment, {
@@ -128,7 +137,7 @@ function desiredService(
   service: Service,
   env: Environment,
   projectLabels: Record<string, string>,
-  files: EnvFileReader,
+  host: { files: EnvFileReader; policy: HostPathPolicy; local: boolean },
   manifestsDir: string,
   daemonEnv: NodeJS.ProcessEnv,
   revision: string | undefined,
@@ -140,6 +149,14 @@ function desiredService(
   const environment = env.metadata.name;
   const override = env.spec.overrides?.[name] ?? {};
   const resolvePath = (p: string) => (isAbsolute(p) ? p : resolve(manifestsDir, p));
+  const where = locationOf(service);
+  const envWhere = { environment: locationOf(env), service: where };
+  // Bind sources are on the target's host; on a local target that is this host, so symlinks are followed too.
+  const bindSource = (p: string) => {
+    const source = resolvePath(p);
+    host.policy.bindable(source, where, host.local);
+    return source;
+  };
   const ports = override.ports ?? spec.ports ?? [];
   const strategy = spec.update?.strategy ?? defaultStrategy(spec, ports);
   const base = {
@@ -163,8 +180,8 @@ function desiredService(
     extraNetworks: (spec.networks ?? []).map((n) => networkName(project, environment, n)),
   } satisfies Partial<DesiredService>;
   try {
-    const image = imageSource(service, override.image, resolvePath);
-    const env_ = resolveEnv(env.spec, spec.env, override.env, files, daemonEnv);
+    const image = imageSource(service, override.image, resolvePath, host.policy, where);
+    const env_ = resolveEnv(env.spec, spec.env, override.env, host.files, daemonEnv, envWhere);
     const template = containerTemplate({
       target: env.spec.target,
       project,
@@ -177,7 +194,7 @@ function desiredService(
       resources: override.resources ?? spec.resources,
       labels: { ...projectLabels, ...(spec.labels ?? {}), ...routingLabels(spec.routing, { project, environment, service: name, network: networkName(project, environment), ...routing }) },
       network: networkName(project, environment),
-      resolvePath,
+      resolvePath: bindSource,
     });
     // The revision label is informational: a new commit alone must not recreate containers.
     const specHash = revisionHash({ template, extraNetworks: base.extraNetworks, healthCheck: base.healthCheck });
@@ -200,12 +217,20 @@ function defaultStrategy(spec: ServiceSpec, ports: { host?: number }[]): Desired
   return "rolling";
 }
 
-function imageSource(service: Service, overrideImage: string | undefined, resolvePath: (p: string) => string): ImageSource {
+/** `file:line:col` of a resource's manifest document, as messages start with it. */
+function locationOf(resource: Service | Environment): string {
+  const { file, line, col } = resource.source;
+  return `${file}:${line}:${col}`;
+}
+
+function imageSource(service: Service, overrideImage: string | undefined, resolvePath: (p: string) => string, policy: HostPathPolicy, where: string): ImageSource {
   const { spec } = service;
   if (overrideImage || spec.image) return { ref: (overrideImage ?? spec.image)!, pullPolicy: spec.imagePullPolicy };
   const build = spec.build!;
   const options = { dockerfile: build.dockerfile, args: build.args, target: build.target };
-  const context = readBuildContext(resolvePath(build.context), options);
+  const dir = resolvePath(build.context);
+  // The real folder is read: a link swapped after the check cannot send another folder.
+  const context = readBuildContext(policy.readable(dir, "build context", where), options, where);
   return {
     ref: `berth-build/${spec.project}-${service.metadata.name}:${context.hash.slice(0, 12)}`,
     pullPolicy: "Never",

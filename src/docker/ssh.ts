@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { Agent } from "node:http";
 import { homedir } from "node:os";
 import { inspect } from "node:util";
@@ -233,15 +233,32 @@ export class SshTunnel {
   private credentials(): Partial<ConnectConfig> {
     const { target, identityFile, passphrase, agentSocket } = this.options;
     if (identityFile) {
+      let privateKey: Buffer;
       try {
-        return { privateKey: readFileSync(expandHome(identityFile)), passphrase };
+        privateKey = readFileSync(expandHome(identityFile));
       } catch (error) {
         throw new SshConnectError(`DeploymentTarget/${target}: cannot read identity file ${identityFile}: ${error instanceof Error ? error.message : error}`, { cause: error });
       }
+      const loose = identityFileRefusal(expandHome(identityFile));
+      if (loose) throw new SshConnectError(`DeploymentTarget/${target}: ${loose}`);
+      return { privateKey, passphrase };
     }
     if (!agentSocket) throw new SshConnectError(`DeploymentTarget/${target}: no identityFile and no ssh-agent (SSH_AUTH_SOCK is unset); expected spec.ssh.identityFile, e.g. ~/.ssh/id_ed25519`);
     return { agent: agentSocket };
   }
+}
+
+/**
+ * Why a private key file must not be used: OpenSSH's rule, a key that others than its owner can read
+ * or write (any group or other bit) is refused, as `ssh` refuses an "UNPROTECTED PRIVATE KEY FILE".
+ * Checked at every connect, so a chmod takes effect without a restart.
+ */
+export function identityFileRefusal(path: string): string | undefined {
+  if (process.platform === "win32") return undefined;
+  const mode = statSync(path).mode & 0o777;
+  if (!(mode & 0o077)) return undefined;
+  const octal = mode.toString(8).padStart(4, "0");
+  return `identity file ${path} has mode ${octal}: its group or other users have access to it, so it is refused (as ssh refuses an unprotected private key); expected only its owner to read it, e.g. chmod 600 ${path}`;
 }
 
 /** What failed, and what to do, for each way an SSH connection fails. */

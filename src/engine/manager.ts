@@ -1,6 +1,7 @@
 import type { Driver, EngineEvent } from "../docker/driver.ts";
 import { LABEL } from "../docker/labels.ts";
 import { buildDesiredModel, secretValuesOf, type DesiredModel } from "../desired/model.ts";
+import type { HostPathOptions } from "../desired/host-paths.ts";
 import { environmentKey, serviceKey } from "../desired/names.ts";
 import { HealthProber } from "../health/prober.ts";
 import type { Logger, Redactor } from "../log/logger.ts";
@@ -33,6 +34,8 @@ export interface ManagerOptions {
   /** Follow engine event streams (the daemon does; a one-shot apply need not). */
   watchEvents?: boolean;
   daemonEnv?: NodeJS.ProcessEnv;
+  /** What the host's operator lets manifests read and mount beyond the defaults (--allow-host-path). */
+  hostPaths?: HostPathOptions;
   queueClock?: QueueClock;
   /** Called before each periodic resync, e.g. to re-read the manifests. */
   beforeResync?: () => Promise<void>;
@@ -110,7 +113,7 @@ export class Manager {
   /** Takes a new desired state: rebuilds the model, connects targets, queues everything. */
   setDesired(state: DesiredState): void {
     const previous = this.model;
-    this.model = buildDesiredModel(state, { daemonEnv: this.options.daemonEnv });
+    this.model = buildDesiredModel(state, { daemonEnv: this.options.daemonEnv, hostPaths: this.options.hostPaths });
     this.options.redactor.setSecrets(secretValuesOf(this.model));
     this.options.observer?.desiredChanged?.(state, this.model);
     // An environment that left the manifests, or moved, leaves a copy behind to prune now, not at the next resync.

@@ -5,7 +5,7 @@ import { compareEnvironments, type ParityReport } from "../../parity/diff.ts";
 import { openStore } from "../../store/index.ts";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { dbOption, loadValid } from "../runtime.ts";
+import { allowHostPathOption, dbOption, loadValid } from "../runtime.ts";
 import { table } from "../table.ts";
 
 /** `berth diff-env A B [DIR]`: parity of two environments' effective specs. */
@@ -18,11 +18,12 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .argument("[dir]", "manifests directory", DEFAULT_MANIFESTS_DIR)
     .addOption(new Option("-o, --output <format>", "table or json").choices(["table", "json"]).default("table"))
     .addOption(dbOption())
+    .addOption(allowHostPathOption())
     .addHelpText("after", "\nSeverities: error (image differs, service missing), warning (replicas, resources, ports, command, health check, restart policy), info (env values, routing, update settings). Secret values show as ***. Exit 0 identical, 2 different, 1 error. Each report is stored.")
-    .action(async (a: string, b: string, dir: string, options: { output: "table" | "json"; db: string }) => {
+    .action(async (a: string, b: string, dir: string, options: { output: "table" | "json"; db: string; allowHostPath?: string[] }) => {
       const state = await loadValid(dir, io);
       if (!state) return setExitCode(1);
-      const model = buildDesiredModel(state, { daemonEnv: io.env });
+      const model = buildDesiredModel(state, { daemonEnv: io.env, hostPaths: { allow: options.allowHostPath ?? [] } });
       const [ea, eb] = [model.environments.get(a), model.environments.get(b)];
       const missing = [a, b].filter((name, i) => ![ea, eb][i]);
       if (missing.length || !ea || !eb) {

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { createRuntime, daemonRollouts, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
+import { allowHostPathOption, createRuntime, daemonRollouts, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
 import { startDaemon } from "../../engine/daemon.ts";
 import { parseAllowedHost } from "../../http/host-check.ts";
 import { isLoopbackHost, listenRefusal } from "../../http/listen.ts";
@@ -20,6 +20,7 @@ interface RunOptions extends LogOptions {
   apiTokenFile?: string;
   allowedHost?: string[];
   insecureListen?: boolean;
+  allowHostPath?: string[];
 }
 
 /** `berth run [DIR]`: the daemon. */
@@ -35,6 +36,7 @@ export const register: CommandModule["register"] = (program, io) => {
     .addOption(new Option("--api-token-file <path>", "file holding a bearer token that allows rollbacks and retries over the API (default $BERTH_API_TOKEN; without one the API is read-only)"))
     .addOption(new Option("--allowed-host <name>", "also answer requests whose Host header is this name (any port) or name:port; repeatable. Answered anyway: localhost, IP addresses, the --listen host").argParser(parseAllowedHost))
     .addOption(new Option("--insecure-listen", "listen on a non-loopback address without an API token (the read-only API and /metrics are open to whoever reaches it)"))
+    .addOption(allowHostPathOption())
     .addOption(new Option("--health-retention <duration>", "keep health results this long").default(DEFAULT_RETENTION.healthMs, "3d").argParser(parseDurationFlag))
     .addOption(new Option("--event-retention <duration>", "keep events and the audit log this long").default(DEFAULT_RETENTION.eventsMs, "14d").argParser(parseDurationFlag))
     .addHelpText(
@@ -46,6 +48,11 @@ export const register: CommandModule["register"] = (program, io) => {
         "gets 421 (a guard against DNS rebinding): give the names clients use with",
         "--allowed-host. On a non-loopback --listen address (0.0.0.0, a LAN address)",
         "berth run starts only with an API token or --insecure-listen.",
+        "",
+        "Manifests may read env files and build contexts only inside DIR, and may not",
+        "bind-mount /, /etc, /proc, /sys, /dev, /root, /boot or the Docker socket;",
+        "--allow-host-path PREFIX (repeatable) lets them use more. A refused Service",
+        "is not deployed; its error names the manifest and the flag.",
         "See docs/security.md.",
         "",
         "Stops cleanly on SIGINT or SIGTERM: in-flight Docker calls finish, nothing is left half-made.",

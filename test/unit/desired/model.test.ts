@@ -421,13 +421,14 @@ describe("undeployable services", () => {
     {
       what: "a missing build context",
       web: { build: { context: "images/missing" } },
-      message: (dir) => expect.stringMatching(new RegExp(`^build context ${join(dir, "images/missing")} cannot be read \\(ENOENT: .*\\); expected a readable folder holding a Dockerfile$`)),
+      // Prefixed with the Service's location (file:line:col).
+      message: (dir) => expect.stringMatching(new RegExp(`^${join(dir, "services/web.yaml")}:\\d+:\\d+: build context ${join(dir, "images/missing")} cannot be read \\(ENOENT: .*\\); expected a readable folder holding a Dockerfile$`)),
     },
     {
       what: "a build context that is a file",
       web: { build: { context: "images/web.txt" } },
       files: { "images/web.txt": "not a folder" },
-      message: (dir) => `build context ${join(dir, "images/web.txt")} cannot be read (not a directory); expected a readable folder holding a Dockerfile`,
+      message: (dir) => expect.stringMatching(new RegExp(`^${join(dir, "services/web.yaml")}:\\d+:\\d+: build context ${join(dir, "images/web.txt")} cannot be read \\(not a directory\\); expected a readable folder holding a Dockerfile$`)),
     },
   ];
 

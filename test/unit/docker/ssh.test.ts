@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,6 +67,32 @@ describe("SshTunnel connections", () => {
 });
 
 describe("SshTunnel credentials", () => {
+  for (const mode of [0o644, 0o640, 0o604, 0o620, 0o602, 0o660, 0o666]) {
+    it(`refuses an identity file with mode ${mode.toString(8).padStart(4, "0")} (others than its owner can read or write it), naming chmod 600`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "berth-key-"));
+      const key = join(dir, "id");
+      try {
+        const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+        writeFileSync(key, privateKey);
+        chmodSync(key, mode);
+        let dialled = 0;
+        const port = await fakeSshd((socket) => {
+          dialled++;
+          socket.destroy();
+        });
+        const t = new SshTunnel({ target: "t", host: "127.0.0.1", port, user: "deploy", identityFile: key, hostKey: `SHA256:${"A".repeat(43)}`, remoteSocket: "/var/run/docker.sock" });
+        const error = (await t.connection().catch((e: Error) => e)) as Error;
+        expect(error.message).toContain(`DeploymentTarget/t: identity file ${key}`);
+        expect(error.message).toContain(`mode ${mode.toString(8).padStart(4, "0")}`);
+        expect(error.message).toContain(`chmod 600 ${key}`);
+        expect(dialled).toBe(0);
+        t.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
   it("names a key it cannot use, and recovers without a restart once the key file is fixed", async () => {
     const dir = mkdtempSync(join(tmpdir(), "berth-key-"));
     const key = join(dir, "id");
