@@ -6,6 +6,7 @@ import type { PlanChange } from "../../src/engine/plan-change.ts";
 import { observedContainer } from "../../test/support/containers.ts";
 import type { Spec } from "../../test/support/shop.ts";
 import { shopService, shopServices } from "../../test/support/shop-services.ts";
+import { decideUnrecorded } from "./decide-unrecorded.ts";
 import { decideService, type RecordWrites, type ServiceDecision, type ServiceRecords, type ServiceWorld } from "./decide.ts";
 import { NEW_DEPLOYMENT } from "./decision.ts";
 import { servicePhase } from "./phase.ts";
@@ -798,5 +799,19 @@ describe("decideService: a frozen service (failed without rollback) is still sus
     expect(d.actions.filter((a) => a.type === "stop").map((a) => (a as { id: string }).id)).toEqual([c.id]);
     expect(d.facts.held).toContain("rollout failed: x");
     expect(d.facts.converged).toBe(false);
+  });
+});
+
+describe("decideUnrecorded: the store cannot be read or written", () => {
+  it.each([
+    { name: "a new service (no container): its replicas are created, nothing recorded", containers: () => [], images: { "web:2": true }, creates: 1, error: false },
+    { name: "the running revision's container was removed behind Berth's back: it is created again", containers: () => [running(WEB2, 0, { state: "dead" })], images: { "web:2": true }, creates: 1, error: false },
+    { name: "another revision runs: the change waits for the store", containers: () => [running(WEB1)], images: {} as Record<string, boolean>, creates: 0, error: true },
+  ])("$name", ({ containers, images, creates, error }) => {
+    const d = decideUnrecorded(WEB2, new Map(), world({ containers: containers(), images }), "database disk is full at the --db database");
+    expect(d.writes).toEqual({});
+    expect(d.actions.filter((a) => a.type === "create")).toHaveLength(creates);
+    if (error) expect(d.error).toMatchObject({ terminal: false, retry: true, message: expect.stringContaining("a change of revision waits for it") });
+    else expect(d.error).toBeUndefined();
   });
 });

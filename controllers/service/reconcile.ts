@@ -3,7 +3,9 @@ import { hashOf } from "../../src/desired/hash.ts";
 import { environmentKey } from "../../src/desired/names.ts";
 import type { DesiredModel, DesiredService } from "../../src/desired/model.ts";
 import type { ObservedContainer } from "../../src/docker/observe.ts";
-import { decideService, type ServiceDecision, type ServiceWorld } from "./decide.ts";
+import { decideService, type ServiceDecision, type ServiceRecords, type ServiceWorld } from "./decide.ts";
+import { decideUnrecorded } from "./decide-unrecorded.ts";
+import { classifyStoreError } from "../../src/store/faults.ts";
 import { executeServiceActions } from "./execute.ts";
 import { servicePhase } from "./phase.ts";
 import { closeInterruptedRollouts, loadServiceRecords, readRolloutRecord, ROLLOUT_MACHINE, writeServiceRecords } from "./records.ts";
@@ -19,9 +21,18 @@ import type { Pin } from "./pins.ts";
 export async function reconcileService(key: string, ctx: PassContext): Promise<PassResult> {
   const model = ctx.model();
   const manifest = model.services.get(key);
-  const records = await loadServiceRecords(key, manifest, model, ctx.store);
+  // Docker keeps converging while the store fails: what needs no record goes on, the rest waits (decideUnrecorded).
+  let storeError: string | undefined;
+  const records = await loadServiceRecords(key, manifest, model, ctx.store).catch((error: unknown) => {
+    storeError = classifyStoreError(error, "the --db database").message;
+    return { hasHistory: true, at: new Map(), peers: new Map(manifest ? model.environments.get(manifest.environment)?.services.map((s) => [s.service, s] as const) ?? [] : []) } as ServiceRecords;
+  });
   const world = manifest && !manifest.error ? await observeService(manifest, records, model, ctx.driver(manifest.target), ctx.probes, ctx.now(), ctx.dryRun?.assumed) : undefined;
-  const decision = decideService(key, manifest, world ?? emptyWorld(ctx.now()), records, { pollMs: ctx.pollMs });
+  let decision =
+    storeError !== undefined && manifest && world && !manifest.error
+      ? decideUnrecorded(manifest, records.peers, world, storeError)
+      : decideService(key, manifest, world ?? emptyWorld(ctx.now()), records, { pollMs: ctx.pollMs });
+  if (storeError !== undefined && !manifest) return resultOf(model, manifest, { ...decision, writes: {} }, world, [], undefined);
   const at = (revision: string) => (revision === manifest?.specHash ? manifest : records.at.get(revision));
   let changes: PassResult["changes"] = [];
   if (!ctx.dryRun) {
@@ -42,7 +53,14 @@ export async function reconcileService(key: string, ctx: PassContext): Promise<P
       await act();
       await write();
     } else {
-      await write();
+      try {
+        await write();
+      } catch (error) {
+        // The decision could not be recorded (a full disk, a lost file): it is not carried out; what needs no record is.
+        if (!manifest || !world || manifest.error || !isStoreFailure(error)) throw error;
+        storeError = classifyStoreError(error, "the --db database").message;
+        decision = decideUnrecorded(manifest, records.peers, world, storeError);
+      }
       await act();
     }
   }
@@ -104,6 +122,16 @@ function replicasOf(own: readonly ObservedContainer[], manifest: DesiredService,
 function reportOf(record: RolloutRecord, hasHealthCheck: boolean) {
   const { context, state } = record;
   return { key: context.key, revision: context.revision, previous: context.previous, trigger: context.trigger, state, phase: context.phase, outcome: rolloutOutcome(state), failure: context.failure, rollbackError: context.rollbackError, hasHealthCheck };
+}
+
+/** An error of the database (libSQL/SQLite), not of Docker or of Berth's own logic. */
+function isStoreFailure(error: unknown): boolean {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("SQLITE_")) return true;
+    if (e instanceof Error && /^Failed query:/.test(e.message)) return true;
+  }
+  return false;
 }
 
 function emptyWorld(now: number): ServiceWorld {
