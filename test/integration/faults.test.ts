@@ -1,5 +1,5 @@
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -13,7 +13,11 @@ import { manifestHealth } from "../../src/manifests/health.ts";
 import { Metrics } from "../../src/metrics/metrics.ts";
 import { Recorder } from "../../src/record/recorder.ts";
 import { openStore } from "../../src/store/index.ts";
-import { createTestRuntime, eventually, projectContainers, removeProject, uniqueProject } from "../support/berth.ts";
+import { createTestRuntime, eventually, projectContainers, removeProject, runDaemon, uniqueProject } from "../support/berth.ts";
+import { buildBusyboxImage } from "../../src/docker/busybox-image.ts";
+import { connectDocker } from "../../src/docker/connection.ts";
+import { DockerDriver } from "../../src/docker/driver.ts";
+import { TEST_IMAGE, TEST_PAGE } from "./global-setup.ts";
 import { createManifestDir } from "../support/manifest-dir.ts";
 import { writeProject, writeService } from "../support/project.ts";
 
@@ -136,3 +140,63 @@ describe("faults of the store under a running daemon", () => {
     }
   }, 120_000);
 });
+
+/** A second private engine that can be stopped and started again on the same data root, as an operator restarts dockerd. */
+function restartableEngine() {
+  const dir = mkdtempSync("/tmp/berth-engine-b-");
+  const host = `unix://${dir}/docker.sock`;
+  let child: ChildProcess | undefined;
+  const docker = connectDocker(host);
+  return {
+    host,
+    docker,
+    async start() {
+      const log = openSync(`${dir}/dockerd.log`, "a");
+      child = spawn("dockerd", [`--host=${host}`, `--data-root=${dir}/data`, `--exec-root=${dir}/exec`, `--pidfile=${dir}/dockerd.pid`, "--bridge=none", "--iptables=false", "--ip-masq=false", "--default-address-pool=base=172.29.0.0/16,size=24", "--shutdown-timeout=2", "--log-level=warn"], { stdio: ["ignore", log, log] });
+      await eventually(async () => ((await docker.ping().catch(() => undefined)) ? true : undefined), 60_000, "the second engine to answer");
+    },
+    async stop() {
+      if (!child || child.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => child!.once("exit", () => resolve()));
+      child.kill("SIGTERM");
+      await exited;
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 3 }),
+  };
+}
+
+describe("faults of the engine under a running daemon", () => {
+  it("dockerd restarted: the target goes Unreachable and comes back, the Service runs again, no container is duplicated, the daemon stays up", async () => {
+    const engine = restartableEngine();
+    await engine.start();
+    const project = uniqueProject("dr");
+    const dir = createManifestDir();
+    let daemon: Awaited<ReturnType<typeof runDaemon>> | undefined;
+    try {
+      await buildBusyboxImage(new DockerDriver("b", engine.docker), TEST_IMAGE, TEST_PAGE);
+      writeProject(dir, project, engine.host, { web: { replicas: 2 } });
+      daemon = await runDaemon(dir.dir, { ...createTestRuntime(engine.host) });
+      expect((await daemon.manager.settle({ timeoutMs: 45_000, ready: true })).pending).toEqual([]);
+      const target = () => daemon!.manager.targetStatus().find((t) => t.name === `${project}-engine`)?.phase;
+
+      await engine.stop();
+      await eventually(async () => (target() === "Unreachable" ? true : undefined), 30_000, "the target to be unreachable");
+      await engine.start();
+      await eventually(async () => (target() === "Active" ? true : undefined), 60_000, "the target to be active again");
+      await eventually(async () => {
+        const web = (await projectContainers(engine.docker, project)).filter((c) => c.Labels["dev.berth.service"] === "web");
+        return web.length === 2 && web.every((c) => c.State === "running") ? true : undefined;
+      }, 60_000, "both replicas running again, and only those");
+      expect((await daemon.manager.settle({ timeoutMs: 45_000, ready: true })).pending).toEqual([]);
+      const slots = (await projectContainers(engine.docker, project)).map((c) => c.Labels["dev.berth.replica"]).sort();
+      expect(slots).toEqual(["0", "1"]);
+    } finally {
+      await daemon?.stop();
+      await removeProject(engine.docker, project).catch(() => {});
+      await engine.stop();
+      engine.cleanup();
+      dir.cleanup();
+    }
+  }, 240_000);
+});
+
