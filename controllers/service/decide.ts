@@ -122,7 +122,7 @@ function removed(key: string, records: ServiceRecords): ServiceDecision {
 
 function beginChange(resource: string, desired: DesiredService, own: readonly ObservedContainer[], records: ServiceRecords, waiting: readonly string[] = []): PlanChange {
   const first = own.length === 0 && !records.deployed;
-  const after = waiting.length ? ` once ${waiting.join(", ")}` : "";
+  const after = waiting.length ? `, after waiting for ${waiting.join(", ")}` : "";
   // The deployed revision is the wanted one, yet another runs: a repair, not a change of the manifest.
   const repair = records.deployed === desired.specHash;
   return {
