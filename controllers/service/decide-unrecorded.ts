@@ -17,7 +17,8 @@ export function decideUnrecorded(manifest: DesiredService, peers: ReadonlyMap<st
   const own = world.containers.filter((c) => c.service === manifest.service);
   const network = manifest.template.HostConfig?.NetworkMode ?? "";
   const healthOf: HealthOf = (c, s) => (s.healthCheck?.exec ? c.health : world.probed[c.id]);
-  const runsOther = own.some((c) => c.specHash !== manifest.specHash && c.state === "running");
+  // Any container of another revision (stopped, crash-looping, paused) is one a rollout would replace or restore: that waits.
+  const runsOther = own.some((c) => c.specHash !== manifest.specHash && c.state !== "dead");
   const message = `the store cannot be read (${storeError}); a change of revision waits for it, running revisions are kept as they are`;
   if (runsOther) return { actions: [probe(manifest, network, own)], writes: {}, facts: serviceFacts.of(manifest, own, healthOf, false, message, 5_000), error: { message, terminal: false, retry: true } };
   let actions = planService(manifest, own);

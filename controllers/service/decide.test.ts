@@ -815,3 +815,11 @@ describe("decideUnrecorded: the store cannot be read or written", () => {
     else expect(d.error).toBeUndefined();
   });
 });
+
+describe("decideUnrecorded: stopped containers of another revision", () => {
+  it.each(["exited", "restarting", "paused", "created"] as const)("an old revision's %s container is not replaced while the store is down", (state) => {
+    const d = decideUnrecorded(WEB2, new Map(), world({ containers: [running(WEB1, 0, { state })], images: { "web:2": true } }), "database disk is full");
+    expect(d.actions.filter((a) => a.type === "create" || a.type === "remove")).toEqual([]);
+    expect(d.error?.message).toContain("a change of revision waits for it");
+  });
+});

@@ -24,6 +24,7 @@ export async function reconcileService(key: string, ctx: PassContext): Promise<P
   // Docker keeps converging while the store fails: what needs no record goes on, the rest waits (decideUnrecorded).
   let storeError: string | undefined;
   const records = await loadServiceRecords(key, manifest, model, ctx.store).catch((error: unknown) => {
+    if (!isStoreFailure(error)) throw error;
     storeError = classifyStoreError(error, "the --db database").message;
     return { hasHistory: true, at: new Map(), peers: new Map(manifest ? model.environments.get(manifest.environment)?.services.map((s) => [s.service, s] as const) ?? [] : []) } as ServiceRecords;
   });

@@ -12,9 +12,9 @@ export interface HostPathOptions {
 }
 
 /** Bind sources refused by default: these, and every folder above one of them (a bind of `/var` holds `/var/run/docker.sock`). */
-const PROTECTED = ["/", "/etc", "/proc", "/sys", "/dev", "/root", "/boot", "/var/run/docker.sock", "/run/docker.sock"];
-/** Folders whose every descendant is refused as a bind source by default too. */
-const PROTECTED_TREES = ["/etc", "/proc", "/sys"];
+const PROTECTED = ["/", "/etc", "/proc", "/sys", "/dev", "/root", "/boot", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/var/lib/docker", "/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock", "/var/run/containerd/containerd.sock"];
+/** Folders whose every descendant is refused as a bind source by default too (a rootless engine's socket lives under /run/user). */
+const PROTECTED_TREES = ["/etc", "/proc", "/sys", "/var/lib/docker", "/run/user", "/run/containerd", "/var/run/containerd"];
 
 /** `path` is `folder` or lies below it (by whole path segments). */
 export function isUnder(path: string, folder: string): boolean {
@@ -62,7 +62,9 @@ export class HostPathPolicy {
    * Refuses a bind mount of a system folder or the Docker socket (or a folder above one) unless allowed.
    * `local`: the source is on the daemon's host, so a symlink is followed too (the engine mounts its target).
    */
-  bindable(source: string, where: string, local: boolean): void {
+  bindable(written: string, where: string, local: boolean): void {
+    // Judged as what it names: "/tmp/../etc", "//" and "/./" are "/etc" and "/".
+    const source = resolve(written);
     const real = local ? realOrUndefined(source) : undefined;
     for (const path of real && real !== source ? [source, real] : [source]) {
       if (!this.isProtected(path) || this.isAllowed(path)) continue;

@@ -148,7 +148,8 @@ function desiredService(
   const { project } = spec;
   const environment = env.metadata.name;
   const override = env.spec.overrides?.[name] ?? {};
-  const resolvePath = (p: string) => (isAbsolute(p) ? p : resolve(manifestsDir, p));
+  // Normalised ("..", ".", "//" resolved), so a path is judged, and mounted, as what it names.
+  const resolvePath = (p: string) => (isAbsolute(p) ? resolve(p) : resolve(manifestsDir, p));
   const where = locationOf(service);
   const envWhere = { environment: locationOf(env), service: where };
   // Bind sources are on the target's host; on a local target that is this host, so symlinks are followed too.

@@ -136,10 +136,19 @@ export interface LoggerOptions {
   now?: () => Date;
 }
 
-function render(value: unknown): string {
+function render(value: unknown, redact: (text: string) => string): string {
   if (value instanceof Error) return value.message;
   if (typeof value === "string") return value;
-  return JSON.stringify(value) ?? String(value);
+  // Each string inside is masked before it is escaped: an escaped secret (a newline, a quote) would no longer match.
+  return JSON.stringify(redactDeep(value, redact)) ?? String(value);
+}
+
+/** A copy of a JSON-like value with every string in it masked; numbers, booleans and keys stay as they are. */
+export function redactDeep<T>(value: T, redact: (text: string) => string): T {
+  if (typeof value === "string") return redact(value) as T;
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, redact)) as T;
+  if (value && typeof value === "object" && !(value instanceof Error)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, redact)])) as T;
+  return value;
 }
 
 function textValue(value: string): string {
@@ -157,7 +166,7 @@ export function createLogger(options: LoggerOptions = {}, bound: LogFields = {})
     // Mask before quoting or escaping: an escaped secret would no longer match.
     const entries = Object.entries({ ...bound, ...fields })
       .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [k, typeof v === "number" || typeof v === "boolean" ? v : redact(render(v))] as const);
+      .map(([k, v]) => [k, typeof v === "number" || typeof v === "boolean" ? v : redact(render(v, redact))] as const);
     const time = now().toISOString();
     if (options.format === "json") {
       write(JSON.stringify({ time, level, msg: redact(message), ...Object.fromEntries(entries) }));

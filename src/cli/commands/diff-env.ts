@@ -1,6 +1,6 @@
 import { Option } from "commander";
 import { buildDesiredModel, secretValuesOf } from "../../desired/model.ts";
-import { Redactor } from "../../log/logger.ts";
+import { redactDeep, Redactor } from "../../log/logger.ts";
 import { compareEnvironments, type ParityReport } from "../../parity/diff.ts";
 import { openStore } from "../../store/index.ts";
 import type { CommandModule } from "../context.ts";
@@ -44,7 +44,8 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
       const redactor = new Redactor();
       redactor.setSecrets(secretValuesOf(model));
       // Masked by name in the report; the redactor also catches a secret value under a name not marked secret elsewhere.
-      const report = JSON.parse(redactor.redact(JSON.stringify(compareEnvironments(ea, eb)))) as ParityReport;
+      // Each string masked on its own: masking the JSON text could break its syntax (a secret "true") or miss an escaped value.
+      const report = redactDeep(compareEnvironments(ea, eb), (text) => redactor.redact(text));
       const store = await openStore(options.db);
       try {
         await store.parity.record(report);

@@ -202,3 +202,11 @@ describe("host-path policy through the Manager", () => {
     await open.stop();
   });
 });
+
+describe("bind sources are judged as what they name", () => {
+  it.each(["/tmp/../etc", "//", "/./", "/run//docker.sock", "/var/run/./docker.sock", "/run/containerd/containerd.sock", "/run/user/1000/docker.sock", "/var/lib/docker/volumes"])("%s is refused on an ssh target too (no symlink resolution there)", async (source) => {
+    const { HostPathPolicy } = await import("../../../src/desired/host-paths.ts");
+    const policy = new HostPathPolicy(tmpdir(), { allow: [] });
+    expect(() => policy.bindable(source, "svc.yaml:1:1", false)).toThrow(/refused by the host-path policy/);
+  });
+});

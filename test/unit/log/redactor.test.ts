@@ -116,3 +116,19 @@ describe("redactThenTruncate", () => {
     expect(r.redactThenTruncate("PIN=x9qz", 7)).toBe(`PIN=${MASK}`);
   });
 });
+
+describe("structured values", () => {
+  it("masks a secret inside an object field before it is escaped (a multi-line value, a quote)", async () => {
+    const { createLogger, Redactor, redactDeep } = await import("../../../src/log/logger.ts");
+    const redactor = new Redactor();
+    redactor.setSecrets(["line1\nline2-secret-XYZW", 'pa"ss-word-QRST']);
+    const lines: string[] = [];
+    const log = createLogger({ write: (l) => lines.push(l), redactor });
+    log.info("x", { obj: { v: "line1\nline2-secret-XYZW", w: ['pa"ss-word-QRST'] } });
+    expect(lines.join("\n")).not.toMatch(/XYZW|QRST/);
+    // A short secret equal to a JSON literal never breaks the structure it is masked in.
+    const short = new Redactor();
+    short.setSecrets(["true"]);
+    expect(redactDeep({ identical: true, note: "true" }, (t) => short.redact(t))).toEqual({ identical: true, note: "***" });
+  });
+});
