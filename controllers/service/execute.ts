@@ -4,17 +4,11 @@ import { LABEL } from "../../src/docker/labels.ts";
 import { observeContainers } from "../../src/docker/observe.ts";
 import type { DesiredService } from "../../src/desired/model.ts";
 import type { Change } from "../../src/engine/observer.ts";
-import type { CheckOf } from "../../src/health/prober.ts";
-import type { ObservedContainer } from "../../src/docker/observe.ts";
+import type { Probes } from "../../src/engine/controller.ts";
 import type { Logger } from "../../src/log/logger.ts";
 import type { Store } from "../../src/store/index.ts";
 import { TerminalReconcileError } from "../../src/engine/errors.ts";
 import { serviceChange, type ServiceAction } from "./plan.ts";
-
-/** Registers the containers Berth probes for a service (an empty list stops probing it). */
-export interface ProbeRegistry {
-  track(serviceKey: string, check: CheckOf, network: string, containers: readonly ObservedContainer[], healthLog?: Driver["healthLogReader"], dial?: Driver["dial"]): void;
-}
 
 export interface ServiceExecution {
   key: string;
@@ -23,7 +17,8 @@ export interface ServiceExecution {
   at(revision: string): DesiredService | undefined;
   /** The manifest's service: its build, stop grace, owner labels. */
   service: DesiredService;
-  prober: ProbeRegistry;
+  /** Registers the containers Berth probes for a service (an empty list stops probing it). */
+  prober: Pick<Probes, "track">;
   store: Pick<Store, "deployments">;
   log: Logger;
 }

@@ -5,7 +5,7 @@ import type { DesiredModel, DesiredService } from "../../src/desired/model.ts";
 import type { ObservedContainer } from "../../src/docker/observe.ts";
 import { decideService, type ServiceDecision, type ServiceRecords, type ServiceWorld } from "./decide.ts";
 import { decideUnrecorded } from "./decide-unrecorded.ts";
-import { classifyStoreError } from "../../src/store/faults.ts";
+import { classifyStoreError, isStoreError } from "../../src/store/faults.ts";
 import { executeServiceActions } from "./execute.ts";
 import { servicePhase } from "./phase.ts";
 import { closeInterruptedRollouts, loadServiceRecords, readRolloutRecord, ROLLOUT_MACHINE, writeServiceRecords } from "./records.ts";
@@ -24,7 +24,7 @@ export async function reconcileService(key: string, ctx: PassContext): Promise<P
   // Docker keeps converging while the store fails: what needs no record goes on, the rest waits (decideUnrecorded).
   let storeError: string | undefined;
   const records = await loadServiceRecords(key, manifest, model, ctx.store).catch((error: unknown) => {
-    if (!isStoreFailure(error)) throw error;
+    if (!isStoreError(error)) throw error;
     storeError = classifyStoreError(error, "the --db database").message;
     return { hasHistory: true, at: new Map(), peers: new Map(manifest ? model.environments.get(manifest.environment)?.services.map((s) => [s.service, s] as const) ?? [] : []) } as ServiceRecords;
   });
@@ -58,7 +58,7 @@ export async function reconcileService(key: string, ctx: PassContext): Promise<P
         await write();
       } catch (error) {
         // The decision could not be recorded (a full disk, a lost file): it is not carried out; what needs no record is.
-        if (!manifest || !world || manifest.error || !isStoreFailure(error)) throw error;
+        if (!manifest || !world || manifest.error || !isStoreError(error)) throw error;
         storeError = classifyStoreError(error, "the --db database").message;
         decision = decideUnrecorded(manifest, records.peers, world, storeError);
       }
@@ -123,16 +123,6 @@ function replicasOf(own: readonly ObservedContainer[], manifest: DesiredService,
 function reportOf(record: RolloutRecord, hasHealthCheck: boolean) {
   const { context, state } = record;
   return { key: context.key, revision: context.revision, previous: context.previous, trigger: context.trigger, state, phase: context.phase, outcome: rolloutOutcome(state), failure: context.failure, rollbackError: context.rollbackError, hasHealthCheck };
-}
-
-/** An error of the database (libSQL/SQLite), not of Docker or of Berth's own logic. */
-function isStoreFailure(error: unknown): boolean {
-  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && code.startsWith("SQLITE_")) return true;
-    if (e instanceof Error && /^Failed query:/.test(e.message)) return true;
-  }
-  return false;
 }
 
 function emptyWorld(now: number): ServiceWorld {

@@ -23,12 +23,17 @@ export function readRolloutRecord(stored: unknown): RolloutRecord | undefined {
   return { state: row.state as RolloutState, context: row.context };
 }
 
+/** The revision a service last ran successfully: a rollout's, or the previous one a rollback restored. */
+export async function deployedRevision(store: Pick<RecordStore, "deployments">, key: string): Promise<string | undefined> {
+  const row = await store.deployments.lastOutcome(key);
+  return row ? (row.status === "success" ? row.revision : (row.previousRevision ?? undefined)) : undefined;
+}
+
 /** Everything the store knows that a service's decision depends on, read fresh every pass. */
 export async function loadServiceRecords(key: string, manifest: DesiredService | undefined, model: DesiredModel, store: RecordStore): Promise<ServiceRecords> {
-  const [stored, pinRow, outcome, latest] = await Promise.all([store.snapshots.load(rolloutRecordId(key)), store.pins.get(key), store.deployments.lastOutcome(key), store.deployments.latest(key)]);
+  const [stored, pinRow, deployed, latest] = await Promise.all([store.snapshots.load(rolloutRecordId(key)), store.pins.get(key), deployedRevision(store, key), store.deployments.latest(key)]);
   const rollout = readRolloutRecord(stored);
   const pin: Pin | undefined = pinRow ?? undefined;
-  const deployed = outcome ? (outcome.status === "success" ? outcome.revision : (outcome.previousRevision ?? undefined)) : undefined;
   const at = new Map<string, DesiredService>();
   let deployedSpec: RevisionSpec | undefined;
   if (manifest && !manifest.error) {
@@ -56,10 +61,7 @@ async function peersOf(manifest: DesiredService, model: DesiredModel, store: Rec
   const peers = new Map<string, DesiredService>();
   for (const s of services) {
     let specHash = pins.get(s.key)?.runRevision ?? s.specHash;
-    if (!pins.get(s.key) && rolling.has(s.key)) {
-      const outcome = await store.deployments.lastOutcome(s.key);
-      specHash = (outcome?.status === "success" ? outcome.revision : outcome?.previousRevision) ?? s.specHash;
-    }
+    if (!pins.get(s.key) && rolling.has(s.key)) specHash = (await deployedRevision(store, s.key)) ?? s.specHash;
     peers.set(s.service, { ...s, specHash });
   }
   return peers;

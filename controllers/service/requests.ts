@@ -3,7 +3,7 @@ import { desiredAtRevision, RevisionRestoreError, type RevisionSpec } from "../.
 import type { KeyStatus, ReplicaStatus } from "../../src/engine/controller.ts";
 import type { Store } from "../../src/store/index.ts";
 import { RETRY, type Pin } from "./pins.ts";
-import { readRolloutRecord, rolloutRecordId } from "./records.ts";
+import { deployedRevision, readRolloutRecord, rolloutRecordId } from "./records.ts";
 import type { RolloutContext } from "./rollout-machine.ts";
 
 /** What kind of request failed, for the API to choose its answer; no transport detail here. */
@@ -61,10 +61,7 @@ export function rolloutApi(deps: RolloutApiDeps): RolloutApi {
     return service;
   };
   const inFlight = async (key: string) => !!readRolloutRecord(await store.snapshots.load(rolloutRecordId(key)));
-  const deployed = async (key: string) => {
-    const row = await store.deployments.lastOutcome(key);
-    return row ? (row.status === "success" ? row.revision : (row.previousRevision ?? undefined)) : undefined;
-  };
+  const deployed = (key: string) => deployedRevision(store, key);
 
   return {
     async status(key) {

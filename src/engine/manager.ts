@@ -8,7 +8,6 @@ import type { Logger, Redactor } from "../log/logger.ts";
 import type { DesiredState } from "../manifests/load.ts";
 import type { DeploymentTarget } from "../manifests/types.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import type { Store } from "../store/index.ts";
 import type { QueueClock } from "../workqueue/workqueue.ts";
 import type { Controller, KeyStatus, PassContext, ResourceStatus } from "./controller.ts";
 import { Orphans } from "./orphans.ts";

@@ -13,7 +13,6 @@ import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../store/index.ts";
 import { classifyStoreError, type StoreFault } from "../store/faults.ts";
 import { hashOf } from "../desired/hash.ts";
-import { durationMs } from "../desired/units.ts";
 import { maskedSpec } from "./masked-spec.ts";
 
 export interface RecorderOptions {

@@ -40,6 +40,16 @@ function shortDetail(errors: unknown[]): string {
  * Classifies an error from a store call. `location` is the database file
  * (absolute) or the URL without its query; it is what the message names.
  */
+/** Whether an error came from the database (libSQL/SQLite, or drizzle wrapping one), not from the caller's own logic. */
+export function isStoreError(error: unknown): boolean {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("SQLITE_")) return true;
+    if (e instanceof Error && /^Failed query:/.test(e.message)) return true;
+  }
+  return false;
+}
+
 export function classifyStoreError(error: unknown, location: string): StoreFault {
   const errors = chain(error);
   const codes = errors.flatMap((e) => [field(e, "extendedCode"), field(e, "code")]).filter((c): c is string => c?.startsWith("SQLITE_") ?? false);

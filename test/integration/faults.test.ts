@@ -72,6 +72,17 @@ async function daemonOn(dbDir: string, manifests: string) {
   };
 }
 
+/** Docker converged the `worker` service a test added, whatever the store does. */
+const workerRuns = (project: string) =>
+  eventually(async () => ((await projectContainers(rt.docker, project)).some((c) => c.Labels["dev.berth.service"] === "worker" && c.State === "running") ? true : undefined), 30_000, "the new service to run");
+
+/** The store check once it fails. */
+const failingCheck = (storeCheck: () => Promise<{ ok: boolean; detail: string }>) =>
+  eventually(async () => {
+    const check = await storeCheck();
+    return check.ok ? undefined : check;
+  }, 20_000, "the store check to fail");
+
 describe("faults of the store under a running daemon", () => {
   it("a full disk fails /readyz's store check with a short reason, counts what was lost, and reconciling Docker goes on; freeing space recovers", async () => {
     const mount = mkdtempSync(join(tmpdir(), "berth-tmpfs-"));
@@ -94,11 +105,8 @@ describe("faults of the store under a running daemon", () => {
       }
       writeService(dir, project, "worker", { command: ["sleep", "3600"] });
       // Docker converges anyway.
-      await eventually(async () => ((await projectContainers(rt.docker, project)).some((c) => c.Labels["dev.berth.service"] === "worker" && c.State === "running") ? true : undefined), 30_000, "the new service to run");
-      const failing = await eventually(async () => {
-        const check = await run.storeCheck();
-        return check.ok ? undefined : check;
-      }, 20_000, "the store check to fail");
+      await workerRuns(project);
+      const failing = await failingCheck(run.storeCheck);
       expect(failing.detail).toMatch(/disk is full/);
       expect(failing.detail).not.toMatch(/insert into|update "/i);
       expect(await run.metricsText()).toMatch(/berth_store_errors_total\{[^}]*reason="disk_full"[^}]*\} [1-9]/);
@@ -126,11 +134,8 @@ describe("faults of the store under a running daemon", () => {
       expect((await run.daemon.manager.settle({ timeoutMs: 45_000, ready: true })).pending).toEqual([]);
       rmSync(join(dbDir, "berth.db"));
       writeService(dir, project, "worker", { command: ["sleep", "3600"] });
-      await eventually(async () => ((await projectContainers(rt.docker, project)).some((c) => c.Labels["dev.berth.service"] === "worker" && c.State === "running") ? true : undefined), 30_000, "the new service to run");
-      const failing = await eventually(async () => {
-        const check = await run.storeCheck();
-        return check.ok ? undefined : check;
-      }, 20_000, "the store check to fail");
+      await workerRuns(project);
+      const failing = await failingCheck(run.storeCheck);
       expect(failing.detail).toMatch(/database file .*(was deleted while berth had it open|was replaced)/);
       await eventually(async () => (run.daemon.manager.status().find((s) => s.name === `${project}-dev/worker`)?.phase === "Running" ? true : undefined), 15_000, "the new service to be Running");
     } finally {

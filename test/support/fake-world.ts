@@ -2,7 +2,7 @@ import type Docker from "dockerode";
 import { DockerCallError, type Driver, type DriverHooks, type EngineEvent } from "../../src/docker/driver.ts";
 import { LABEL } from "../../src/docker/labels.ts";
 import { FakeEngine } from "./fake-world/engine.ts";
-import { type Behaviour, type Clock, type ContainerRecord, type ContainerState, engineError, type FakeClock, hasHealthcheck, type Health, type HealthLogEntry, matchesLabels, normalizeRef, settableClock } from "./fake-world/model.ts";
+import { type Behaviour, type Clock, type ContainerRecord, engineError, type FakeClock, hasHealthcheck, type Health, type HealthLogEntry, matchesLabels, normalizeRef, settableClock } from "./fake-world/model.ts";
 import { containerInfo, type ContainerView, imageInfo, networkInfo, view, volumeInfo } from "./fake-world/render.ts";
 
 export type { Behaviour, ContainerState, FakeClock, Health, HealthLogEntry } from "./fake-world/model.ts";

@@ -82,7 +82,7 @@ describe("parseListen", () => {
 });
 
 describe("tokenFileWarning", () => {
-  it.skipIf(process.platform === "win32")("warns when others than the owner can read the token file, naming chmod 600", () => {
+  it("warns when others than the owner can read the token file, naming chmod 600", () => {
     const token = join(dir, "token");
     writeFileSync(token, "0123456789abcdef0123\n");
     chmodSync(token, 0o644);

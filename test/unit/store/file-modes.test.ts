@@ -21,7 +21,7 @@ afterEach(() => {
 const mode = (path: string) => statSync(path).mode & 0o777;
 
 describe("the store's file modes", () => {
-  it.skipIf(process.platform === "win32")("creates the database file 0600 (and its WAL files) in a directory it creates 0700", async () => {
+  it("creates the database file 0600 (and its WAL files) in a directory it creates 0700", async () => {
     const file = join(dir, "state", "nested", "berth.db");
     const opened = await openDatabase(`file:${file}`);
     await opened.client.execute("CREATE TABLE IF NOT EXISTS probe (x)");
@@ -32,7 +32,7 @@ describe("the store's file modes", () => {
     opened.client.close();
   });
 
-  it.skipIf(process.platform === "win32")("tightens a database file others could read to 0600, and leaves an existing directory's mode alone", async () => {
+  it("tightens a database file others could read to 0600, and leaves an existing directory's mode alone", async () => {
     const shared = join(dir, "shared");
     mkdirSync(shared, { mode: 0o755 });
     chmodSync(shared, 0o755);
