@@ -94,7 +94,7 @@ export async function writeServiceRecords(key: string, writes: RecordWrites, wri
     deploymentId =
       open && open.revision === input.revision && (open.status === "in_progress" || open.status === "pending")
         ? open.id
-        : await store.deployments.start({ service: key, revision: input.revision, image, manifestRevision: writer.manifestCommit, previousRevision: input.previous, trigger: input.trigger, status: "in_progress" });
+        : await store.deployments.start({ service: key, revision: input.revision, image, commit: writer.manifestCommit, previousRevision: input.previous, trigger: input.trigger, status: "in_progress" });
   }
   // A rollout begun this pass gets its row's id now.
   const own = (record: RolloutRecord): RolloutRecord => (deploymentId !== undefined && record.context.deploymentId === NEW_DEPLOYMENT ? { ...record, context: { ...record.context, deploymentId } } : record);

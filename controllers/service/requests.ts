@@ -108,7 +108,7 @@ export function rolloutApi(deps: RolloutApiDeps): RolloutApi {
       // After a failure without rollback the containers may run a mix: no revision counts as running.
       const current = pin?.manifestRevision === service.specHash && pin.runRevision === null ? undefined : await deployed(key);
       const successes = await store.deployments.successful(key);
-      const target = to ? successes.find((d) => d.revision.startsWith(to) || d.manifestRevision?.startsWith(to)) : successes.find((d) => d.revision !== current);
+      const target = to ? successes.find((d) => d.revision.startsWith(to) || d.commit?.startsWith(to)) : successes.find((d) => d.revision !== current);
       if (!target) {
         const known = [...new Set(successes.map((d) => d.revision.slice(0, 12)))].join(", ") || "none";
         throw new RolloutRequestError(`${key} has no successful revision ${to ? `matching ${to}` : "before the running one"}; successful revisions: ${known}`, "not-found");

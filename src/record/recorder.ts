@@ -69,7 +69,7 @@ export class Recorder implements ManagerObserver {
     metrics.dockerLatency.observe({ target: call.target, operation: call.operation }, call.durationMs / 1000);
     if (!call.mutating) return;
     const redact = this.options.redactor.redact.bind(this.options.redactor);
-    this.pendingAudit.push({ time: this.now(), target: call.target, operation: call.operation, object: call.object ?? null, reason: call.reason ? redact(call.reason) : null, outcome: call.outcome, error: call.error ? redact(call.error) : null, durationMs: call.durationMs });
+    this.pendingAudit.push({ time: this.now(), target: call.target, operation: call.operation, object: call.object ?? null, reason: call.reason ? redact(call.reason) : null, outcome: call.outcome, error: call.error ? redact(call.error) : null, durationMs: call.durationMs, commit: this.model?.revision ?? null });
     if (this.pendingAudit.length >= 50) this.write("audit_log", () => this.flushAudit());
     else queueMicrotask(() => this.write("audit_log", () => this.flushAudit()));
   };
@@ -251,7 +251,8 @@ export class Recorder implements ManagerObserver {
 
   private event(type: "Normal" | "Warning", reason: string, message: string, kind: string, name: string): void {
     const clean = this.options.redactor.redact(message);
-    this.write("events", () => this.options.store.events.record({ type, reason, message: clean, kind, name }));
+    const commit = this.model?.revision;
+    this.write("events", () => this.options.store.events.record({ type, reason, message: clean, kind, name, commit }));
   }
 
   /** Writes the audit rows gathered so far; nothing (not a write) when there are none. */

@@ -115,14 +115,15 @@ export class ResourceRepository {
 export class EventRepository {
   constructor(private readonly db: Database, private readonly now: () => number = Date.now) {}
 
-  async record(event: { type: "Normal" | "Warning"; reason: string; message: string; kind: string; name: string }): Promise<void> {
+  async record(event: { type: "Normal" | "Warning"; reason: string; message: string; kind: string; name: string; commit?: string }): Promise<void> {
     const time = this.now();
+    const commit = event.commit ?? null;
     await this.db
       .insert(events)
-      .values({ type: event.type, reason: event.reason, message: event.message, involvedKind: event.kind, involvedName: event.name, firstTime: time, lastTime: time })
+      .values({ type: event.type, reason: event.reason, message: event.message, involvedKind: event.kind, involvedName: event.name, commit, firstTime: time, lastTime: time })
       .onConflictDoUpdate({
         target: [events.involvedKind, events.involvedName, events.type, events.reason, events.message],
-        set: { count: sql`${events.count} + 1`, lastTime: time },
+        set: { count: sql`${events.count} + 1`, lastTime: time, commit },
       });
   }
 
@@ -153,10 +154,10 @@ export class DeploymentRepository {
   constructor(private readonly db: Database, private readonly now: () => number = Date.now) {}
 
   /** Opens a rollout's row; it is `pending` until its image is being prepared. */
-  async start(row: { service: string; revision: string; image: string; manifestRevision?: string; previousRevision?: string; trigger?: DeploymentTrigger; status?: "pending" | "in_progress" }): Promise<number> {
+  async start(row: { service: string; revision: string; image: string; commit?: string; previousRevision?: string; trigger?: DeploymentTrigger; status?: "pending" | "in_progress" }): Promise<number> {
     const [inserted] = await this.db
       .insert(deployments)
-      .values({ ...row, manifestRevision: row.manifestRevision ?? null, previousRevision: row.previousRevision ?? null, trigger: row.trigger ?? "manifest", status: row.status ?? "in_progress", startedAt: this.now() })
+      .values({ ...row, commit: row.commit ?? null, previousRevision: row.previousRevision ?? null, trigger: row.trigger ?? "manifest", status: row.status ?? "in_progress", startedAt: this.now() })
       .returning({ id: deployments.id });
     return inserted!.id;
   }

@@ -34,6 +34,8 @@ export const events = sqliteTable(
     message: text("message").notNull(),
     involvedKind: text("involved_kind").notNull(),
     involvedName: text("involved_name").notNull(),
+    /** The source commit in force when the event (last) happened; null for a plain directory outside git. */
+    commit: text("commit"),
     firstTime: integer("first_time").notNull(),
     lastTime: integer("last_time").notNull(),
     count: integer("count").notNull().default(1),
@@ -73,8 +75,10 @@ export const deployments = sqliteTable(
     /** The spec hash deployed. */
     revision: text("revision").notNull(),
     image: text("image").notNull(),
+    /** The image's content digest (`repo@sha256:…`) the rollout ran, once known. */
     imageDigest: text("image_digest"),
-    manifestRevision: text("manifest_revision"),
+    /** The source commit whose manifests asked for this revision. */
+    commit: text("manifest_revision"),
     status: text("status").notNull(),
     startedAt: integer("started_at").notNull(),
     completedAt: integer("completed_at"),
@@ -155,6 +159,8 @@ export const auditLog = sqliteTable(
     outcome: text("outcome").notNull(),
     error: text("error"),
     durationMs: real("duration_ms").notNull(),
+    /** The source commit in force when the call was made. */
+    commit: text("commit"),
   },
   (t) => [index("audit_time").on(t.time), index("audit_target_time").on(t.target, t.time)],
 );
@@ -199,3 +205,52 @@ export const manifestFiles = sqliteTable("manifest_files", {
   /** When the row last changed: for a broken file, since when it has been broken this way. */
   updatedAt: integer("updated_at").notNull(),
 });
+
+/** What each followed source (a git repository) last fetched, verified and put in force. */
+export const sources = sqliteTable("sources", {
+  /** `git` for the daemon's one git source. */
+  name: text("name").primaryKey(),
+  /** The repository URL without credentials. */
+  url: text("url").notNull(),
+  ref: text("ref").notNull(),
+  /** The commit whose manifests are in force (the last good one). */
+  commit: text("commit"),
+  subject: text("subject"),
+  /** The newest commit fetched, whether or not it was put in force. */
+  fetchedCommit: text("fetched_commit"),
+  fetchedAt: integer("fetched_at"),
+  /** Signature of the commit in force: true verified, false refused, null not checked. */
+  verified: integer("verified", { mode: "boolean" }),
+  signer: text("signer"),
+  /** Kubernetes-style conditions as JSON: SourceReady, SourceVerified. */
+  conditions: text("conditions").notNull().default("[]"),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/**
+ * Notifications waiting to be delivered, and delivered ones until retention:
+ * written in the same pass that saw the outcome, sent by a delivery loop with
+ * backoff, so a restart or a receiver outage loses nothing and sends nothing twice.
+ */
+export const notificationOutbox = sqliteTable(
+  "notification_outbox",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** One row per (outcome, receiver): a second enqueue of the same outcome is ignored. */
+    dedupeKey: text("dedupe_key").notNull(),
+    /** Which manifest's receiver, e.g. `Project/shop#0`; the URL and signing secret are resolved at delivery, never stored. */
+    receiver: text("receiver").notNull(),
+    /** The event filter name, e.g. `rollout.rolled_back`. */
+    event: text("event").notNull(),
+    /** JSON of the documented payload (no secrets). */
+    payload: text("payload").notNull(),
+    /** `pending`, `delivered` or `dropped` (its receiver is gone from the manifests). */
+    state: text("state").notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    deliveredAt: integer("delivered_at"),
+  },
+  (t) => [uniqueIndex("outbox_dedupe").on(t.dedupeKey), index("outbox_state_next").on(t.state, t.nextAttemptAt)],
+);
