@@ -51,6 +51,13 @@ module.exports = {
       to: { path: above("src/record", "src/http", "src/cli", "src/parity") },
     },
     {
+      name: "notify-above-engine",
+      severity: "error",
+      comment: "src/notify hears the engine as an observer; below it only its types (the event shape) may be named.",
+      from: { path: "^(src/(manifests|desired|docker|store|engine|health|workqueue)|controllers)/" },
+      to: { path: "^src/notify/", dependencyTypesNot: ["type-only"] },
+    },
+    {
       name: "only-docker-calls-docker",
       severity: "error",
       comment: "The Docker API (dockerode, docker-modem, ssh2) is reached through src/docker's driver only.",

@@ -122,7 +122,7 @@ function replicasOf(own: readonly ObservedContainer[], manifest: DesiredService,
 
 function reportOf(record: RolloutRecord, hasHealthCheck: boolean) {
   const { context, state } = record;
-  return { key: context.key, revision: context.revision, previous: context.previous, trigger: context.trigger, state, phase: context.phase, outcome: rolloutOutcome(state), failure: context.failure, rollbackError: context.rollbackError, hasHealthCheck };
+  return { key: context.key, revision: context.revision, previous: context.previous, trigger: context.trigger, state, phase: context.phase, outcome: rolloutOutcome(state), failure: context.failure, rollbackError: context.rollbackError, hasHealthCheck, deploymentId: context.deploymentId > 0 ? context.deploymentId : undefined };
 }
 
 function emptyWorld(now: number): ServiceWorld {

@@ -10,6 +10,8 @@ import { parseDuration } from "../manifests/duration.ts";
 import { loadManifests, type DesiredState } from "../manifests/load.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { Recorder } from "../record/recorder.ts";
+import { Notifier } from "../notify/notifier.ts";
+import { fanOut } from "../engine/observer.ts";
 import { DEFAULT_DB_URL, openStore, type Store } from "../store/index.ts";
 import type { CliIO } from "./context.ts";
 
@@ -71,6 +73,8 @@ export interface Runtime {
   store: Store;
   metrics: Metrics;
   recorder: Recorder;
+  /** Webhook notifications: queued by every converging command, sent by the daemon (`notifier.start()`). */
+  notifier: Notifier;
   /** Manager options wired to real drivers, the recorder and metrics. */
   managerOptions: Pick<ManagerOptions, "log" | "redactor" | "connect" | "daemonEnv" | "hostPaths" | "observer" | "metrics" | "store" | "controllers" | "targets">;
   close(): Promise<void>;
@@ -83,25 +87,28 @@ export async function createRuntime(io: CliIO, options: LogOptions & { db: strin
   const store = await openStore(options.db);
   const metrics = new Metrics();
   const recorder = new Recorder({ store, metrics, redactor, log });
+  const notifier = new Notifier({ store, metrics, redactor, log, daemonEnv: io.env, hostPaths: { allow: options.allowHostPath ?? [] } });
   return {
     log,
     redactor,
     store,
     metrics,
     recorder,
+    notifier,
     managerOptions: {
       log,
       redactor,
       connect: (target) => driverForTarget(target, { env: io.env, hooks: { onCall: recorder.onDockerCall, beforeCall: recorder.beforeDockerCall } }),
       daemonEnv: io.env,
       hostPaths: { allow: options.allowHostPath ?? [] },
-      observer: recorder,
+      observer: fanOut(recorder, notifier),
       metrics,
       store,
       controllers,
       targets,
     },
     async close() {
+      await notifier.stop();
       await recorder.flush();
       store.close();
     },

@@ -23,6 +23,8 @@ export interface ReconcileOutcome {
   ready: boolean;
   converged: boolean;
   error?: string;
+  /** The error's CamelCase cause, when it names one (e.g. ImagePullUnauthorized). */
+  reason?: string;
   terminal: boolean;
   /** The error differs from the key's previous one: reported once per distinct cause. */
   newError: boolean;
@@ -50,6 +52,8 @@ export interface RolloutReport {
   failure?: string;
   rollbackError?: string;
   hasHealthCheck: boolean;
+  /** The rollout's `deployments` row, once opened: what a notification reads its commit and image digest from. */
+  deploymentId?: number;
 }
 
 /** Everything the manager reports; the recorder (store, metrics, events) listens. All calls are fire-and-forget. */
@@ -65,4 +69,23 @@ export interface ManagerObserver {
   /** A rollout record entered another state. */
   rolloutChanged?(rollout: RolloutReport): void;
   healthProbed?(serviceKey: string, containerId: string, status: ContainerHealth, result: ProbeResult, changed: boolean): void;
+}
+
+/** One observer that passes every report to each of `observers`, in order (the recorder, then e.g. notifications). */
+export function fanOut(...observers: ManagerObserver[]): ManagerObserver {
+  const each =
+    <K extends keyof ManagerObserver>(name: K) =>
+    (...args: Parameters<NonNullable<ManagerObserver[K]>>): void => {
+      for (const observer of observers) (observer[name] as ((...a: typeof args) => void) | undefined)?.apply(observer, args);
+    };
+  return {
+    desiredChanged: each("desiredChanged"),
+    targetChanged: each("targetChanged"),
+    reconciled: each("reconciled"),
+    projectChanged: each("projectChanged"),
+    engineEvent: each("engineEvent"),
+    changed: each("changed"),
+    rolloutChanged: each("rolloutChanged"),
+    healthProbed: each("healthProbed"),
+  };
 }

@@ -37,6 +37,21 @@ export interface DeploymentTargetSpec {
 export interface ProjectSpec {
   description?: string;
   labels?: Record<string, string>;
+  notifications?: NotificationReceiver[];
+}
+
+/** Where a secret is read at use: a key of a dotenv file, or a variable of the daemon's own environment. */
+export type SecretSource = { envFile: string; key: string; daemonEnv?: undefined } | { daemonEnv: string; envFile?: undefined; key?: undefined };
+
+export type NotificationEventName = "rollout.succeeded" | "rollout.failed" | "rollout.rolled_back" | "drift.repaired" | "manifest.invalid" | "source.failed" | "source.unverified";
+
+/** A webhook that hears outcomes; its URL and signing key are secrets, read when a notification is sent. */
+export interface NotificationReceiver {
+  urlFrom: SecretSource;
+  signingSecretFrom?: SecretSource;
+  format: "json" | "slack";
+  /** Which events it hears; every event when absent. */
+  events?: NotificationEventName[];
 }
 
 export interface EnvVar {
@@ -77,6 +92,7 @@ export interface EnvironmentSpec {
   overrides?: Record<string, ServiceOverride>;
   pruneVolumes: boolean;
   suspend: boolean;
+  notifications?: NotificationReceiver[];
 }
 
 export interface VolumeMount {

@@ -46,6 +46,7 @@ export class Metrics {
   readonly manifestErrors = new Gauge({ name: "berth_manifest_errors", help: "Problems found in each manifest file at the last load", labelNames: ["file"], registers: [this.registry] });
   readonly manifestLastLoad = new Gauge({ name: "berth_manifest_last_successful_load_timestamp_seconds", help: "When the manifests last loaded without any error", registers: [this.registry] });
   readonly storeWrite = new Histogram({ name: "berth_store_write_duration_seconds", help: "Store write latency", labelNames: ["table"], buckets: DOCKER_BUCKETS, registers: [this.registry] });
+  readonly notifications = new Counter({ name: "berth_notifications_total", help: "Webhook notifications by outcome: delivered, failed (an attempt that will be retried) or dropped (its receiver is no longer declared)", labelNames: ["outcome"], registers: [this.registry] });
   readonly storeErrors = new Counter({ name: "berth_store_errors_total", help: "Store writes that failed or landed in a deleted database file, so their observations were lost, by table and reason (disk_full, locked, readonly, missing, io, other)", labelNames: ["table", "reason"], registers: [this.registry] });
 
   private readonly inFlight = new Map<string, number>();
@@ -70,6 +71,7 @@ export class Metrics {
     }
     for (const result of ["success", "failed", "rolled_back"]) this.deployments.inc({ result }, 0);
     for (const result of ["success", "failed"]) this.rollbacks.inc({ result }, 0);
+    for (const outcome of ["delivered", "failed", "dropped"]) this.notifications.inc({ outcome }, 0);
   }
 
   /** Queue metrics, labelled by the controller of each key. */

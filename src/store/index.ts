@@ -2,6 +2,7 @@ import { AuditRepository, DeploymentRepository, DriftRepository, EventRepository
 import { PinRepository, RevisionRepository } from "./rollout-repositories.ts";
 import { ParityRepository } from "./parity-repository.ts";
 import { ManifestFileRepository } from "./manifest-repository.ts";
+import { NotificationRepository } from "./notification-repository.ts";
 import { classifyStoreError, WriteHealth, type StoreFault } from "./faults.ts";
 import { databaseLocation, fileIdentity, openDatabase, type OpenedDatabase } from "./store.ts";
 
@@ -21,6 +22,8 @@ export interface Store {
   parity: ParityRepository;
   /** Each manifest file's health as of the last load. */
   manifests: ManifestFileRepository;
+  /** The notification outbox: what is still to be sent to webhooks, and what was. */
+  notifications: NotificationRepository;
   /** The database file, absolute, or the URL without its query: what fault messages name. */
   location: string;
   /** Whether writes land: the recorder reports each outcome, the readiness check reads it. */
@@ -78,6 +81,7 @@ export function createStore(opened: OpenedDatabase, now: () => number = Date.now
     pins: new PinRepository(db, now),
     parity: new ParityRepository(db, now),
     manifests: new ManifestFileRepository(db, now),
+    notifications: new NotificationRepository(db, now),
     ping,
     fileProblem,
     async check() {

@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, lt, notInArray, sql } from "drizzle-orm";
 import type { Database } from "./store.ts";
-import { actorSnapshots, auditLog, deployments, driftChecks, events, healthResults, parityReports, resources, targets } from "./schema.ts";
+import { actorSnapshots, auditLog, deployments, driftChecks, events, healthResults, notificationOutbox, parityReports, resources, targets } from "./schema.ts";
 
 /** Kubernetes-style condition. */
 export interface Condition {
@@ -298,6 +298,8 @@ export async function enforceRetention(db: Database, retention: Retention, now =
     db.delete(auditLog).where(lt(auditLog.time, now - retention.auditMs)),
     db.delete(driftChecks).where(lt(driftChecks.time, now - retention.driftMs)),
     db.delete(parityReports).where(lt(parityReports.time, now - retention.deploymentsMs)),
+    // Sent and dropped notifications are history, kept as long as events; pending ones wait for delivery however old.
+    db.delete(notificationOutbox).where(and(inArray(notificationOutbox.state, ["delivered", "dropped"]), lt(notificationOutbox.deliveredAt, now - retention.eventsMs))),
     // A service's newest rollout is kept however old: it is what the next one rolls back to.
     db.delete(deployments).where(and(lt(deployments.startedAt, now - retention.deploymentsMs), notInArray(deployments.id, db.select({ id: sql<number>`max(${deployments.id})` }).from(deployments).groupBy(deployments.service)))),
   ]);

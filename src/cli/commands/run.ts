@@ -75,6 +75,7 @@ export const register: CommandModule["register"] = (program, io) => {
       log.warn("listening beyond loopback without an API token (--insecure-listen): whoever reaches the address can read the API and /metrics", { listen: options.listen });
     }
     const daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync });
+    runtime.notifier.start();
     let http: Awaited<ReturnType<typeof startHttpServer>>;
     try {
       http = await startHttpServer({
