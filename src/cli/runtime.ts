@@ -10,6 +10,7 @@ import { parseDuration } from "../manifests/duration.ts";
 import { loadManifests, type DesiredState } from "../manifests/load.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { Recorder } from "../record/recorder.ts";
+import { AgeKeyring, ageKeySource } from "../secrets/age-keys.ts";
 import { Notifier } from "../notify/notifier.ts";
 import { fanOut } from "../engine/observer.ts";
 import { DEFAULT_DB_URL, openStore, type Store } from "../store/index.ts";
@@ -59,6 +60,14 @@ export function parseAllowHostPath(value: string, previous: string[] | undefined
   return [...(previous ?? []), value];
 }
 
+/**
+ * --age-key-file FILE: age identities for env files encrypted with SOPS (default $SOPS_AGE_KEY_FILE).
+ * Read whenever the model is built, so a replaced key file takes effect without a restart.
+ */
+export function ageKeyFileOption(): Option {
+  return new Option("--age-key-file <file>", "age identities (AGE-SECRET-KEY-1… lines, as age-keygen writes) that decrypt env files encrypted with SOPS (default $SOPS_AGE_KEY_FILE). See docs/security.md");
+}
+
 /** Parses a duration flag such as 5m or 30s. */
 export function parseDurationFlag(value: string): number {
   const ms = parseDuration(value);
@@ -76,12 +85,12 @@ export interface Runtime {
   /** Webhook notifications: queued by every converging command, sent by the daemon (`notifier.start()`). */
   notifier: Notifier;
   /** Manager options wired to real drivers, the recorder and metrics. */
-  managerOptions: Pick<ManagerOptions, "log" | "redactor" | "connect" | "daemonEnv" | "hostPaths" | "observer" | "metrics" | "store" | "controllers" | "targets">;
+  managerOptions: Pick<ManagerOptions, "log" | "redactor" | "connect" | "daemonEnv" | "hostPaths" | "ageKeys" | "observer" | "metrics" | "store" | "controllers" | "targets">;
   close(): Promise<void>;
 }
 
 /** Opens the store and builds logger, metrics and recorder for `apply` and `run`. */
-export async function createRuntime(io: CliIO, options: LogOptions & { db: string; allowHostPath?: string[] }): Promise<Runtime> {
+export async function createRuntime(io: CliIO, options: LogOptions & { db: string; allowHostPath?: string[]; ageKeyFile?: string }): Promise<Runtime> {
   const redactor = new Redactor();
   const log = createLogger({ format: options.logFormat, level: options.logLevel, write: (line) => io.stderr(`${line}\n`), redactor });
   const store = await openStore(options.db);
@@ -101,6 +110,7 @@ export async function createRuntime(io: CliIO, options: LogOptions & { db: strin
       connect: (target) => driverForTarget(target, { env: io.env, hooks: { onCall: recorder.onDockerCall, beforeCall: recorder.beforeDockerCall } }),
       daemonEnv: io.env,
       hostPaths: { allow: options.allowHostPath ?? [] },
+      ageKeys: new AgeKeyring(ageKeySource(options.ageKeyFile, io.env)),
       observer: fanOut(recorder, notifier),
       metrics,
       store,

@@ -23,12 +23,23 @@ export interface ReadPolicy {
   readable(path: string, what: string, where: string): string;
 }
 
+/** Opens env files that are not plain dotenv (SOPS-encrypted, YAML, JSON): their values, or undefined for plain dotenv. */
+export interface EnvFileOpener {
+  open(text: string, file: string): Record<string, string> | undefined;
+}
+
+/** An env file that could not be opened (e.g. no key for its encryption), remembered for one model build. */
+class UnreadableFile {
+  constructor(readonly error: unknown) {}
+}
+
 /** Reads the env files a spec names, each once per model build, if the host-path policy lets it. */
 export class EnvFileReader {
-  private readonly cache = new Map<string, Record<string, string>>();
+  private readonly cache = new Map<string, Record<string, string> | UnreadableFile>();
   constructor(
     private readonly manifestsDir: string,
     private readonly policy?: ReadPolicy,
+    private readonly opener?: EnvFileOpener,
   ) {}
 
   /** Absolute path of an env file named in a manifest. */
@@ -43,12 +54,23 @@ export class EnvFileReader {
     const real = this.policy ? this.policy.readable(file, "env file", where) : file;
     let values = this.cache.get(file);
     if (!values) {
+      let text: string;
       try {
-        values = parseEnv(readFileSync(real, "utf8")) as Record<string, string>;
+        text = readFileSync(real, "utf8");
       } catch (error) {
         throw new SpecError(`env file ${file} cannot be read; expected a dotenv file (KEY=value per line) at that path`, { cause: error });
       }
+      try {
+        values = this.opener?.open(text, file) ?? (parseEnv(text) as Record<string, string>);
+      } catch (error) {
+        // Kept for this build: every manifest that names the file reports it without decrypting it again.
+        values = new UnreadableFile(error);
+      }
       this.cache.set(file, values);
+    }
+    if (values instanceof UnreadableFile) {
+      const failed = values.error;
+      throw new SpecError(`${where ? `${where}: ` : ""}env file ${file}: ${failed instanceof Error ? failed.message : String(failed)}`, { cause: failed });
     }
     return values;
   }

@@ -14,6 +14,8 @@ import { LABEL } from "../docker/labels.ts";
 import { readBuildContext } from "./build-context.ts";
 import { containerTemplate, type ContainerTemplate } from "./container-spec.ts";
 import { EnvFileReader, resolveEnv, SpecError } from "./env.ts";
+import { AgeKeyring, ageKeySource } from "../secrets/age-keys.ts";
+import { SopsEnvFiles } from "../secrets/sops-env.ts";
 import { HostPathPolicy, type HostPathOptions } from "./host-paths.ts";
 import { routingLabels } from "./routing.ts";
 import { revisionHash } from "./revision-hash.ts";
@@ -93,6 +95,8 @@ export interface ModelOptions {
    * inside the manifests directory, no bind of a system folder or the Docker socket.
    */
   hostPaths?: HostPathOptions;
+  /** The operator's age identities, for env files encrypted with SOPS (--age-key-file). */
+  ageKeys?: AgeKeyring;
 }
 
 /** Resolves overrides, env files, build contexts and container configs for every environment × service. */
@@ -102,7 +106,8 @@ export function buildDesiredModel(state: DesiredState, options: ModelOptions = {
   const projects = new Map((of("Project") as Project[]).map((p) => [p.metadata.name, p]));
   const services = of("Service") as Service[];
   const policy = new HostPathPolicy(state.dir, options.hostPaths);
-  const files = new EnvFileReader(state.dir, policy);
+  // Without an operator's key file an encrypted env file is still recognised, and reported as unreadable.
+  const files = new EnvFileReader(state.dir, policy, new SopsEnvFiles(options.ageKeys ?? new AgeKeyring(ageKeySource(undefined, {}))));
   const model: DesiredModel = { targets, projects, environments: new Map(), services: new Map(), revision: state.revision?.commit, complete: state.complete };
 
   for (const env of of("Environment") as Environment[]) {

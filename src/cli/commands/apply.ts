@@ -1,7 +1,7 @@
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { allowHostPathOption, createRuntime, dbOption, loadValid, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
+import { ageKeyFileOption, allowHostPathOption, createRuntime, dbOption, loadValid, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
 import { renderStatusTable } from "../status-table.ts";
 import type { ResourceStatus } from "../../engine/controller.ts";
 import { Manager } from "../../engine/manager.ts";
@@ -17,12 +17,13 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .addOption(new Option("--timeout <duration>", "give up after this long").default(5 * 60_000, "5m").argParser(parseDurationFlag))
     .addOption(dbOption())
     .addOption(allowHostPathOption())
+    .addOption(ageKeyFileOption())
     .addHelpText(
       "after",
       "\nExit status: 0 when everything converged (and, with --wait, is healthy), 1 otherwise. A failure that waiting cannot fix\n(a rollout failed or rolled back, an image missing under imagePullPolicy Never, a name owned by another target, a host\nport held outside Berth) ends the wait at once, naming the resource, the reason and the container's last log lines.",
     );
   for (const option of logOptions()) command.addOption(option);
-  command.action(async (dir: string, options: LogOptions & { wait?: boolean; timeout: number; db: string; allowHostPath?: string[] }) => {
+  command.action(async (dir: string, options: LogOptions & { wait?: boolean; timeout: number; db: string; allowHostPath?: string[]; ageKeyFile?: string }) => {
     const state = await loadValid(dir, io);
     if (!state) return setExitCode(1);
     const runtime = await createRuntime(io, options);

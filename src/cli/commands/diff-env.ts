@@ -5,7 +5,8 @@ import { compareEnvironments, type ParityReport } from "../../parity/diff.ts";
 import { openStore } from "../../store/index.ts";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { allowHostPathOption, dbOption, loadValid } from "../runtime.ts";
+import { ageKeyFileOption, allowHostPathOption, dbOption, loadValid } from "../runtime.ts";
+import { AgeKeyring, ageKeySource } from "../../secrets/age-keys.ts";
 import { table } from "../table.ts";
 
 /** `berth diff-env A B [DIR]`: parity of two environments' effective specs. */
@@ -19,11 +20,19 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .addOption(new Option("-o, --output <format>", "table or json").choices(["table", "json"]).default("table"))
     .addOption(dbOption())
     .addOption(allowHostPathOption())
+    .addOption(ageKeyFileOption())
     .addHelpText("after", "\nSeverities: error (image differs, service missing), warning (replicas, resources, ports, command, health check, restart policy), info (env values, routing, update settings). Secret values show as ***. Exit 0 identical, 2 different, 1 error. Each report is stored.")
-    .action(async (a: string, b: string, dir: string, options: { output: "table" | "json"; db: string; allowHostPath?: string[] }) => {
+    .action(async (a: string, b: string, dir: string, options: { output: "table" | "json"; db: string; allowHostPath?: string[]; ageKeyFile?: string }) => {
       const state = await loadValid(dir, io);
       if (!state) return setExitCode(1);
-      const model = buildDesiredModel(state, { daemonEnv: io.env, hostPaths: { allow: options.allowHostPath ?? [] } });
+      const ageKeys = new AgeKeyring(ageKeySource(options.ageKeyFile, io.env));
+      const build = () => buildDesiredModel(state, { daemonEnv: io.env, hostPaths: { allow: options.allowHostPath ?? [] }, ageKeys });
+      let model = build();
+      // age decryption is asynchronous: the first build starts it, the second uses the data keys.
+      if (ageKeys.pending()) {
+        await ageKeys.settled();
+        model = build();
+      }
       const [ea, eb] = [model.environments.get(a), model.environments.get(b)];
       const missing = [a, b].filter((name, i) => ![ea, eb][i]);
       if (missing.length || !ea || !eb) {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { allowHostPathOption, createRuntime, dbOption, loadValid } from "../runtime.ts";
+import { ageKeyFileOption, allowHostPathOption, createRuntime, dbOption, loadValid } from "../runtime.ts";
 import { Manager } from "../../engine/manager.ts";
 import { renderPlan } from "../../engine/plan.ts";
 
@@ -16,14 +16,15 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .addOption(new Option("-o, --output <format>", "text or json").choices(["text", "json"]).default("text"))
     .addOption(dbOption())
     .addOption(allowHostPathOption())
+    .addOption(ageKeyFileOption())
     .addHelpText("after", '\nJSON: {"changes":[{"resource":"Service/<env>/<name>","action":"create|delete|rollout|scale|start|stop|repair","strategy":"rolling|recreate|null","reason":"...","fields":["spec.image"]}],"errors":[...]}')
-    .action(async (dir: string, options: { detailedExitcode?: boolean; output: "text" | "json"; db: string; allowHostPath?: string[] }) => {
+    .action(async (dir: string, options: { detailedExitcode?: boolean; output: "text" | "json"; db: string; allowHostPath?: string[]; ageKeyFile?: string }) => {
       const state = await loadValid(dir, io);
       if (!state) return setExitCode(1);
       // A plan reads what apply and run recorded; with nothing recorded yet it decides as a first apply would,
       // without creating a database. Logs stay quiet: the plan itself is the output.
       const recorded = !options.db.startsWith("file:") || options.db.startsWith("file::memory:") || existsSync(options.db.slice("file:".length));
-      const runtime = await createRuntime(io, { db: recorded ? options.db : "file::memory:", logFormat: "text", logLevel: "error", allowHostPath: options.allowHostPath });
+      const runtime = await createRuntime(io, { db: recorded ? options.db : "file::memory:", logFormat: "text", logLevel: "error", allowHostPath: options.allowHostPath, ageKeyFile: options.ageKeyFile });
       const manager = new Manager({ ...runtime.managerOptions, observer: undefined, watchEvents: false });
       try {
         manager.setDesired(state);

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { allowHostPathOption, createRuntime, daemonRollouts, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
+import { ageKeyFileOption, allowHostPathOption, createRuntime, daemonRollouts, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
 import { startDaemon } from "../../engine/daemon.ts";
 import { parseAllowedHost } from "../../http/host-check.ts";
 import { isLoopbackHost, listenRefusal } from "../../http/listen.ts";
@@ -21,6 +21,7 @@ interface RunOptions extends LogOptions {
   allowedHost?: string[];
   insecureListen?: boolean;
   allowHostPath?: string[];
+  ageKeyFile?: string;
 }
 
 /** `berth run [DIR]`: the daemon. */
@@ -37,6 +38,7 @@ export const register: CommandModule["register"] = (program, io) => {
     .addOption(new Option("--allowed-host <name>", "also answer requests whose Host header is this name (any port) or name:port; repeatable. Answered anyway: localhost, IP addresses, the --listen host").argParser(parseAllowedHost))
     .addOption(new Option("--insecure-listen", "listen on a non-loopback address without an API token (the read-only API and /metrics are open to whoever reaches it)"))
     .addOption(allowHostPathOption())
+    .addOption(ageKeyFileOption())
     .addOption(new Option("--health-retention <duration>", "keep health results this long").default(DEFAULT_RETENTION.healthMs, "3d").argParser(parseDurationFlag))
     .addOption(new Option("--event-retention <duration>", "keep events and the audit log this long").default(DEFAULT_RETENTION.eventsMs, "14d").argParser(parseDurationFlag))
     .addHelpText(
