@@ -189,6 +189,21 @@ describe("notifier", () => {
   });
 });
 
+describe("outbox retention", () => {
+  it("removes delivered and dropped rows older than the event retention, never pending ones", async () => {
+    store = await openStore("file::memory:");
+    const day = 86_400_000;
+    const old = Date.now() - 30 * day;
+    await store.notifications.enqueue(["a", "b", "c", "d"].map((k) => ({ dedupeKey: k, receiver: "Project/shop#0", event: "rollout.succeeded", payload: "{}" })), old);
+    const [a, b, c] = await store.notifications.list();
+    await store.notifications.delivered(a!.id, 1, old);
+    await store.notifications.dropped([b!.id], "gone", old);
+    await store.notifications.delivered(c!.id, 1, Date.now());
+    await store.enforceRetention({ healthMs: day, eventsMs: 14 * day, auditMs: day, driftMs: day, deploymentsMs: day });
+    expect((await store.notifications.list()).map((r) => [r.dedupeKey, r.state])).toEqual([["c", "delivered"], ["d", "pending"]]);
+  });
+});
+
 describe("slack text", () => {
   it("names where, revision, commit and duration before the message", () => {
     const text = slackText({ event: "rollout.succeeded", time: "", project: "shop", environment: "prod", service: "web", revision: "f".repeat(64), imageDigest: null, commit: "abc1234def5678", outcome: "succeeded", duration: 95, message: "revision ffffffffffff is running" });
