@@ -17,8 +17,8 @@ import { DEFAULT_DB_URL, openStore, type Store } from "../store/index.ts";
 import type { CliIO } from "./context.ts";
 
 /** Reads manifests for a command that acts on them; prints every problem and returns undefined when invalid. */
-export async function loadValid(dir: string, io: CliIO): Promise<DesiredState | undefined> {
-  const state = await loadManifests(dir);
+export async function loadValid(dir: string, io: CliIO, options?: Parameters<typeof loadManifests>[1]): Promise<DesiredState | undefined> {
+  const state = await loadManifests(dir, options);
   if (state.errors.length === 0) return state;
   for (const error of state.errors) io.stderr(`${error.message}\n`);
   io.stderr(`${dir}: ${state.errors.length} problem(s); nothing was changed\n`);

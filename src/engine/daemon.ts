@@ -1,11 +1,16 @@
 import type { Logger } from "../log/logger.ts";
-import type { DesiredState } from "../manifests/load.ts";
+import { ManifestLoader, type DesiredState } from "../manifests/load.ts";
 import { watchManifests, type ManifestWatcher } from "../manifests/watch.ts";
+import { GitFollower, type SourceObserver } from "../source/follower.ts";
+import type { GitMirror } from "../source/git-mirror.ts";
+import type { SignatureVerifier } from "../source/signatures.ts";
 import { Manager, type ManagerOptions } from "./manager.ts";
 
 export interface Daemon {
   manager: Manager;
   watcher: ManifestWatcher;
+  /** The git source, when the manifests come from one. */
+  source?: GitFollower;
   /** Stops watching, lets in-flight reconciles finish, closes connections. */
   stop(): Promise<void>;
 }
@@ -13,12 +18,15 @@ export interface Daemon {
 export interface DaemonOptions extends Omit<ManagerOptions, "beforeResync"> {
   dir: string;
   debounceMs?: number;
+  /** Follow a git repository instead of watching `dir`. */
+  git?: { mirror: GitMirror; verifier?: SignatureVerifier; intervalMs: number; observer?: SourceObserver };
 }
 
 /** Watcher + manager: every new desired state goes to the controllers; resync re-reads the directory first. */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
-  const { dir, debounceMs, log, ...managerOptions } = options;
+  const { dir, debounceMs, log, git, ...managerOptions } = options;
   let watcher: ManifestWatcher | undefined;
+  const source = git && (await followGit(git, log, () => watcher?.reload()));
   const manager = new Manager({
     ...managerOptions,
     log,
@@ -30,20 +38,26 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     manager.setDesired(state);
     reportManifestState(log, state);
   };
-  watcher = await watchManifests(dir, {
+  watcher = await watchManifests(source ? git!.mirror.manifestsDir : dir, {
     debounceMs,
+    // A git source's snapshots never change: the follower reloads when it puts a new commit in force.
+    watch: !source,
+    loader: source && new ManifestLoader(git!.mirror.manifestsDir, { revision: () => (source.current.commit ? { commit: source.current.commit, dirty: false } : undefined) }),
     // Build contexts are inputs too: an edited source file changes the image, so the Service rolls.
     inputs: () => [...manager.desired.services.values()].flatMap((s) => (s.image.build ? [s.image.build.dir] : [])),
     onChange: onState,
     onError: (error) => log.error("manifests unreadable", { dir, error: error.message, cause: error.cause }),
   });
-  log.info("berth started", { dir: watcher.current.dir, workers: manager.workers, resyncMs: manager.resyncMs, revision: watcher.current.revision?.commit });
+  source?.follow();
+  log.info("berth started", { dir: watcher.current.dir, source: source?.current.url, ref: source?.current.ref, workers: manager.workers, resyncMs: manager.resyncMs, revision: watcher.current.revision?.commit });
   onState(watcher.current);
   await manager.start();
   return {
     manager,
     watcher,
+    source,
     async stop() {
+      await source?.stop();
       await watcher!.close();
       await manager.stop();
       log.info("berth stopped");
@@ -62,4 +76,20 @@ function reportManifestState(log: Logger, state: DesiredState): void {
     heldBack: heldBack.length ? heldBack.join(",") : undefined,
     revision: state.revision?.commit,
   });
+}
+
+/**
+ * Puts a commit of the git source in force before anything reconciles: the
+ * one an earlier run left, or the first that fetches (and verifies). Until
+ * then nothing runs, so an unreachable repository never looks like an empty
+ * one; attempts back off up to the poll interval.
+ */
+async function followGit(git: NonNullable<DaemonOptions["git"]>, log: Logger, reload: () => Promise<unknown> | undefined): Promise<GitFollower> {
+  const follower = new GitFollower({ ...git, log, onCommit: async () => void (await reload()) });
+  for (let attempt = 0; !(await follower.init()); attempt++) {
+    const delayMs = Math.min(git.intervalMs, 5_000 * 2 ** attempt);
+    log.info("waiting for a first commit", { url: follower.current.url, ref: follower.current.ref, retryInMs: delayMs });
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+  return follower;
 }

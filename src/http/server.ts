@@ -9,6 +9,7 @@ import { involvedFilter, resourceView } from "../store/repositories.ts";
 import type { RolloutApi } from "../../controllers/service/requests.ts";
 import { hostAllowed, hostRefusal, type HostPolicy } from "./host-check.ts";
 import { rolloutRoute } from "./rollout-routes.ts";
+import { gitHookRoute, type GitHook } from "./webhooks.ts";
 
 /** Default address of the daemon's HTTP server: loopback only. */
 export const DEFAULT_LISTEN = "127.0.0.1:9464";
@@ -30,6 +31,8 @@ export interface HttpOptions {
    * (`berth run --allowed-host`); any other Host header gets 421, against DNS rebinding.
    */
   allowedHosts?: readonly string[];
+  /** `POST /hooks/git` fetches the git source at once; absent without a git source and a webhook secret. */
+  gitHook?: GitHook;
 }
 
 interface Check {
@@ -93,6 +96,10 @@ export async function startHttpServer(options: HttpOptions): Promise<{ server: S
       options.log.error("http request failed", { path: url.pathname, error });
       reply(500, { error: "internal error" });
     };
+    if (url.pathname === "/hooks/git") {
+      if (!options.gitHook) return reply(404, { error: "no git webhook here: it needs berth run --git URL --webhook-secret-file FILE" });
+      return void gitHookRoute(req, options.gitHook).then((r) => reply(r.status, r.body), fail);
+    }
     if (!handler) {
       return void rolloutRoute(req, url, options.rollouts, options.apiToken).then((r) => (r ? reply(r.status, r.body) : reply(404, { error: `no such path ${url.pathname}`, paths: [...Object.keys(routes), "/api/v1/services/<environment>/<service>/{rollout,rollback,retry}"] })), fail);
     }

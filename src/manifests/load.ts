@@ -58,10 +58,14 @@ export class ManifestLoader {
   private readonly validator: SchemaValidator;
   private readonly lastGood = new Map<string, ParsedResource[]>();
   private parseCache = new Map<string, ParsedFile>();
+  private readonly revision: () => Promise<GitRevision | undefined>;
 
-  constructor(dir: string, options: { validator?: SchemaValidator } = {}) {
+  /** `revision`: where the commit comes from when the directory is not a git work tree itself (a git source's snapshot). */
+  constructor(dir: string, options: { validator?: SchemaValidator; revision?: () => GitRevision | undefined } = {}) {
     this.dir = resolve(dir);
     this.validator = options.validator ?? new SchemaValidator();
+    const given = options.revision;
+    this.revision = given ? async () => given() : () => readGitRevision(this.dir);
   }
 
   /** Reads, validates and resolves the whole directory. */
@@ -114,7 +118,7 @@ export class ManifestLoader {
       warnings: warnings.sort(compareProblems),
       files: statuses,
       contentHash: hashFiles(files.map((f) => [f.parsed.file, f.sha256])),
-      revision: await readGitRevision(this.dir),
+      revision: await this.revision(),
       complete: sortedErrors.length === 0,
       loadedAt: new Date(),
     };
@@ -148,6 +152,6 @@ function sortResources(resources: Resource[]): Resource[] {
 }
 
 /** One-shot load of a directory, as `berth validate` does it. */
-export function loadManifests(dir: string, options?: { validator?: SchemaValidator }): Promise<DesiredState> {
+export function loadManifests(dir: string, options?: ConstructorParameters<typeof ManifestLoader>[1]): Promise<DesiredState> {
   return new ManifestLoader(dir, options).load();
 }

@@ -18,6 +18,8 @@ export interface WatchOptions {
    * its Service.
    */
   inputs?: () => readonly string[];
+  /** false: no file watching; the owner calls `reload` when the directory changed (a git source swapping commits). */
+  watch?: boolean;
 }
 
 export interface ManifestWatcher {
@@ -84,6 +86,20 @@ export async function watchManifests(dir: string, options: WatchOptions): Promis
     timer = setTimeout(() => void reload(), debounceMs);
   };
 
+  const handle = (stopWatching?: () => Promise<void>): ManifestWatcher => ({
+    get current() {
+      return current;
+    },
+    reload,
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      await stopWatching?.();
+      await running;
+    },
+  });
+  if (options.watch === false) return handle();
+
   const isInput = (path: string) => (options.inputs?.() ?? []).some((input) => path === input || path.startsWith(`${input}${sep}`));
   const watcher = watch(loader.dir, {
     ignoreInitial: true,
@@ -96,16 +112,5 @@ export async function watchManifests(dir: string, options: WatchOptions): Promis
   watcher.on("error", (error) => options.onError?.(new ManifestWatchError(loader.dir, { cause: error })));
   await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
 
-  return {
-    get current() {
-      return current;
-    },
-    reload,
-    async close() {
-      closed = true;
-      clearTimeout(timer);
-      await watcher.close();
-      await running;
-    },
-  };
+  return handle(() => watcher.close());
 }

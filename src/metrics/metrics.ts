@@ -47,6 +47,8 @@ export class Metrics {
   readonly manifestLastLoad = new Gauge({ name: "berth_manifest_last_successful_load_timestamp_seconds", help: "When the manifests last loaded without any error", registers: [this.registry] });
   readonly storeWrite = new Histogram({ name: "berth_store_write_duration_seconds", help: "Store write latency", labelNames: ["table"], buckets: DOCKER_BUCKETS, registers: [this.registry] });
   readonly notifications = new Counter({ name: "berth_notifications_total", help: "Webhook notifications by outcome: delivered, failed (an attempt that will be retried) or dropped (its receiver is no longer declared)", labelNames: ["outcome"], registers: [this.registry] });
+  readonly sourceInfo = new Gauge({ name: "berth_source_info", help: "1 for the git source's commit in force (url without credentials, ref, commit, verified true/false/unchecked)", labelNames: ["url", "ref", "commit", "verified"], registers: [this.registry] });
+  readonly sourceReady = new Gauge({ name: "berth_source_ready", help: "1 when the last fetch of the git source succeeded", labelNames: ["url", "ref"], registers: [this.registry] });
   readonly storeErrors = new Counter({ name: "berth_store_errors_total", help: "Store writes that failed or landed in a deleted database file, so their observations were lost, by table and reason (disk_full, locked, readonly, missing, io, other)", labelNames: ["table", "reason"], registers: [this.registry] });
 
   private readonly inFlight = new Map<string, number>();

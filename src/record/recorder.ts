@@ -14,6 +14,8 @@ import type { Store } from "../store/index.ts";
 import { classifyStoreError, type StoreFault } from "../store/faults.ts";
 import { hashOf } from "../desired/hash.ts";
 import { maskedSpec } from "./masked-spec.ts";
+import { sourceRecorder } from "./source-recorder.ts";
+import type { SourceObserver } from "../source/follower.ts";
 
 export interface RecorderOptions {
   store: Store;
@@ -54,6 +56,11 @@ export class Recorder implements ManagerObserver {
 
   constructor(private readonly options: RecorderOptions) {
     this.now = options.now ?? Date.now;
+    this.source = sourceRecorder({
+      metrics: options.metrics,
+      write: (table, fn) => this.write(table, () => fn(options.store)),
+      event: (type, reason, message, kind, name, commit) => this.event(type, reason, message, kind, name, commit),
+    });
   }
 
   /** Resolves when every write queued so far has landed. */
@@ -73,6 +80,13 @@ export class Recorder implements ManagerObserver {
     if (this.pendingAudit.length >= 50) this.write("audit_log", () => this.flushAudit());
     else queueMicrotask(() => this.write("audit_log", () => this.flushAudit()));
   };
+
+  /** An audit entry for something other than an engine call (a webhook delivery), as `target` berth. */
+  audit(entry: { operation: string; object?: string; reason?: string; outcome: string; error?: string }): void {
+    const redact = (text?: string) => (text ? this.options.redactor.redact(text) : null);
+    this.pendingAudit.push({ time: this.now(), target: "berth", operation: entry.operation, object: entry.object ?? null, reason: redact(entry.reason), outcome: entry.outcome, error: redact(entry.error), durationMs: 0, commit: this.model?.revision ?? null });
+    queueMicrotask(() => this.write("audit_log", () => this.flushAudit()));
+  }
 
   /** Driver hook: remembers the containers Berth is about to stop, before their `die` events arrive. */
   readonly beforeDockerCall = (call: { operation: string; object?: string }): void => {
@@ -165,9 +179,9 @@ export class Recorder implements ManagerObserver {
     }
     this.changed(outcome.kind, outcome.name, outcome.changes);
     // One event per distinct cause: a retried failure with the same error is not reported again.
-    if (outcome.error && outcome.newError) this.event("Warning", outcome.terminal ? "InvalidSpec" : "ReconcileFailed", outcome.error, outcome.kind, outcome.name);
+    if (outcome.error && outcome.newError) this.event("Warning", outcome.reason ?? (outcome.terminal ? "InvalidSpec" : "ReconcileFailed"), outcome.error, outcome.kind, outcome.name);
     if (outcome.phase !== outcome.previousPhase) this.event(outcome.phase === "Failed" || outcome.phase === "Degraded" ? "Warning" : "Normal", outcome.phase, outcome.message, outcome.kind, outcome.name);
-    this.write("resources", () => store.resources.report(outcome.key, { phase: outcome.phase, message: this.options.redactor.redact(outcome.message), ready: outcome.ready, converged: outcome.converged }));
+    this.write("resources", () => store.resources.report(outcome.key, { phase: outcome.phase, message: this.options.redactor.redact(outcome.message), ready: outcome.ready, converged: outcome.converged, ...(outcome.reason ? { reason: outcome.reason } : {}) }));
   }
 
   engineEvent(target: string, event: EngineEvent): void {
@@ -249,9 +263,12 @@ export class Recorder implements ManagerObserver {
     this.phaseSeries.set(key, series.add(phase));
   }
 
-  private event(type: "Normal" | "Warning", reason: string, message: string, kind: string, name: string): void {
+  /** The git source's status, metrics and events, written the recorder's way. */
+  readonly source: SourceObserver;
+
+  private event(type: "Normal" | "Warning", reason: string, message: string, kind: string, name: string, commitOf?: string): void {
     const clean = this.options.redactor.redact(message);
-    const commit = this.model?.revision;
+    const commit = commitOf ?? this.model?.revision;
     this.write("events", () => this.options.store.events.record({ type, reason, message: clean, kind, name, commit }));
   }
 

@@ -2,6 +2,7 @@ import { AuditRepository, DeploymentRepository, DriftRepository, EventRepository
 import { PinRepository, RevisionRepository } from "./rollout-repositories.ts";
 import { ParityRepository } from "./parity-repository.ts";
 import { ManifestFileRepository } from "./manifest-repository.ts";
+import { SourceRepository } from "./source-repository.ts";
 import { NotificationRepository } from "./notification-repository.ts";
 import { classifyStoreError, WriteHealth, type StoreFault } from "./faults.ts";
 import { databaseLocation, fileIdentity, openDatabase, type OpenedDatabase } from "./store.ts";
@@ -22,6 +23,8 @@ export interface Store {
   parity: ParityRepository;
   /** Each manifest file's health as of the last load. */
   manifests: ManifestFileRepository;
+  /** What the git source last fetched and put in force. */
+  sources: SourceRepository;
   /** The notification outbox: what is still to be sent to webhooks, and what was. */
   notifications: NotificationRepository;
   /** The database file, absolute, or the URL without its query: what fault messages name. */
@@ -81,6 +84,7 @@ export function createStore(opened: OpenedDatabase, now: () => number = Date.now
     pins: new PinRepository(db, now),
     parity: new ParityRepository(db, now),
     manifests: new ManifestFileRepository(db, now),
+    sources: new SourceRepository(db, now),
     notifications: new NotificationRepository(db, now),
     ping,
     fileProblem,

@@ -6,6 +6,8 @@ import { renderStatusTable } from "../status-table.ts";
 import type { ResourceStatus } from "../../engine/controller.ts";
 import { Manager } from "../../engine/manager.ts";
 import type { Redactor } from "../../log/logger.ts";
+import { gitOptions, gitSetup, type GitFlags } from "../git-options.ts";
+import { fetchOnce } from "../../source/fetch-once.ts";
 
 /** `berth apply [DIR]`: one full reconcile of every resource, optionally waiting for health. */
 export const register: CommandModule["register"] = (program, io, setExitCode) => {
@@ -22,11 +24,20 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
       "after",
       "\nExit status: 0 when everything converged (and, with --wait, is healthy), 1 otherwise. A failure that waiting cannot fix\n(a rollout failed or rolled back, an image missing under imagePullPolicy Never, a name owned by another target, a host\nport held outside Berth) ends the wait at once, naming the resource, the reason and the container's last log lines.",
     );
-  for (const option of logOptions()) command.addOption(option);
-  command.action(async (dir: string, options: LogOptions & { wait?: boolean; timeout: number; db: string; allowHostPath?: string[]; ageKeyFile?: string }) => {
-    const state = await loadValid(dir, io);
-    if (!state) return setExitCode(1);
+  for (const option of [...gitOptions(), ...logOptions()]) command.addOption(option);
+  command.action(async (dir: string, options: LogOptions & GitFlags & { wait?: boolean; timeout: number; allowHostPath?: string[]; ageKeyFile?: string }) => {
+    const git = gitSetup(options);
     const runtime = await createRuntime(io, options);
+    // With --git: one fetch (and signature check) puts the commit in force, then the same single pass.
+    const source = git && (await fetchOnce(git, runtime.log, runtime.recorder.source).catch(async (error: unknown) => {
+      await runtime.close();
+      throw error;
+    }));
+    const state = await loadValid(source ? git.mirror.manifestsDir : dir, io, source && { revision: () => ({ commit: source.commit!, dirty: false }) });
+    if (!state) {
+      await runtime.close();
+      return setExitCode(1);
+    }
     // Engine events are followed while apply runs too: Docker's own health changes land in the store.
     const manager = new Manager(runtime.managerOptions);
     manager.setDesired(state);

@@ -4,6 +4,11 @@ import { dbOption } from "../runtime.ts";
 import { withServiceRecords } from "../service-arg.ts";
 import { table } from "../table.ts";
 
+/** A digest cut to 12 hex digits, as revisions are (-o json has it whole). */
+function shortDigest(digest: string | null): string {
+  return digest ? digest.replace(/(sha256:[0-9a-f]{12})[0-9a-f]+$/, "$1") : "-";
+}
+
 /** `berth history Service/name [--env E]`: rollouts of a service, newest first. */
 export const register: CommandModule["register"] = (program, io, setExitCode) => {
   program
@@ -19,8 +24,8 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
         if (options.output === "json") return io.stdout(`${JSON.stringify({ service: key, items: rows }, null, 2)}\n`);
         io.stdout(
           table(
-            ["ID", "REVISION", "STATUS", "TRIGGER", "IMAGE", "STARTED", "DURATION", "PREVIOUS", "ERROR"],
-            rows.map((d) => [String(d.id), d.revision.slice(0, 12), d.status, d.trigger, d.image, new Date(d.startedAt).toISOString(), d.completedAt ? `${((d.completedAt - d.startedAt) / 1000).toFixed(1)}s` : "-", d.previousRevision?.slice(0, 12) ?? "-", d.error ?? ""]),
+            ["ID", "REVISION", "STATUS", "TRIGGER", "COMMIT", "IMAGE", "DIGEST", "STARTED", "DURATION", "PREVIOUS", "ERROR"],
+            rows.map((d) => [String(d.id), d.revision.slice(0, 12), d.status, d.trigger, d.commit?.slice(0, 12) ?? "-", d.image, shortDigest(d.imageDigest), new Date(d.startedAt).toISOString(), d.completedAt ? `${((d.completedAt - d.startedAt) / 1000).toFixed(1)}s` : "-", d.previousRevision?.slice(0, 12) ?? "-", d.error ?? ""]),
           ),
         );
       });

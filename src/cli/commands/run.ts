@@ -9,8 +9,10 @@ import { isLoopbackHost, listenRefusal } from "../../http/listen.ts";
 import { DEFAULT_LISTEN, parseListen, startHttpServer } from "../../http/server.ts";
 import { manifestHealth } from "../../manifests/health.ts";
 import { DEFAULT_RETENTION } from "../../store/index.ts";
+import { gitOptions, gitSetup, type GitFlags } from "../git-options.ts";
 
-interface RunOptions extends LogOptions {
+interface RunOptions extends LogOptions, GitFlags {
+  webhookSecretFile?: string;
   workers: number;
   resync: number;
   db: string;
@@ -39,6 +41,7 @@ export const register: CommandModule["register"] = (program, io) => {
     .addOption(new Option("--insecure-listen", "listen on a non-loopback address without an API token (the read-only API and /metrics are open to whoever reaches it)"))
     .addOption(allowHostPathOption())
     .addOption(ageKeyFileOption())
+    .addOption(new Option("--webhook-secret-file <path>", "file holding the secret push webhooks are signed with; enables POST /hooks/git (needs --git)"))
     .addOption(new Option("--health-retention <duration>", "keep health results this long").default(DEFAULT_RETENTION.healthMs, "3d").argParser(parseDurationFlag))
     .addOption(new Option("--event-retention <duration>", "keep events and the audit log this long").default(DEFAULT_RETENTION.eventsMs, "14d").argParser(parseDurationFlag))
     .addHelpText(
@@ -60,10 +63,13 @@ export const register: CommandModule["register"] = (program, io) => {
         "Stops cleanly on SIGINT or SIGTERM: in-flight Docker calls finish, nothing is left half-made.",
       ].join("\n"),
     );
-  for (const option of logOptions()) command.addOption(option);
+  for (const option of [...gitOptions(), ...logOptions()]) command.addOption(option);
   command.action(async (dir: string, options: RunOptions) => {
     // Everything that can refuse the start is checked before the store is opened or anything runs.
     parseListen(options.listen);
+    const git = gitSetup(options);
+    if (options.webhookSecretFile && !git) throw new Error("--webhook-secret-file needs --git: the webhook fetches the followed repository");
+    const webhookSecret = options.webhookSecretFile ? readSecretFile(options.webhookSecretFile, "webhook secret") : undefined;
     const apiToken = options.apiTokenFile ? readFileSync(options.apiTokenFile, "utf8").trim() : io.env.BERTH_API_TOKEN || undefined;
     if (apiToken !== undefined && apiToken.length < 16) throw new Error("the API token is shorter than 16 characters; expected a long random one, e.g. openssl rand -hex 32 > token");
     const refusal = await listenRefusal(options.listen, { token: apiToken !== undefined, insecure: options.insecureListen === true });
@@ -71,12 +77,14 @@ export const register: CommandModule["register"] = (program, io) => {
     const runtime = await createRuntime(io, options);
     const { log } = runtime;
     if (apiToken) runtime.redactor.addOwnSecret(apiToken);
+    if (webhookSecret) runtime.redactor.addOwnSecret(webhookSecret);
     const loose = options.apiTokenFile ? tokenFileWarning(options.apiTokenFile) : undefined;
     if (loose) log.warn(loose);
     if (options.insecureListen && !apiToken && !(await isLoopbackHost(parseListen(options.listen).host))) {
       log.warn("listening beyond loopback without an API token (--insecure-listen): whoever reaches the address can read the API and /metrics", { listen: options.listen });
     }
-    const daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync });
+    const daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.recorder.source } });
+    const source = daemon.source;
     runtime.notifier.start();
     let http: Awaited<ReturnType<typeof startHttpServer>>;
     try {
@@ -90,6 +98,21 @@ export const register: CommandModule["register"] = (program, io) => {
         manifests: () => manifestHealth(daemon.watcher.current),
         apiToken,
         allowedHosts: options.allowedHost ?? [],
+        gitHook:
+          source && webhookSecret
+            ? {
+                secret: webhookSecret,
+                ref: source.current.ref,
+                trigger: (reason) => {
+                  runtime.recorder.audit({ operation: "webhook.accepted", object: "/hooks/git", reason, outcome: "success" });
+                  void source.trigger(reason);
+                },
+                refused: (why, from) => {
+                  runtime.recorder.audit({ operation: "webhook.refused", object: "/hooks/git", reason: `from ${from ?? "unknown"}`, outcome: "refused", error: why });
+                  log.warn("webhook refused", { from, error: why });
+                },
+              }
+            : undefined,
       });
     } catch (error) {
       // No half-started daemon: without its HTTP server it stops and says why.
@@ -123,6 +146,13 @@ export const register: CommandModule["register"] = (program, io) => {
     await runtime.close();
   });
 };
+
+/** A secret the operator keeps in a file: trimmed, and long enough to be worth signing with. */
+function readSecretFile(path: string, what: string): string {
+  const secret = readFileSync(path, "utf8").trim();
+  if (secret.length < 16) throw new Error(`the ${what} in ${path} is shorter than 16 characters; expected a long random one, e.g. openssl rand -hex 32 > ${path}`);
+  return secret;
+}
 
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);

@@ -6,6 +6,8 @@ import { openStore } from "../../store/index.ts";
 import { resourceView } from "../../store/repositories.ts";
 import { renderManifestHealth } from "../status-table.ts";
 import { age, table } from "../table.ts";
+import type { SourceCondition } from "../../source/follower.ts";
+import type { SourceRow } from "../../store/source-repository.ts";
 
 /** `berth status`: every resource's phase as last recorded, from the store. */
 export const register: CommandModule["register"] = (program, io) => {
@@ -22,8 +24,10 @@ export const register: CommandModule["register"] = (program, io) => {
         const broken = files.filter((f) => f.state !== "valid");
         // Only broken files are listed; `valid` counts the others.
         const manifests = { ok: broken.length === 0, valid: files.length - broken.length, files: broken };
-        if (options.output === "json") return io.stdout(`${JSON.stringify({ items: rows, manifests }, null, 2)}\n`);
-        if (options.output === "yaml") return io.stdout(stringify({ items: rows, manifests }));
+        const sources = (await store.sources.list()).map((row) => ({ ...row, conditions: JSON.parse(row.conditions) as SourceCondition[] }));
+        const source = sources[0];
+        if (options.output === "json") return io.stdout(`${JSON.stringify({ items: rows, manifests, ...(source ? { source } : {}) }, null, 2)}\n`);
+        if (options.output === "yaml") return io.stdout(stringify({ items: rows, manifests, ...(source ? { source } : {}) }));
         const now = Date.now();
         io.stdout(
           table(
@@ -32,8 +36,21 @@ export const register: CommandModule["register"] = (program, io) => {
           ),
         );
         io.stdout(`\n${renderManifestHealth(files, now)}`);
+        if (source) io.stdout(`\n${renderSource(source, now)}`);
       } finally {
         store.close();
       }
     });
 };
+
+/** The git source: what is followed, what is in force, whether it was verified, and what is wrong. */
+function renderSource(source: Omit<SourceRow, "conditions"> & { conditions: SourceCondition[] }, now: number): string {
+  const verified = source.verified === null ? "not checked" : source.verified ? `verified${source.signer ? ` (${source.signer})` : ""}` : "NOT verified";
+  const lines = [
+    `Source: ${source.url} ${source.ref}`,
+    `  commit: ${source.commit ?? "none in force"}${source.subject ? ` "${source.subject}"` : ""}, signature ${verified}`,
+    `  fetched: ${source.fetchedAt ? `${age(now - source.fetchedAt)} ago` : "never"}${source.fetchedCommit && source.fetchedCommit !== source.commit ? ` (newest ${source.fetchedCommit.slice(0, 12)} not in force)` : ""}`,
+  ];
+  for (const c of source.conditions) if (c.status !== "True") lines.push(`  ${c.type}=${c.status} ${c.reason}: ${c.message}`);
+  return `${lines.join("\n")}\n`;
+}
