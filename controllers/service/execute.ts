@@ -9,6 +9,8 @@ import type { Logger } from "../../src/log/logger.ts";
 import type { Store } from "../../src/store/index.ts";
 import { TerminalReconcileError } from "../../src/engine/errors.ts";
 import { serviceChange, type ServiceAction } from "./plan.ts";
+import { pullWithCredentials } from "./pull.ts";
+import type { PullCredentials } from "../../src/docker/registry-auth.ts";
 
 export interface ServiceExecution {
   key: string;
@@ -21,6 +23,8 @@ export interface ServiceExecution {
   prober: Pick<Probes, "track">;
   store: Pick<Store, "deployments">;
   log: Logger;
+  /** The registry credentials for pulling a reference (none: pulls go without). */
+  credentials?(ref: string): PullCredentials;
 }
 
 const DONE_MESSAGE: Partial<Record<ServiceAction["type"], string>> = {
@@ -47,7 +51,7 @@ export async function executeServiceActions(actions: readonly ServiceAction[], r
     const reason = `${run.key}: ${action.type} (${action.reason})`;
     switch (action.type) {
       case "pull":
-        await driver.pullImage(action.ref, reason);
+        await pullWithCredentials(driver, action.ref, reason, run.credentials?.(action.ref));
         break;
       case "build": {
         const build = service.image.build;

@@ -43,10 +43,14 @@ export async function reconcileService(key: string, ctx: PassContext): Promise<P
         redact: ctx.redact,
         manifestCommit: model.revision,
         onRollout: (record) => ctx.rolloutChanged?.(reportOf(record, !!at(record.context.revision)?.healthCheck)),
+        imageDigest: async (revision) => {
+          const ref = at(revision)?.image.ref;
+          return ref && manifest && !manifest.error ? ctx.driver(manifest.target).imageDigest(ref) : undefined;
+        },
       });
     const act = async () => {
       if (!manifest) ctx.probes.track(key, undefined, "", []);
-      else if (!manifest.error) changes = await executeServiceActions(decision.actions, { key, driver: ctx.driver(manifest.target), at, service: manifest, prober: ctx.probes, store: ctx.store, log: ctx.log });
+      else if (!manifest.error) changes = await executeServiceActions(decision.actions, { key, driver: ctx.driver(manifest.target), at, service: manifest, prober: ctx.probes, store: ctx.store, log: ctx.log, credentials: ctx.pullCredentials && ((ref) => ctx.pullCredentials!(manifest.target, ref)) });
     };
     // A decision is written before it is acted on. Only a rollout's last step (clean-up) acts first: it is
     // idempotent, and its row then says success only once nothing of the old revision is left.

@@ -75,6 +75,8 @@ export interface RecordWriter {
   manifestCommit?: string;
   /** A rollout record changed state (started, stepped, ended), for events and metrics. */
   onRollout?(record: RolloutRecord, state: string): void;
+  /** The digest of a revision's image as it is on the target now (repo digest, else image ID), for its deployments row. */
+  imageDigest?(revision: string): Promise<string | undefined>;
 }
 
 /**
@@ -101,7 +103,10 @@ export async function writeServiceRecords(key: string, writes: RecordWrites, wri
   if (writes.rollout) await store.snapshots.save(rolloutRecordId(key), ROLLOUT_MACHINE, masked(own(writes.rollout), redact));
   if (writes.finish) {
     const { deploymentId: id, error, ...outcome } = writes.finish;
-    await store.deployments.finish(id === NEW_DEPLOYMENT && deploymentId !== undefined ? deploymentId : id, { ...outcome, error: error === undefined ? undefined : redact(error) });
+    // What actually ran (or was tried), not only the tag: a tag can move, a digest cannot. Unknown is no reason to lose the outcome.
+    const revision = writes.ended?.context.revision;
+    const imageDigest = revision && writer.imageDigest ? await writer.imageDigest(revision).catch(() => undefined) : undefined;
+    await store.deployments.finish(id === NEW_DEPLOYMENT && deploymentId !== undefined ? deploymentId : id, { ...outcome, error: error === undefined ? undefined : redact(error), ...(imageDigest ? { imageDigest } : {}) });
   }
   if (writes.pin === null) await store.pins.clear(key);
   else if (writes.pin) await store.pins.set({ ...writes.pin, reason: redact(writes.pin.reason) });

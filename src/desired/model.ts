@@ -16,6 +16,8 @@ import { containerTemplate, type ContainerTemplate } from "./container-spec.ts";
 import { EnvFileReader, resolveEnv, SpecError } from "./env.ts";
 import { AgeKeyring, ageKeySource } from "../secrets/age-keys.ts";
 import { SopsEnvFiles } from "../secrets/sops-env.ts";
+import { resolveRegistryLogins } from "./registries.ts";
+import type { RegistryLogin } from "../docker/registry-auth.ts";
 import { HostPathPolicy, type HostPathOptions } from "./host-paths.ts";
 import { routingLabels } from "./routing.ts";
 import { revisionHash } from "./revision-hash.ts";
@@ -85,6 +87,8 @@ export interface DesiredModel {
   revision?: string;
   /** Pruning is safe only when every manifest file is valid. */
   complete: boolean;
+  /** Each target's registry credentials, passwords read (secrets: never shown, logged or stored). */
+  registries?: Map<string, RegistryLogin[]>;
 }
 
 export interface ModelOptions {
@@ -108,7 +112,9 @@ export function buildDesiredModel(state: DesiredState, options: ModelOptions = {
   const policy = new HostPathPolicy(state.dir, options.hostPaths);
   // Without an operator's key file an encrypted env file is still recognised, and reported as unreadable.
   const files = new EnvFileReader(state.dir, policy, new SopsEnvFiles(options.ageKeys ?? new AgeKeyring(ageKeySource(undefined, {}))));
-  const model: DesiredModel = { targets, projects, environments: new Map(), services: new Map(), revision: state.revision?.commit, complete: state.complete };
+  const daemonEnv = options.daemonEnv ?? process.env;
+  const registries = new Map([...targets].map(([name, target]) => [name, resolveRegistryLogins(target, files, daemonEnv)]));
+  const model: DesiredModel = { targets, projects, environments: new Map(), services: new Map(), revision: state.revision?.commit, complete: state.complete, registries };
 
   for (const env of of("Environment") as Environment[]) {
     const { project, target, suspend } = env.spec;
@@ -273,5 +279,6 @@ export function secretValuesOf(model: DesiredModel): Set<string> {
       if (secret.has(entry.slice(0, split))) values.add(entry.slice(split + 1));
     }
   }
+  for (const logins of model.registries?.values() ?? []) for (const login of logins) if (login.password) values.add(login.password);
   return values;
 }

@@ -4,6 +4,7 @@ import type { Readable } from "node:stream";
 import { pack as packContext } from "tar-fs";
 import type Docker from "dockerode";
 import type { Dialer } from "./dial.ts";
+import { digestOf, type RegistryAuth } from "./registry-auth.ts";
 
 /** One call made to an engine, as reported to metrics and the audit log. */
 export interface DockerCall {
@@ -131,7 +132,10 @@ export interface Driver {
   removeNetwork(id: string, reason: string): Promise<void>;
   createVolume(options: Docker.VolumeCreateOptions, reason: string): Promise<void>;
   removeVolume(name: string, reason: string): Promise<void>;
-  pullImage(ref: string, reason: string): Promise<void>;
+  /** Pulls with the registry credentials given, if any (they go to the engine only, never to a hook or the audit). */
+  pullImage(ref: string, reason: string, auth?: RegistryAuth): Promise<void>;
+  /** The image's digest (`repo@sha256:…` of the pulled reference), or its ID when it has none (built or loaded here); undefined when absent. */
+  imageDigest(ref: string): Promise<string | undefined>;
   buildImage(context: { context: string; src: string[] }, options: Record<string, unknown>, reason: string): Promise<void>;
   logs(id: string, tail?: number): Promise<string>;
   events(labels: string[], onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void>;
@@ -263,6 +267,16 @@ export class DockerDriver implements Driver {
     }
   }
 
+  async imageDigest(ref: string): Promise<string | undefined> {
+    try {
+      const info = await this.call("image.inspect", () => this.docker.getImage(ref).inspect(), { object: ref });
+      return digestOf(ref, info.RepoDigests ?? [], info.Id);
+    } catch (error) {
+      if (error instanceof DockerCallError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
   async createContainer(options: Docker.ContainerCreateOptions, reason: string): Promise<string> {
     const container = await this.call("container.create", () => this.docker.createContainer(options), { mutating: true, object: options.name, reason });
     return container.id;
@@ -316,11 +330,11 @@ export class DockerDriver implements Driver {
     });
   }
 
-  async pullImage(ref: string, reason: string): Promise<void> {
+  async pullImage(ref: string, reason: string, auth?: RegistryAuth): Promise<void> {
     await this.call(
       "image.pull",
       async () => {
-        const stream = (await this.docker.pull(ref)) as Readable;
+        const stream = (await this.docker.pull(ref, auth ? { authconfig: auth } : {})) as Readable;
         await followProgress(this.docker, stream);
       },
       { mutating: true, object: ref, reason },

@@ -1,4 +1,5 @@
 import type { Driver } from "../docker/driver.ts";
+import type { PullCredentials } from "../docker/registry-auth.ts";
 import type { ContainerHealth, ObservedContainer } from "../docker/observe.ts";
 import type { DesiredModel } from "../desired/model.ts";
 import type { CheckOf } from "../health/prober.ts";
@@ -40,6 +41,8 @@ export interface PassError {
   terminal: boolean;
   /** Look again with backoff anyway (the world may change on its own). */
   retry: boolean;
+  /** A CamelCase cause for the Ready condition and the Warning event (default: the phase, and InvalidSpec or ReconcileFailed). */
+  reason?: string;
 }
 
 /** What one reconcile pass of a key came to. */
@@ -110,6 +113,8 @@ export interface PassContext {
   forgetOrphan(environment: string, owner: OrphanEnvironment): void;
   /** A rollout record moved, for events and metrics. */
   rolloutChanged?(report: RolloutReport): void;
+  /** The registry credentials a pull of `ref` on `target` sends: the target's registries, else the daemon user's config.json. */
+  pullCredentials?(target: string, ref: string): PullCredentials;
   /** How soon a rollout's health wait looks again. */
   pollMs?: number;
   /**

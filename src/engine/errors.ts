@@ -7,10 +7,13 @@
  */
 export class TerminalReconcileError extends Error {
   readonly retry: boolean;
-  constructor(message: string, options: { cause?: unknown; retry?: boolean } = {}) {
+  /** A CamelCase cause for the resource's Ready condition and Warning event, e.g. ImagePullUnauthorized. */
+  readonly reason?: string;
+  constructor(message: string, options: { cause?: unknown; retry?: boolean; reason?: string } = {}) {
     super(message, { cause: options.cause });
     this.name = "TerminalReconcileError";
     this.retry = options.retry ?? false;
+    this.reason = options.reason;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Driver, EngineEvent } from "../docker/driver.ts";
 import { LABEL } from "../docker/labels.ts";
+import { credentialsFor, readDockerConfig } from "../docker/registry-auth.ts";
 import type { AgeKeyring } from "../secrets/age-keys.ts";
 import { buildDesiredModel, secretValuesOf, type DesiredModel } from "../desired/model.ts";
 import type { HostPathOptions } from "../desired/host-paths.ts";
@@ -134,6 +135,12 @@ export class Manager {
       orphans: (environment) => this.orphans.of(environment),
       forgetOrphan: (environment, owner) => this.orphans.forget(environment, owner),
       rolloutChanged: (report) => options.observer?.rolloutChanged?.(report),
+      pullCredentials: (target, ref) => {
+        // config.json is read at each pull, so a `docker login` on the daemon's host counts from the next pass.
+        const credentials = credentialsFor(ref, this.model.registries?.get(target) ?? [], readDockerConfig(options.daemonEnv ?? process.env));
+        if (credentials.auth) options.redactor.addOwnSecret(credentials.auth.password);
+        return credentials;
+      },
       pollMs: options.rolloutPollMs,
       dryRun,
     };

@@ -147,6 +147,7 @@ export class Runner {
       ready: result.ready,
       converged: result.converged && !result.error,
       error: result.error?.message,
+      reason: result.error?.reason,
       terminal: !!result.error?.terminal,
       newError,
       changes: result.changes,
@@ -178,5 +179,6 @@ function failed(error: unknown): PassResult {
   const terminal = error instanceof TerminalReconcileError;
   // An unconnected target is not this key's failure: the target's connection queues it again.
   const retry = terminal ? error.retry : !(error instanceof TargetUnavailableError);
-  return { phase: "Failed", message: messageOf(error), ready: false, converged: false, error: { message: messageOf(error), terminal, retry }, changes: [], specHash: FAILED, plan: [] };
+  const reason = terminal ? error.reason : undefined;
+  return { phase: "Failed", message: messageOf(error), ready: false, converged: false, error: { message: messageOf(error), terminal, retry, ...(reason ? { reason } : {}) }, changes: [], specHash: FAILED, plan: [] };
 }

@@ -32,6 +32,15 @@ export interface DeploymentTargetSpec {
   domain?: string;
   tls: boolean;
   labels?: Record<string, string>;
+  /** Credentials for private registries; an entry wins over the daemon user's config.json for its server. */
+  registries?: RegistryCredentials[];
+}
+
+export interface RegistryCredentials {
+  /** Registry host[:port] (a URL is accepted; only its host counts), e.g. registry.example.com:5000 or docker.io. */
+  server: string;
+  username: string;
+  passwordFrom: SecretSource;
 }
 
 export interface ProjectSpec {

@@ -120,6 +120,15 @@ export class FakeWorld implements Driver {
     }
   }
 
+  async imageDigest(ref: string): Promise<string | undefined> {
+    try {
+      return await this.call("image.inspect", { object: ref }, () => this.engine.imageIdOf(ref) ?? this.fail(404, `No such image: ${ref}`));
+    } catch (error) {
+      if (error instanceof DockerCallError && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
   /** Docker keeps a health log only for containers with a Healthcheck; a behaviour supplies its entries. */
   healthLog(id: string): Promise<HealthLogEntry[]> {
     return this.call("container.inspect", { object: id }, () => {

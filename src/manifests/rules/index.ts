@@ -4,6 +4,7 @@ import { healthyDependenciesHaveChecks, noDependencyCycles } from "./dependencie
 import { generatedNamesAreUnique } from "./names.ts";
 import { hostPortsAreFree } from "./ports.ts";
 import { referencesExist } from "./references.ts";
+import { registriesAreDistinct } from "./registries.ts";
 import { secretLiteralsCanBeMasked } from "./secrets.ts";
 import { healthIntervalCoversTimeout, projectsAreComplete, targetsMatchTheirType, volumesAreWellFormed } from "./shape.ts";
 import { rollingUpdatesShareNoVolume } from "./strategy.ts";
@@ -23,6 +24,7 @@ export const RULES: readonly Rule[] = [
   volumesAreWellFormed,
   hostPortsAreFree,
   generatedNamesAreUnique,
+  registriesAreDistinct,
 ];
 
 /** Runs every cross-resource rule and returns all problems. */
