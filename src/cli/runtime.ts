@@ -12,6 +12,8 @@ import { Metrics } from "../metrics/metrics.ts";
 import { Recorder } from "../record/recorder.ts";
 import { AgeKeyring, ageKeySource } from "../secrets/age-keys.ts";
 import { Notifier } from "../notify/notifier.ts";
+import { sourceNotifications } from "../notify/source-events.ts";
+import { fanOutSource, type SourceObserver } from "../source/follower.ts";
 import { fanOut } from "../engine/observer.ts";
 import { DEFAULT_DB_URL, openStore, type Store } from "../store/index.ts";
 import type { CliIO } from "./context.ts";
@@ -84,6 +86,8 @@ export interface Runtime {
   recorder: Recorder;
   /** Webhook notifications: queued by every converging command, sent by the daemon (`notifier.start()`). */
   notifier: Notifier;
+  /** Where the git source reports: the store, metrics and events, and notifications. */
+  sourceObserver: SourceObserver;
   /** Manager options wired to real drivers, the recorder and metrics. */
   managerOptions: Pick<ManagerOptions, "log" | "redactor" | "connect" | "daemonEnv" | "hostPaths" | "ageKeys" | "observer" | "metrics" | "store" | "controllers" | "targets">;
   close(): Promise<void>;
@@ -104,6 +108,7 @@ export async function createRuntime(io: CliIO, options: LogOptions & { db: strin
     metrics,
     recorder,
     notifier,
+    sourceObserver: fanOutSource(recorder.source, sourceNotifications(notifier)),
     managerOptions: {
       log,
       redactor,

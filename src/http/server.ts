@@ -71,6 +71,7 @@ export async function startHttpServer(options: HttpOptions): Promise<{ server: S
     "/api/v1/health": async (url) => ({ status: 200, body: { items: await store.health.list({ service: url.searchParams.get("service") ?? undefined, limit: limitOf(url) }) } }),
     "/api/v1/deployments": async (url) => ({ status: 200, body: { items: await store.deployments.list({ service: url.searchParams.get("service") ?? undefined, limit: limitOf(url) }) } }),
     "/api/v1/targets": async () => ({ status: 200, body: { items: await store.targets.list() } }),
+    "/api/v1/sources": async () => ({ status: 200, body: { items: (await store.sources.list()).map((s) => ({ ...s, conditions: JSON.parse(s.conditions) })) } }),
   };
 
   const hosts: HostPolicy = { listen: options.listen, allowedHosts: options.allowedHosts ?? [] };

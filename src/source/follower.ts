@@ -45,6 +45,15 @@ export interface SourceObserver {
   sourceCommitted?(status: SourceStatus, commit: CommitInfo): void;
 }
 
+/** Several observers as one: each hears everything, in order. */
+export function fanOutSource(...observers: SourceObserver[]): SourceObserver {
+  return {
+    sourceChanged: (status) => observers.forEach((o) => o.sourceChanged?.(status)),
+    sourceProblem: (status, problem) => observers.forEach((o) => o.sourceProblem?.(status, problem)),
+    sourceCommitted: (status, commit) => observers.forEach((o) => o.sourceCommitted?.(status, commit)),
+  };
+}
+
 export interface FollowerOptions {
   mirror: GitMirror;
   verifier?: SignatureVerifier;

@@ -67,7 +67,7 @@ export function gpgSigningKey(dir: string, uid: string): { gpgHome: string; keyI
   const gpgHome = join(dir, `gnupg-${uid.replace(/\W/g, "")}`);
   mkdirSync(gpgHome, { mode: 0o700 });
   const env = { ...process.env, GNUPGHOME: gpgHome };
-  execFileSync("gpg", ["--batch", "--quiet", "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"], { env });
+  execFileSync("gpg", ["--batch", "--quiet", "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"], { env, stdio: "pipe" });
   const keyId = execFileSync("gpg", ["--batch", "--with-colons", "--list-keys", uid], { env, encoding: "utf8" }).split("\n").find((l) => l.startsWith("fpr:"))!.split(":")[9]!;
   const armored = execFileSync("gpg", ["--batch", "--armor", "--export", keyId], { env, encoding: "utf8" });
   return { gpgHome, keyId, armored };

@@ -29,7 +29,7 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     const git = gitSetup(options);
     const runtime = await createRuntime(io, options);
     // With --git: one fetch (and signature check) puts the commit in force, then the same single pass.
-    const source = git && (await fetchOnce(git, runtime.log, runtime.recorder.source).catch(async (error: unknown) => {
+    const source = git && (await fetchOnce(git, runtime.log, runtime.sourceObserver).catch(async (error: unknown) => {
       await runtime.close();
       throw error;
     }));

@@ -83,7 +83,7 @@ export const register: CommandModule["register"] = (program, io) => {
     if (options.insecureListen && !apiToken && !(await isLoopbackHost(parseListen(options.listen).host))) {
       log.warn("listening beyond loopback without an API token (--insecure-listen): whoever reaches the address can read the API and /metrics", { listen: options.listen });
     }
-    const daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.recorder.source } });
+    const daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.sourceObserver } });
     const source = daemon.source;
     runtime.notifier.start();
     let http: Awaited<ReturnType<typeof startHttpServer>>;
