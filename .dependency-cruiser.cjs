@@ -58,6 +58,13 @@ module.exports = {
       to: { path: "^src/notify/", dependencyTypesNot: ["type-only"] },
     },
     {
+      name: "source-and-secrets-are-leaves",
+      severity: "error",
+      comment: "src/source (git) and src/secrets (SOPS) fetch and open inputs; they know nothing of what Berth decides or records.",
+      from: { path: "^src/(source|secrets)/" },
+      to: { path: above("src/desired", "src/engine", "controllers", "src/record", "src/http", "src/cli", "src/notify", "src/store", "src/docker") },
+    },
+    {
       name: "only-docker-calls-docker",
       severity: "error",
       comment: "The Docker API (dockerode, docker-modem, ssh2) is reached through src/docker's driver only.",
