@@ -96,6 +96,8 @@ function parseDocument(doc: Document, index: number, lineCounter: LineCounter, v
     return;
   }
   const fields = data as Record<string, unknown>;
+  // A SOPS-encrypted YAML file (secrets kept beside the manifests) is an input of a Service, not a manifest.
+  if (isSopsDocument(fields)) return;
   if (fields.apiVersion !== API_VERSION) {
     const problem = fields.apiVersion === undefined ? `missing "apiVersion"` : `unknown apiVersion ${JSON.stringify(fields.apiVersion)}`;
     fail(locate(["apiVersion"], "value"), label, problem, API_VERSION, `apiVersion: ${API_VERSION}`);
@@ -211,4 +213,10 @@ function documentLabel(doc: Document, index: number): string {
   if (typeof kind === "string" && typeof name === "string") return `${kind}/${name}`;
   if (typeof kind === "string") return `${kind} (document ${index + 1})`;
   return `document ${index + 1}`;
+}
+
+/** A document sops wrote: a top-level `sops` mapping with its MAC, and no manifest header. */
+function isSopsDocument(fields: Record<string, unknown>): boolean {
+  const sops = fields.sops as Record<string, unknown> | undefined;
+  return fields.apiVersion === undefined && fields.kind === undefined && !!sops && typeof sops === "object" && "mac" in sops;
 }

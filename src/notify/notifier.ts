@@ -120,9 +120,15 @@ export class Notifier implements ManagerObserver {
     });
   }
 
-  /** Starts sending (the daemon; a one-shot apply only queues, and the next daemon sends). */
+  /** Starts sending (the daemon). */
   start(): void {
     this.delivery.start();
+  }
+
+  /** One-shot commands: writes what is queued and tries each due row once; what fails stays for the daemon's retries. */
+  async sendOnce(): Promise<void> {
+    await this.flush();
+    await this.delivery.deliverDue();
   }
 
   /** Waits for queued writes and a delivery round in flight; pending rows stay for the next start. */

@@ -46,6 +46,8 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     io.stdout(runtime.redactor.redact(renderStatusTable(manager.status())));
     if (!result.ok) io.stdout(runtime.redactor.redact(await describeFailures(manager, result.pending, runtime.redactor)));
     await manager.stop();
+    // The outcomes of this apply are told now; a receiver that is down gets them from the daemon's retries.
+    await runtime.notifier.sendOnce();
     await runtime.close();
     setExitCode(result.ok ? 0 : 1);
   });
