@@ -100,7 +100,8 @@ export async function createRuntime(io: CliIO, options: LogOptions & { db: strin
   const store = await openStore(options.db);
   const metrics = new Metrics();
   const recorder = new Recorder({ store, metrics, redactor, log });
-  const notifier = new Notifier({ store, metrics, redactor, log, daemonEnv: io.env, hostPaths: { allow: options.allowHostPath ?? [] } });
+  const ageKeys = new AgeKeyring(ageKeySource(options.ageKeyFile, io.env));
+  const notifier = new Notifier({ store, metrics, redactor, log, daemonEnv: io.env, hostPaths: { allow: options.allowHostPath ?? [] }, ageKeys });
   return {
     log,
     redactor,
@@ -115,7 +116,7 @@ export async function createRuntime(io: CliIO, options: LogOptions & { db: strin
       connect: (target) => driverForTarget(target, { env: io.env, hooks: { onCall: recorder.onDockerCall, beforeCall: recorder.beforeDockerCall } }),
       daemonEnv: io.env,
       hostPaths: { allow: options.allowHostPath ?? [] },
-      ageKeys: new AgeKeyring(ageKeySource(options.ageKeyFile, io.env)),
+      ageKeys,
       observer: fanOut(recorder, notifier),
       metrics,
       store,

@@ -151,7 +151,7 @@ export class DeliveryLoop {
   private async send(row: OutboxRow, receiver: DeclaredReceiver, secrets: ReceiverSecrets): Promise<string | undefined> {
     let target: { url: string; signingSecret?: string };
     try {
-      target = secrets.resolve(receiver);
+      target = await secrets.resolveReady(receiver);
     } catch (error) {
       return this.options.redact(error instanceof Error ? error.message : String(error));
     }

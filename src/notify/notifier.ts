@@ -6,6 +6,7 @@ import type { Logger, Redactor } from "../log/logger.ts";
 import type { DesiredState } from "../manifests/load.ts";
 import type { NotificationEventName } from "../manifests/types.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import type { AgeKeyring } from "../secrets/age-keys.ts";
 import type { Store } from "../store/index.ts";
 import { DeliveryLoop, type DeliveryClock, type ReceiverView } from "./delivery.ts";
 import { outcomeOf, type NotificationPayload } from "./payload.ts";
@@ -44,6 +45,8 @@ export interface NotifierOptions {
   /** Where `daemonEnv` secret sources are read (berth's own environment). */
   daemonEnv?: NodeJS.ProcessEnv;
   hostPaths?: HostPathOptions;
+  /** The operator's age identities, for receivers' SOPS-encrypted env files. */
+  ageKeys?: AgeKeyring;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   pollMs?: number;
@@ -148,7 +151,7 @@ export class Notifier implements ManagerObserver {
   desiredChanged(state: DesiredState, model: DesiredModel): void {
     const { daemonEnv, hostPaths } = this.options;
     this.model = model;
-    this.view = { receivers: declaredReceivers(state.resources), secrets: () => new ReceiverSecrets(state.dir, daemonEnv ?? process.env, hostPaths), revision: state.revision?.commit };
+    this.view = { receivers: declaredReceivers(state.resources), secrets: () => new ReceiverSecrets(state.dir, daemonEnv ?? process.env, hostPaths, this.options.ageKeys), revision: state.revision?.commit };
     for (const event of this.early.splice(0)) void this.notify(event);
     // Once per distinct error of a commit: a restart, or a reload of the same broken file, sends nothing more.
     for (const error of state.errors) {

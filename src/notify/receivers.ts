@@ -1,4 +1,6 @@
 import { EnvFileReader, SpecError } from "../desired/env.ts";
+import type { AgeKeyring } from "../secrets/age-keys.ts";
+import { SopsEnvFiles } from "../secrets/sops-env.ts";
 import { HostPathPolicy, type HostPathOptions } from "../desired/host-paths.ts";
 import type { NotificationEventName, NotificationReceiver, Resource, SecretSource } from "../manifests/types.ts";
 
@@ -64,10 +66,26 @@ export class ReceiverSecretError extends Error {
  * edited env file takes effect without a manifest change.
  */
 export class ReceiverSecrets {
-  private readonly files: EnvFileReader;
+  private files: EnvFileReader;
+  private readonly reader: () => EnvFileReader;
 
-  constructor(dir: string, private readonly daemonEnv: NodeJS.ProcessEnv, hostPaths?: HostPathOptions) {
-    this.files = new EnvFileReader(dir, new HostPathPolicy(dir, hostPaths));
+  constructor(dir: string, private readonly daemonEnv: NodeJS.ProcessEnv, hostPaths?: HostPathOptions, private readonly ageKeys?: AgeKeyring) {
+    // Receivers' env files may be SOPS-encrypted like Services' ones.
+    this.reader = () => new EnvFileReader(dir, new HostPathPolicy(dir, hostPaths), ageKeys && new SopsEnvFiles(ageKeys));
+    this.files = this.reader();
+  }
+
+  /** As `resolve`, waiting once for a SOPS data key that is still being decrypted. */
+  async resolveReady(receiver: DeclaredReceiver): Promise<{ url: string; signingSecret?: string }> {
+    try {
+      return this.resolve(receiver);
+    } catch (error) {
+      if (!this.ageKeys?.pending()) throw error;
+      await this.ageKeys.settled();
+      // The reader remembers what failed; a fresh one reads the file again with its key now at hand.
+      this.files = this.reader();
+      return this.resolve(receiver);
+    }
   }
 
   /** The receiver's URL and signing secret, or a ReceiverSecretError saying what to fix. */
