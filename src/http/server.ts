@@ -10,6 +10,7 @@ import type { RolloutApi } from "../../controllers/service/requests.ts";
 import { hostAllowed, hostRefusal, type HostPolicy } from "./host-check.ts";
 import { rolloutRoute } from "./rollout-routes.ts";
 import { gitHookRoute, type GitHook } from "./webhooks.ts";
+import type { SourceStatus } from "../source/follower.ts";
 
 /** Default address of the daemon's HTTP server: loopback only. */
 export const DEFAULT_LISTEN = "127.0.0.1:9464";
@@ -31,6 +32,8 @@ export interface HttpOptions {
    * (`berth run --allowed-host`); any other Host header gets 421, against DNS rebinding.
    */
   allowedHosts?: readonly string[];
+  /** The git source's status now: the `source` readiness check fails while it cannot fetch or refuses the newest commit. */
+  source?: () => Readonly<SourceStatus>;
   /** `POST /hooks/git` fetches the git source at once; absent without a git source and a webhook secret. */
   gitHook?: GitHook;
 }
@@ -147,6 +150,12 @@ async function readinessChecks(options: HttpOptions): Promise<Check[]> {
       return `${options.manager.desired.services.size} services`;
     }),
   ];
+  const source = options.source?.();
+  if (source) {
+    const problems = source.conditions.filter((c) => c.status === "False");
+    const detail = problems.length ? `${problems.map((c) => `${c.type}=False: ${c.message}`).join("; ")}` : `${source.url} ${source.ref} at ${source.commit?.slice(0, 12) ?? "no commit"}`;
+    checks.push({ name: "source", ok: problems.length === 0 && source.commit !== undefined, detail, latencyMs: 0 });
+  }
   for (const target of options.manager.targetStatus()) {
     checks.push({ name: `target/${target.name}`, ok: target.phase === "Active", detail: target.error ?? target.phase, latencyMs: target.engine?.latencyMs ?? 0 });
   }

@@ -164,12 +164,18 @@ describe("berth run --git over ssh://", () => {
     expect(failing.reason).toBe("FetchFailed");
     expect(failing.message).toContain(`commit ${c2.slice(0, 12)} stays in force`);
     expect(await runningMark(project)).toBe("2");
+    const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(readyz.status).toBe(503);
+    expect(((await readyz.json()) as { checks: { name: string; ok: boolean; detail: string }[] }).checks.find((c) => c.name === "source")).toMatchObject({ ok: false, detail: expect.stringContaining("SourceReady=False") });
     await sshd.restart();
     await eventually(async () => ((await sourceOf(port)).conditions.find((c) => c.type === "SourceReady")?.status === "True" ? true : undefined), 20_000, "SourceReady=True again");
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     await daemon.stop();
+    // The webhook secret is nowhere in the daemon's logs or its database.
+    expect(daemon.output()).not.toContain(secret);
     daemon = undefined;
-    const logs = readFileSync(join(repo.root, "data", "berth.db")).toString("latin1");
-    expect(logs).not.toContain(secret);
+    const database = readFileSync(join(repo.root, "data", "berth.db")).toString("latin1");
+    expect(database).not.toContain(secret);
   });
 });
 

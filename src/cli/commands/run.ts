@@ -98,6 +98,7 @@ export const register: CommandModule["register"] = (program, io) => {
         manifests: () => manifestHealth(daemon.watcher.current),
         apiToken,
         allowedHosts: options.allowedHost ?? [],
+        source: source && (() => source.current),
         gitHook:
           source && webhookSecret
             ? {
