@@ -47,7 +47,9 @@ export class DockerCallError extends Error {
 
 function describeDockerError(error: unknown): string {
   const e = error as { json?: { message?: string }; reason?: string; message?: string; statusCode?: number; code?: string };
-  const message = e.json?.message ?? e.reason ?? e.message ?? String(error);
+  // A streamed call (pull, build) carries the engine's answer only in the message: "(HTTP code 500) server error - <answer> ".
+  const streamed = /^\(HTTP code \d+\) [^-]*- ([\s\S]*\S)\s*$/.exec(e.message ?? "")?.[1];
+  const message = e.json?.message ?? streamed ?? e.reason ?? e.message ?? String(error);
   return e.statusCode ? `${message} (HTTP ${e.statusCode})` : e.code && !message.includes(e.code) ? `${message} (${e.code})` : message;
 }
 

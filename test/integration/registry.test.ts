@@ -1,0 +1,148 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createTestRuntime, eventually, projectContainers, removeProject, uniqueProject } from "../support/berth.ts";
+import { cliRunner } from "../support/cli.ts";
+import { createManifestDir } from "../support/manifest-dir.ts";
+import { writeProject } from "../support/project.ts";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+
+const rt = createTestRuntime(inject("dockerHost"));
+const project = uniqueProject("reg");
+const dir = createManifestDir();
+const USER = "berth-ci";
+/** A password no log line, id or hash could contain by chance, even 4 characters of it: no hex digit, no vowel. */
+const PASSWORD = Array.from(randomBytes(20), (b) => "GHJKMNPQRSTVWXZghjkmnpqrstvwxz"[b % 30]).join("");
+const pieces = Array.from({ length: PASSWORD.length - 3 }, (_, i) => PASSWORD.slice(i, i + 4));
+/** The daemon user's Docker config: empty, so only the manifest can hold credentials (and the host's own ~/.docker is not read). */
+const dockerConfig = mkdtempSync("/tmp/berth-docker-config-");
+const env = { DOCKER_HOST: rt.dockerHost, DOCKER_CONFIG: dockerConfig, HOME: dockerConfig };
+const berth = cliRunner(env);
+const db = `file:${dir.dir}/state/berth.db`;
+const service = `Service/${project}-dev/web`;
+/** Every sink's text, checked for the password at the end. */
+const sinks: Record<string, string> = {};
+
+let registry: TestRegistry;
+let image: string;
+let pushedDigest: string;
+
+function followed(stream: Readable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    rt.docker.modem.followProgress(stream, (error: unknown, output: { error?: string }[]) => {
+      const failed = output?.find((o) => o.error);
+      if (error || failed) reject(error ?? new Error(failed!.error));
+      else resolve();
+    });
+  });
+}
+
+beforeAll(async () => {
+  registry = await startRegistry(USER, PASSWORD);
+  const repo = `${registry.host}/berth-test/busybox`;
+  image = `${repo}:${project}`;
+  await rt.docker.getImage(inject("testImage")).tag({ repo, tag: project });
+  await followed((await rt.docker.getImage(image).push({ authconfig: { username: USER, password: PASSWORD, serveraddress: registry.host } })) as unknown as Readable);
+  pushedDigest = (await rt.docker.getImage(image).inspect()).RepoDigests.find((d) => d.startsWith(`${repo}@sha256:`))!;
+  expect(pushedDigest).toMatch(/@sha256:[0-9a-f]{64}$/);
+  // Only the registry has it now: a Service that runs it must pull it, with credentials.
+  await rt.docker.getImage(image).remove();
+  writeProject(dir, project, rt.dockerHost, { web: { image } });
+  dir.write("svc-web.yaml", readFileSync(join(dir.dir, "svc-web.yaml"), "utf8").replace("imagePullPolicy: Never", "imagePullPolicy: IfNotPresent"));
+}, 120_000);
+
+afterAll(async () => {
+  await removeProject(rt.docker, project);
+  await rt.docker.getImage(image).remove().catch(() => {});
+  await registry?.stop();
+  dir.cleanup();
+  rmSync(dockerConfig, { recursive: true, force: true });
+});
+
+describe("private registries", () => {
+  it("without credentials: the pull is refused, apply --wait ends at once naming image, registry and what to add", async () => {
+    // The wait is far longer than the test may take: only a terminal failure ends it in time.
+    const apply = await berth("apply", dir.dir, "--wait", "--timeout", "10m", "--db", db, "--log-level", "debug");
+    sinks.applyWithout = apply.out;
+    expect(apply.code, apply.out).toBe(1);
+    expect(apply.out).toContain(`image ${image}: registry ${registry.host} refused the pull without credentials`);
+    expect(apply.out).toContain(`expected registries: [{server: ${registry.host}, username: …, passwordFrom: {envFile: …, key: …}}] on DeploymentTarget/${project}-engine, or docker login ${registry.host} as the daemon's user (${dockerConfig}/config.json)`);
+    expect(await projectContainers(rt.docker, project)).toEqual([]);
+    // The engine asked the registry and says what it answered.
+    expect(apply.out).toContain(`Head \"http://${registry.host}/v2/berth-test/busybox/manifests/${project}\": no basic auth credentials`);
+
+    const status = JSON.parse((await berth("status", "-o", "json", "--db", db)).stdout) as { items: { kind: string; name: string; phase: string; conditions: { type: string; status: string; reason: string; message: string }[] }[] };
+    const row = status.items.find((r) => `${r.kind}/${r.name}` === service)!;
+    expect(row.phase).toBe("Failed");
+    expect(row.conditions.find((c) => c.type === "Ready")).toMatchObject({ status: "False", reason: "ImagePullUnauthorized" });
+    const events = JSON.parse((await berth("events", "--db", db, "--limit", "500", "-o", "json")).stdout) as { items: { reason: string; count: number; involvedName: string }[] };
+    const refused = events.items.filter((e) => e.reason === "ImagePullUnauthorized");
+    expect(refused.map((e) => [e.involvedName, e.count])).toEqual([[`${project}-dev/web`, 1]]);
+  }, 120_000);
+
+  it("a running daemon recovers when registries are added to the target; the digest is recorded; the password shows nowhere", async () => {
+    const { startDaemon } = await import("../../src/engine/daemon.ts");
+    const { startHttpServer } = await import("../../src/http/server.ts");
+    const { controllers, targets } = await import("../../controllers/index.ts");
+    const { rolloutApi } = await import("../../controllers/service/requests.ts");
+    const { driverForTarget } = await import("../../src/docker/transport.ts");
+    const { createLogger, Redactor } = await import("../../src/log/logger.ts");
+    const { manifestHealth } = await import("../../src/manifests/health.ts");
+    const { Metrics } = await import("../../src/metrics/metrics.ts");
+    const { Recorder } = await import("../../src/record/recorder.ts");
+    const { openStore } = await import("../../src/store/index.ts");
+    const logs: string[] = [];
+    const redactor = new Redactor();
+    const log = createLogger({ level: "debug", write: (line) => logs.push(line), redactor });
+    const store = await openStore(db);
+    const metrics = new Metrics({ processMetrics: false });
+    const daemon = await startDaemon({ dir: dir.dir, debounceMs: 100, log, redactor, store, metrics, controllers, targets, daemonEnv: env, connect: (t) => driverForTarget(t, { env }), observer: new Recorder({ store, metrics, redactor, log }), resyncMs: 60_000 });
+    const rollouts = rolloutApi({ model: () => daemon.manager.desired, store, keyStatus: (k) => daemon.manager.keyStatus(k), enqueue: (k) => daemon.manager.enqueue(k) });
+    const http = await startHttpServer({ listen: "127.0.0.1:0", metrics, store, manager: daemon.manager, rollouts, log, manifests: () => manifestHealth(daemon.watcher.current) });
+    const get = async (path: string) => (await fetch(`http://${http.address}${path}`)).text();
+    try {
+      const web = () => daemon.manager.status().find((s) => `${s.kind}/${s.name}` === service);
+      await eventually(async () => (web()?.terminal && web()?.message.includes("refused the pull without credentials") ? true : undefined), 30_000, "the refused pull");
+
+      dir.write("secrets/registry.env", `REGISTRY_PASSWORD=${PASSWORD}\n`);
+      const base = readFileSync(join(dir.dir, "base.yaml"), "utf8");
+      dir.write("base.yaml", base.replace("  type: local\n", `  type: local\n  registries:\n    - {server: ${registry.host}, username: ${USER}, passwordFrom: {envFile: secrets/registry.env, key: REGISTRY_PASSWORD}}\n`));
+      await eventually(async () => (web()?.ready && web()?.phase === "Running" ? true : undefined), 60_000, `${service} running (last: ${JSON.stringify(web())})`);
+
+      const [container] = await projectContainers(rt.docker, project);
+      expect(container!.Image).toBe(image);
+      expect(container!.State).toBe("running");
+      const [row] = await store.deployments.list({ service });
+      expect(row).toMatchObject({ status: "success", image, imageDigest: pushedDigest });
+      // The password is registered with the redactor every sink passes through: text that quotes it is masked.
+      log.warn("registry answer", { said: `denied for ${USER}:${PASSWORD}` });
+      expect(logs.at(-1)).toContain(`denied for ${USER}:***`);
+      sinks.metrics = await get("/metrics");
+      sinks.resources = await get("/api/v1/resources");
+      sinks.events = await get("/api/v1/events?limit=500");
+    } finally {
+      await http.close();
+      await daemon.stop();
+      store.close();
+    }
+    sinks.daemonLogs = logs.join("\n");
+
+    const history = await berth("history", service, "--db", db, "-o", "json");
+    const items = (JSON.parse(history.stdout) as { items: { imageDigest: string | null; status: string }[] }).items;
+    expect(items[0]).toMatchObject({ status: "success", imageDigest: pushedDigest });
+    const text = await berth("history", service, "--db", db);
+    expect(text.stdout).toContain("DIGEST");
+    expect(text.stdout).toContain(pushedDigest.slice(0, pushedDigest.indexOf("@sha256:") + 8 + 12));
+    sinks.history = history.out + text.out;
+    sinks.status = (await berth("status", "-o", "yaml", "--db", db)).out;
+    sinks.plan = (await berth("plan", dir.dir)).out;
+    sinks.store = readdirSync(join(dir.dir, "state")).map((f) => readFileSync(join(dir.dir, "state", f)).toString("latin1")).join("");
+
+    expect(Object.keys(sinks).sort()).toEqual(["applyWithout", "daemonLogs", "events", "history", "metrics", "plan", "resources", "status", "store"]);
+    for (const [sink, text] of Object.entries(sinks)) {
+      for (const piece of pieces) expect(text.includes(piece), `${sink} contains ${piece}, 4 characters of the registry password`).toBe(false);
+    }
+  }, 150_000);
+});
