@@ -85,6 +85,7 @@ export const register: CommandModule["register"] = (program, io) => {
     }
     const daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.sourceObserver } });
     const source = daemon.source;
+    const refusedHooks = new Set<string>();
     runtime.notifier.start();
     let http: Awaited<ReturnType<typeof startHttpServer>>;
     try {
@@ -110,7 +111,12 @@ export const register: CommandModule["register"] = (program, io) => {
                 },
                 refused: (why, from) => {
                   runtime.recorder.audit({ operation: "webhook.refused", object: "/hooks/git", reason: `from ${from ?? "unknown"}`, outcome: "refused", error: why });
-                  log.warn("webhook refused", { from, error: why });
+                  // Every refusal is audited; the log says each distinct one once, so a flood cannot fill it.
+                  const cause = `${from}|${why}`;
+                  if (refusedHooks.size < 100 && !refusedHooks.has(cause)) {
+                    refusedHooks.add(cause);
+                    log.warn("webhook refused", { from, error: why });
+                  }
                 },
               }
             : undefined,
