@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -55,7 +55,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeProject(rt.docker, project);
-  await rt.docker.getImage(image).remove().catch(() => {});
+  for (const ref of [image, `${image}-b`]) await rt.docker.getImage(ref).remove().catch(() => {});
   await registry?.stop();
   dir.cleanup();
   rmSync(dockerConfig, { recursive: true, force: true });
@@ -144,5 +144,28 @@ describe("private registries", () => {
     for (const [sink, text] of Object.entries(sinks)) {
       for (const piece of pieces) expect(text.includes(piece), `${sink} contains ${piece}, 4 characters of the registry password`).toBe(false);
     }
+  }, 150_000);
+
+  it("the target's entry wins over the daemon user's config.json; without it, the config.json login pulls", async () => {
+    // A new tag only the registry has, so the next revision must pull again.
+    const second = `${image}-b`;
+    await rt.docker.getImage(inject("testImage")).tag({ repo: image.slice(0, image.lastIndexOf(":")), tag: `${project}-b` });
+    await followed((await rt.docker.getImage(second).push({ authconfig: { username: USER, password: PASSWORD, serveraddress: registry.host } })) as unknown as Readable);
+    await rt.docker.getImage(second).remove();
+    dir.write("svc-web.yaml", readFileSync(join(dir.dir, "svc-web.yaml"), "utf8").replace(`image: ${image}\n`, `image: ${second}\n`));
+    writeFileSync(join(dockerConfig, "config.json"), JSON.stringify({ auths: { [`http://${registry.host}`]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString("base64") } } }));
+    dir.write("secrets/registry.env", "REGISTRY_PASSWORD=not-the-password\n");
+
+    const refused = await berth("apply", dir.dir, "--wait", "--timeout", "10m", "--db", db);
+    expect(refused.code, refused.out).toBe(1);
+    expect(refused.out).toContain(`image ${second}: registry ${registry.host} refused the pull with the credentials of user ${USER} from DeploymentTarget/${project}-engine (`);
+
+    const base = readFileSync(join(dir.dir, "base.yaml"), "utf8");
+    dir.write("base.yaml", base.replace(/  registries:\n.*\n/, ""));
+    const pulled = await berth("apply", dir.dir, "--wait", "--timeout", "2m", "--db", db);
+    expect(pulled.code, pulled.out).toBe(0);
+    const [container] = (await projectContainers(rt.docker, project)).filter((c) => c.State === "running");
+    expect(container!.Image).toBe(second);
+    for (const piece of pieces) expect((refused.out + pulled.out).includes(piece), `apply output contains ${piece}`).toBe(false);
   }, 150_000);
 });
