@@ -21,7 +21,7 @@ beforeAll(async () => {
   await store.resources.declare({ key: "Service/prod/db", kind: "Service", name: "prod/db", spec: {}, specHash: "h1" });
   await store.events.record({ type: "Warning", reason: "DriftDetected", message: "replica 0: container is exited -> running", kind: "Service", name: "prod/web" });
   await store.events.record({ type: "Normal", reason: "Connected", message: "Docker 20.10", kind: "DeploymentTarget", name: "local" });
-  const id = await store.deployments.start({ service: "Service/prod/web", revision: "a".repeat(64), image: "web:2", previousRevision: "b".repeat(64) });
+  const id = await store.deployments.start({ service: "Service/prod/web", revision: "a".repeat(64), image: "web:2", commit: "c".repeat(40), previousRevision: "b".repeat(64) });
   await store.deployments.finish(id, { status: "success", healthCheckPassed: true });
   await store.health.insert([{ instance: "0123456789ab", service: "Service/prod/web", time: Date.now(), status: "healthy", checkType: "http", httpStatus: 200, output: "status 200: ok", responseMs: 4 }]);
   store.close();
@@ -55,7 +55,8 @@ describe("commands that read the store", () => {
     const history = await berth("history", "Service/db");
     expect(history.code).toBe(0);
     const web = await berth("history", "Service/web", "--env", "prod");
-    expect(web.stdout).toMatch(/1\s+aaaaaaaaaaaa\s+success\s+manifest\s+web:2/);
+    expect(web.stdout).toMatch(/1\s+aaaaaaaaaaaa\s+success\s+manifest\s+cccccccccccc\s+web:2/);
+    expect(JSON.parse((await berth("history", "Service/web", "--env", "prod", "-o", "json")).stdout).items[0].commit).toBe("c".repeat(40));
     const ambiguous = await berth("history", "Service/web");
     expect(ambiguous.code).toBe(1);
     expect(ambiguous.stderr).toContain("Service/web runs in several environments (dev, prod); expected --env, e.g. --env dev");
