@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../log/logger.ts";
 import { ManifestLoader, type DesiredState } from "../manifests/load.ts";
 import { watchManifests, type ManifestWatcher } from "../manifests/watch.ts";
@@ -20,13 +21,23 @@ export interface DaemonOptions extends Omit<ManagerOptions, "beforeResync"> {
   debounceMs?: number;
   /** Follow a git repository instead of watching `dir`. */
   git?: { mirror: GitMirror; verifier?: SignatureVerifier; intervalMs: number; observer?: SourceObserver };
+  /** Aborts the start while it still waits for a git source's first commit (SIGTERM). */
+  signal?: AbortSignal;
+}
+
+export class DaemonStoppedError extends Error {
+  constructor() {
+    super("stopped before the git source had a first commit in force; nothing was started");
+    this.name = "DaemonStoppedError";
+  }
 }
 
 /** Watcher + manager: every new desired state goes to the controllers; resync re-reads the directory first. */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
-  const { dir, debounceMs, log, git, ...managerOptions } = options;
+  const { dir, debounceMs, log, git, signal, ...managerOptions } = options;
   let watcher: ManifestWatcher | undefined;
-  const source = git && (await followGit(git, log, () => watcher?.reload()));
+  const followed = git && (await followGit(git, log, () => watcher?.reload(), signal));
+  const source = followed?.follower;
   const manager = new Manager({
     ...managerOptions,
     log,
@@ -42,7 +53,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     debounceMs,
     // A git source's snapshots never change: the follower reloads when it puts a new commit in force.
     watch: !source,
-    loader: source && new ManifestLoader(git!.mirror.manifestsDir, { revision: () => (source.current.commit ? { commit: source.current.commit, dirty: false } : undefined) }),
+    loader: followed?.loader,
     // Build contexts are inputs too: an edited source file changes the image, so the Service rolls.
     inputs: () => [...manager.desired.services.values()].flatMap((s) => (s.image.build ? [s.image.build.dir] : [])),
     onChange: onState,
@@ -80,16 +91,50 @@ function reportManifestState(log: Logger, state: DesiredState): void {
 
 /**
  * Puts a commit of the git source in force before anything reconciles: the
- * one an earlier run left, or the first that fetches (and verifies). Until
- * then nothing runs, so an unreachable repository never looks like an empty
- * one; attempts back off up to the poll interval.
+ * one an earlier run left (verified again), or the first that fetches (and
+ * verifies). Until then nothing runs, so an unreachable repository never looks
+ * like an empty one; attempts back off up to the poll interval. The loader and
+ * the follower's snapshot swap take turns, and the commit a load records is
+ * the one whose files it read.
  */
-async function followGit(git: NonNullable<DaemonOptions["git"]>, log: Logger, reload: () => Promise<unknown> | undefined): Promise<GitFollower> {
-  const follower = new GitFollower({ ...git, log, onCommit: async () => void (await reload()) });
+async function followGit(git: NonNullable<DaemonOptions["git"]>, log: Logger, reload: () => Promise<unknown> | undefined, signal?: AbortSignal): Promise<{ follower: GitFollower; loader: ManifestLoader }> {
+  const exclusive = oneAtATime();
+  const follower = new GitFollower({ ...git, log, exclusive, onCommit: async () => void (await reload()) });
   for (let attempt = 0; !(await follower.init()); attempt++) {
     const delayMs = Math.min(git.intervalMs, 5_000 * 2 ** attempt);
-    log.info("waiting for a first commit", { url: follower.current.url, ref: follower.current.ref, retryInMs: delayMs });
-    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    // The cause was reported by the follower; this says once that nothing runs meanwhile.
+    if (attempt === 0) log.warn("waiting for a first commit before reconciling", { url: follower.current.url, ref: follower.current.ref });
+    try {
+      await sleep(delayMs, undefined, { signal });
+    } catch {
+      await follower.stop();
+      throw new DaemonStoppedError();
+    }
   }
-  return follower;
+  const revision = () => {
+    const commit = git.mirror.currentCommit();
+    return commit ? { commit, dirty: false } : undefined;
+  };
+  return { follower, loader: new TurnTakingLoader(git.mirror.manifestsDir, { revision }, exclusive) };
+}
+
+/** A loader that reads only between snapshot swaps. */
+class TurnTakingLoader extends ManifestLoader {
+  constructor(dir: string, options: ConstructorParameters<typeof ManifestLoader>[1], private readonly turn: <T>(fn: () => Promise<T>) => Promise<T>) {
+    super(dir, options);
+  }
+
+  override load(): ReturnType<ManifestLoader["load"]> {
+    return this.turn(() => super.load());
+  }
+}
+
+/** Runs async functions one after another, in call order. */
+function oneAtATime(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (fn) => {
+    const run = tail.then(fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
 }

@@ -30,12 +30,13 @@ const MAX_BODY = 5 * 1024 * 1024;
 export async function gitHookRoute(req: IncomingMessage, hook: GitHook): Promise<HookAnswer> {
   if (req.method !== "POST") return { status: 405, body: { error: "only POST here: a push webhook" } };
   let body: Buffer;
+  const from = req.socket.remoteAddress;
   try {
     body = await readBody(req);
   } catch (error) {
+    hook.refused((error as Error).message, from);
     return { status: 413, body: { error: (error as Error).message } };
   }
-  const from = req.socket.remoteAddress;
   const scheme = authenticate(req, body, hook.secret);
   if (!scheme.ok) {
     hook.refused(scheme.why, from);
@@ -96,10 +97,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     let size = 0;
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new Error(`the body is larger than ${MAX_BODY} bytes; a push webhook is much smaller`));
-        req.destroy();
-      } else chunks.push(chunk);
+      // The rest is read and dropped, so the sender still gets its 413.
+      if (size > MAX_BODY) reject(new Error(`the body is larger than ${MAX_BODY} bytes; a push webhook is much smaller`));
+      else chunks.push(chunk);
     });
     req.once("end", () => resolve(Buffer.concat(chunks)));
     req.once("error", reject);

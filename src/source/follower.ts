@@ -62,6 +62,8 @@ export interface FollowerOptions {
   observer?: SourceObserver;
   /** Called after a new commit's snapshot became `current`: loads it. */
   onCommit: (commit: CommitInfo) => Promise<void>;
+  /** Runs the snapshot swap alone: no manifests load reads `current` while it changes. */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
   now?: () => number;
 }
 
@@ -82,8 +84,9 @@ export class GitFollower {
   private stopped = false;
   private failures = 0;
   private lastProblem?: string;
-  /** The commit last refused by signature, so it is reported once, not at every poll. */
+  /** The commit last refused by signature, with the trust it was refused under: reported once, checked again when the trust changes. */
   private refused?: string;
+  private readonly abort = new AbortController();
 
   constructor(private readonly options: FollowerOptions) {
     this.now = options.now ?? Date.now;
@@ -108,12 +111,13 @@ export class GitFollower {
    * (the reason is in the status); `follow` keeps trying in the background.
    */
   async init(): Promise<boolean> {
-    const cached = await this.options.mirror.inForce();
-    if (cached) {
-      const info = await this.options.mirror.describe(cached).catch(() => ({ commit: cached, subject: "", committedAt: 0 }));
-      Object.assign(this.status, { commit: cached, subject: info.subject });
-      // An earlier run verified it before putting it in force.
-      if (this.options.verifier) this.status.verified = true;
+    const { mirror, verifier } = this.options;
+    const cached = await mirror.inForce();
+    // What an earlier run left is checked again under today's trust: it may have run without --verify-signatures.
+    const verdict = cached && verifier ? await verifier.verify(mirror.gitDir, cached).catch(() => undefined) : undefined;
+    if (cached && (!verifier || verdict?.verified)) {
+      const info = await mirror.describe(cached).catch(() => ({ commit: cached, subject: "", committedAt: 0 }));
+      Object.assign(this.status, { commit: cached, subject: info.subject, verified: verdict?.verified, signer: verdict?.signer });
     }
     await this.sync("start");
     return this.status.commit !== undefined;
@@ -130,9 +134,11 @@ export class GitFollower {
     return this.sync(reason).finally(() => this.schedule());
   }
 
+  /** Stops polling and cuts a fetch in flight short. */
   stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.abort.abort();
     return this.running ?? Promise.resolve();
   }
 
@@ -162,8 +168,9 @@ export class GitFollower {
     const { mirror, verifier, log } = this.options;
     let fetched: string;
     try {
-      fetched = await mirror.fetch();
+      fetched = await mirror.fetch(this.abort.signal);
     } catch (error) {
+      if (this.stopped) return;
       return this.fail("FetchFailed", `cannot fetch ${this.status.ref} from ${this.status.url}: ${(error as Error).message}`);
     }
     Object.assign(this.status, { fetchedCommit: fetched, fetchedAt: this.now() });
@@ -173,7 +180,8 @@ export class GitFollower {
       if (verifier) this.setCondition("SourceVerified", "True", "Verified", `commit ${fetched.slice(0, 12)} signed by ${this.status.signer ?? "an allowed key"}`);
       return this.succeed();
     }
-    if (fetched === this.refused) return this.report();
+    const refusal = `${fetched}|${verifier?.trustDigest() ?? ""}`;
+    if (refusal === this.refused) return this.report();
     let verdict: Verdict | undefined;
     if (verifier) {
       try {
@@ -181,12 +189,16 @@ export class GitFollower {
       } catch (error) {
         return this.fail("VerifyFailed", `cannot verify the signature of ${fetched.slice(0, 12)}: ${(error as Error).message}`);
       }
-      if (!verdict.verified) return this.refuse(fetched, verdict);
+      if (!verdict.verified) {
+        this.refused = refusal;
+        return this.refuse(fetched, verdict);
+      }
     }
     let info: CommitInfo;
     try {
       info = await mirror.describe(fetched);
-      await mirror.activate(fetched);
+      const swap = () => mirror.activate(fetched);
+      await (this.options.exclusive ? this.options.exclusive(swap) : swap());
     } catch (error) {
       return this.fail("CheckoutFailed", `cannot check out ${fetched.slice(0, 12)}: ${(error as Error).message}`);
     }
@@ -215,7 +227,6 @@ export class GitFollower {
   }
 
   private refuse(commit: string, verdict: Verdict): void {
-    this.refused = commit;
     const kept = this.status.commit ? `; commit ${this.status.commit.slice(0, 12)} stays in force` : "; nothing is in force yet";
     const message = `commit ${commit.slice(0, 12)} is not applied: ${verdict.reason}${kept}`;
     this.setCondition("SourceVerified", "False", "Unverified", message);

@@ -12,9 +12,22 @@ export class GitCommandError extends Error {
   }
 }
 
-/** `https://user:token@host/x` → `https://host/x`: what may be shown, logged and stored of a repository URL. */
+/**
+ * What may be shown, logged and stored of a repository URL: `https://user:token@host/x?t=1` → `https://host/x`;
+ * an ssh user name stays (`ssh://git@host/x`), an ssh password does not.
+ */
 export function publicUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, (_all, scheme: string) => (scheme.startsWith("ssh") ? _all : scheme));
+  const withoutQuery = url.replace(/[?#].*$/, "");
+  return withoutQuery.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_all, scheme: string, userinfo: string) => (scheme.startsWith("ssh") ? `${scheme}${userinfo.split(":")[0]}@` : scheme));
+}
+
+/** The password or token in a URL's userinfo, to be masked wherever text is shown; undefined without one. */
+export function urlCredential(url: string): string | undefined {
+  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^@/]*)@/i.exec(url)?.[1];
+  if (!userinfo) return undefined;
+  const [user, password] = userinfo.split(":");
+  // https://TOKEN@host: a lone user name is the credential (GitHub's x-access-token style).
+  return password ? decodeURIComponent(password) : /^https?:/i.test(url) ? decodeURIComponent(user!) : undefined;
 }
 
 /** Removes every credential-bearing URL's userinfo (not ssh user names) from a text git printed. */
@@ -29,6 +42,8 @@ export interface GitRunOptions {
   timeoutMs?: number;
   /** `-c key=value` settings for this command only. */
   config?: Record<string, string>;
+  /** Aborts the command (the daemon stopping). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -40,11 +55,17 @@ export function runGit(args: string[], options: GitRunOptions = {}): Promise<str
   const full = [...(options.gitDir ? [`--git-dir=${options.gitDir}`] : []), ...config, ...args];
   const env = { ...process.env, ...options.env, GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "", SSH_ASKPASS: "", LC_ALL: "C" };
   return new Promise((resolve, reject) => {
-    execFile("git", full, { env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024, encoding: "utf8" }, (error, stdout, stderr) => {
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    execFile("git", full, { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, encoding: "utf8", signal: options.signal }, (error, stdout, stderr) => {
       if (!error) return resolve(stdout);
       const said = scrubCredentials(String(stderr).trim()).split("\n").slice(-4).join("; ");
-      const why = (error as NodeJS.ErrnoException).code === "ENOENT" ? "git is not installed; expected the git binary on PATH (apt-get install git)" : said || error.message;
-      reject(new GitCommandError(`git ${args[0]} failed: ${why}`, said, { cause: error }));
+      // Never error.message: it holds the whole command line, URL credentials included.
+      const failure = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
+      const why =
+        failure.code === "ENOENT" ? "git is not installed; expected the git binary on PATH (apt-get install git)"
+        : failure.name === "AbortError" ? "stopped"
+        : said || (failure.killed ? `no answer within ${timeoutMs / 1000}s` : `git exited with ${failure.code ?? "an error"} and said nothing`);
+      reject(new GitCommandError(`git ${args[0]} failed: ${why}`, said));
     });
   });
 }

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readlinkSync } from "node:fs";
 import { chmod, lstat, mkdir, readdir, readlink, rename, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -45,10 +45,13 @@ export class GitMirror {
 
   constructor(
     readonly spec: GitSourceSpec,
-    /** The data directory's folder for git sources; each URL gets its own cache in it. */
+    /** The data directory's folder for git sources; each URL and ref gets its own cache in it. */
     root: string,
+    /** `apply` keeps a cache of its own, so a one-shot command never swaps the daemon's snapshot. */
+    role: "daemon" | "apply" = "daemon",
   ) {
-    const dir = join(root, createHash("sha256").update(publicUrl(spec.url)).digest("hex").slice(0, 16));
+    const key = JSON.stringify([publicUrl(spec.url), spec.ref ?? "HEAD", role]);
+    const dir = join(root, createHash("sha256").update(key).digest("hex").slice(0, 16));
     this.gitDir = join(dir, "repo.git");
     this.current = join(dir, "current");
     this.snapshots = join(dir, "snapshots");
@@ -65,13 +68,13 @@ export class GitMirror {
   }
 
   /** Fetches the followed ref (force: rewinds and force-pushes are followed) and returns the commit it points to. */
-  async fetch(timeoutMs = 120_000): Promise<string> {
+  async fetch(signal?: AbortSignal, timeoutMs = 120_000): Promise<string> {
     if (!existsSync(join(this.gitDir, "HEAD"))) {
       await mkdir(this.gitDir, { recursive: true, mode: 0o700 });
       await runGit(["init", "--quiet", "--bare", this.gitDir]);
     }
     const ref = this.spec.ref ?? "HEAD";
-    await runGit(["fetch", "--quiet", "--force", "--no-tags", "--no-write-fetch-head", this.spec.url, `+${ref}:${TARGET_REF}`], { gitDir: this.gitDir, env: this.sshEnv(), timeoutMs });
+    await runGit(["fetch", "--quiet", "--force", "--no-tags", "--no-write-fetch-head", "--", this.spec.url, `+${ref}:${TARGET_REF}`], { gitDir: this.gitDir, env: this.sshEnv(), timeoutMs, signal });
     const commit = (await runGit(["rev-parse", "--verify", `${TARGET_REF}^{commit}`], { gitDir: this.gitDir })).trim();
     if (SHA.test(ref) && !commit.startsWith(ref.toLowerCase())) throw new GitCommandError(`the remote gave ${commit} for commit ${ref}`, "");
     return commit;
@@ -82,12 +85,21 @@ export class GitMirror {
     return { commit, subject, committedAt: Number(time) * 1000 };
   }
 
-  /** The commit `current` points to, if any snapshot was ever put in force (also by an earlier run). */
+  /** The commit `current` points to, if any snapshot was ever put in force (also by an earlier run) and holds the manifests directory. */
   async inForce(): Promise<string | undefined> {
     try {
-      const target = await readlink(this.current);
-      const commit = target.split("/").pop()!;
-      return SHA.test(commit) && existsSync(join(this.snapshots, commit)) ? commit : undefined;
+      const commit = (await readlink(this.current)).split("/").pop()!;
+      return SHA.test(commit) && existsSync(join(this.snapshots, commit, this.spec.path)) ? commit : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The commit whose snapshot `current` points to right now, read synchronously (what a load is reading). */
+  currentCommit(): string | undefined {
+    try {
+      const commit = readlinkSync(this.current).split("/").pop()!;
+      return SHA.test(commit) ? commit : undefined;
     } catch {
       return undefined;
     }
@@ -100,10 +112,16 @@ export class GitMirror {
       const partial = `${dir}.partial`;
       await removeTree(partial);
       await mkdir(partial, { recursive: true, mode: 0o700 });
-      await this.extract(commit, partial);
+      const missing = () => new GitCommandError(`commit ${commit.slice(0, 12)} has no directory ${this.spec.path}; expected --git-path to name the manifests directory inside the repository`, "");
+      try {
+        await this.extract(commit, partial);
+      } catch (error) {
+        await removeTree(partial);
+        throw error instanceof GitCommandError && /did not match any files/.test(error.stderr) ? missing() : error;
+      }
       if (!existsSync(join(partial, this.spec.path))) {
         await removeTree(partial);
-        throw new GitCommandError(`commit ${commit.slice(0, 12)} has no directory ${this.spec.path}; expected --git-path to name the manifests directory inside the repository`, "");
+        throw missing();
       }
       await makeReadOnly(partial);
       await rename(partial, dir);
@@ -113,13 +131,16 @@ export class GitMirror {
     await rm(link, { force: true });
     await symlink(join("snapshots", commit), link);
     await rename(link, this.current);
-    for (const entry of await readdir(this.snapshots)) {
-      if (entry !== commit && entry !== previous) await removeTree(join(this.snapshots, entry));
+    // Best effort: the new commit is in force; what is left is removed at the next swap.
+    for (const entry of await readdir(this.snapshots).catch(() => [])) {
+      if (entry !== commit && entry !== previous) await removeTree(join(this.snapshots, entry)).catch(() => undefined);
     }
   }
 
   private async extract(commit: string, into: string): Promise<void> {
-    const child = spawn("git", [`--git-dir=${this.gitDir}`, "archive", "--format=tar", commit], { stdio: ["ignore", "pipe", "pipe"] });
+    // Only the manifests directory: what lies elsewhere in the repository (a symlink out of it, large assets) is never read.
+    const paths = this.spec.path === "." ? [] : ["--", this.spec.path];
+    const child = spawn("git", [`--git-dir=${this.gitDir}`, "archive", "--format=tar", commit, ...paths], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
     const exited = new Promise<number>((resolve, reject) => {

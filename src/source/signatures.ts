@@ -49,9 +49,24 @@ export class SignatureVerifier {
     }
   }
 
+  /** A digest of the trust file now: a commit refused under other trust is checked again. */
+  trustDigest(): string {
+    try {
+      return createHash("sha256").update(readFileSync(this.file)).digest("hex");
+    } catch {
+      return "unreadable";
+    }
+  }
+
   async verify(gitDir: string, commit: string): Promise<Verdict> {
-    const config: Record<string, string> = this.kind === "ssh" ? { "gpg.ssh.allowedSignersFile": this.file } : {};
-    const env = this.kind === "gpg" ? { GNUPGHOME: await this.keyring() } : undefined;
+    // Only the trust file counts: the daemon user's own git and gpg settings and keyrings are never consulted.
+    const isolated = { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1" };
+    const signed = signatureKind(await runGit(["cat-file", "commit", commit], { gitDir, env: isolated }));
+    if (signed && signed !== this.kind) {
+      return { verified: false, reason: `it is signed with ${signed === "ssh" ? "an SSH key" : "GPG"}, but --verify-signatures holds ${this.kind === "ssh" ? "SSH allowed signers" : "a GPG keyring"}` };
+    }
+    const config: Record<string, string> = this.kind === "ssh" ? { "gpg.ssh.allowedSignersFile": this.file } : { "gpg.ssh.allowedSignersFile": "/dev/null" };
+    const env = { ...isolated, GNUPGHOME: this.kind === "gpg" ? await this.keyring() : await this.emptyKeyring() };
     const [status = "N", signer = "", key = ""] = (await runGit(["log", "-1", "--format=%G?%n%GS%n%GK", commit], { gitDir, config, env })).split("\n");
     const who = signer || (key ? `key ${key}` : undefined);
     let ok = true;
@@ -63,6 +78,13 @@ export class SignatureVerifier {
     // Only G (good, and trusted): for SSH, U means a valid signature by a key the allowed-signers file does not list.
     if (ok && status === "G") return { verified: true, signer: who, key: key || undefined };
     return { verified: false, signer: who, key: key || undefined, reason: refusal(status, who) };
+  }
+
+  /** SSH mode: a GNUPGHOME with no keys, so a GPG signature can never pass by the daemon user's keyring. */
+  private async emptyKeyring(): Promise<string> {
+    const home = join(this.workDir, "gnupg-empty");
+    await mkdir(home, { recursive: true, mode: 0o700 });
+    return home;
   }
 
   /** A GNUPGHOME holding exactly the trust file's keys, fully trusted; rebuilt when the file changes. */
@@ -84,6 +106,14 @@ export class SignatureVerifier {
     this.gnupgHome = home;
     return home;
   }
+}
+
+/** Which kind of signature a raw commit object carries, from its gpgsig header. */
+function signatureKind(raw: string): "ssh" | "gpg" | undefined {
+  const header = raw.slice(0, raw.indexOf("\n\n") >>> 0);
+  if (/^gpgsig(-sha256)? -----BEGIN SSH SIGNATURE-----/m.test(header)) return "ssh";
+  if (/^gpgsig(-sha256)? -----BEGIN PGP SIGNATURE-----/m.test(header)) return "gpg";
+  return undefined;
 }
 
 function refusal(status: string, who: string | undefined): string {

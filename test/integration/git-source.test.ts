@@ -192,6 +192,14 @@ describe("berth apply --git --verify-signatures", () => {
     const db = `file:${join(repo.root, "data", "berth.db")}`;
     const apply = (trust: string) => cli("apply", "--git", `file://${repo.bare}`, "--git-path", "deploy", "--verify-signatures", trust, "--db", db, "--wait", "--timeout", "60s");
 
+    // What an apply without verification left in force is checked again once signatures are required.
+    deployFiles(repo, project, "plain");
+    const plain = repo.commit({}, "not signed, applied without verification");
+    expect((await cli("apply", "--git", `file://${repo.bare}`, "--git-path", "deploy", "--db", db, "--wait", "--timeout", "60s")).code).toBe(0);
+    const recheck = await apply(allowed);
+    expect(recheck.code).toBe(1);
+    expect(recheck.out).toContain(`commit ${plain.slice(0, 12)} is not applied: the commit is not signed; nothing is in force yet`);
+
     deployFiles(repo, project, "signed-1");
     const good = repo.commit({}, "signed by alice", { ssh: alice });
     expect((await apply(allowed)).code).toBe(0);
@@ -217,7 +225,7 @@ describe("berth apply --git --verify-signatures", () => {
     const store = await openStore(db, { mustExist: true });
     try {
       const events = await store.events.list({ kind: "Source" });
-      expect(events.filter((e) => e.reason === "SourceUnverified").map((e) => e.commit).sort()).toEqual([unsigned, forged].sort());
+      expect(events.filter((e) => e.reason === "SourceUnverified").map((e) => e.commit).sort()).toEqual([plain, unsigned, forged].sort());
     } finally {
       store.close();
     }
@@ -236,6 +244,10 @@ describe("berth apply --git --verify-signatures", () => {
     writeFileSync(keyring, carol.armored);
     deployFiles(repo, project, "gpg-1");
     const byCarol = repo.commit({}, "signed with gpg", carol);
+    // A GPG signature is never judged by SSH allowed signers (nor by the daemon user's own keyring).
+    const crossed = await apply(allowed);
+    expect(crossed.code).toBe(1);
+    expect(crossed.out).toContain(`commit ${byCarol.slice(0, 12)} is not applied: it is signed with GPG, but --verify-signatures holds SSH allowed signers`);
     expect((await apply(keyring)).code).toBe(0);
     expect(await runningMark(project)).toBe("gpg-1");
     expect((await statusJson(db)).source).toMatchObject({ commit: byCarol, verified: true, signer: "Carol <carol@example.com>" });

@@ -19,7 +19,7 @@ export interface TestGitRepo {
 }
 
 export function git(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
-  return execFileSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "Ops", GIT_AUTHOR_EMAIL: "ops@example.com", GIT_COMMITTER_NAME: "Ops", GIT_COMMITTER_EMAIL: "ops@example.com", ...env } }).trim();
+  return execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_AUTHOR_NAME: "Ops", GIT_AUTHOR_EMAIL: "ops@example.com", GIT_COMMITTER_NAME: "Ops", GIT_COMMITTER_EMAIL: "ops@example.com", ...env } }).trim();
 }
 
 export function createGitRepo(): TestGitRepo {

@@ -26,8 +26,9 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     );
   for (const option of [...gitOptions(), ...logOptions()]) command.addOption(option);
   command.action(async (dir: string, options: LogOptions & GitFlags & { wait?: boolean; timeout: number; allowHostPath?: string[]; ageKeyFile?: string }) => {
-    const git = gitSetup(options);
+    const git = gitSetup(options, "apply");
     const runtime = await createRuntime(io, options);
+    if (git?.credential) runtime.redactor.addOwnSecret(git.credential);
     // With --git: one fetch (and signature check) puts the commit in force, then the same single pass.
     const source = git && (await fetchOnce(git, runtime.log, runtime.sourceObserver).catch(async (error: unknown) => {
       await runtime.close();

@@ -3,7 +3,7 @@ import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
 import { ageKeyFileOption, allowHostPathOption, createRuntime, daemonRollouts, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
-import { startDaemon } from "../../engine/daemon.ts";
+import { DaemonStoppedError, startDaemon } from "../../engine/daemon.ts";
 import { parseAllowedHost } from "../../http/host-check.ts";
 import { isLoopbackHost, listenRefusal } from "../../http/listen.ts";
 import { DEFAULT_LISTEN, parseListen, startHttpServer } from "../../http/server.ts";
@@ -83,9 +83,29 @@ export const register: CommandModule["register"] = (program, io) => {
     if (options.insecureListen && !apiToken && !(await isLoopbackHost(parseListen(options.listen).host))) {
       log.warn("listening beyond loopback without an API token (--insecure-listen): whoever reaches the address can read the API and /metrics", { listen: options.listen });
     }
-    const daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.sourceObserver } });
+    if (git?.credential) runtime.redactor.addOwnSecret(git.credential);
+    // Signals are heard from here on: a daemon still waiting for its git source's first commit stops cleanly too.
+    const stopping = new AbortController();
+    const stopped = new Promise<string>((resolve) => {
+      const stop = (name: string) => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        stopping.abort();
+        resolve(name);
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+    let daemon: Awaited<ReturnType<typeof startDaemon>>;
+    try {
+      daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.sourceObserver }, signal: stopping.signal });
+    } catch (error) {
+      await runtime.close();
+      if (error instanceof DaemonStoppedError) return log.info("stopped", { reason: error.message });
+      throw error;
+    }
     const source = daemon.source;
-    const refusedHooks = new Set<string>();
+    const refusedHooks = new Map<string, number>();
     runtime.notifier.start();
     let http: Awaited<ReturnType<typeof startHttpServer>>;
     try {
@@ -110,13 +130,17 @@ export const register: CommandModule["register"] = (program, io) => {
                   void source.trigger(reason);
                 },
                 refused: (why, from) => {
-                  runtime.recorder.audit({ operation: "webhook.refused", object: "/hooks/git", reason: `from ${from ?? "unknown"}`, outcome: "refused", error: why });
-                  // Every refusal is audited; the log says each distinct one once, so a flood cannot fill it.
+                  // A flood of bad deliveries can fill neither the log nor the store: each distinct cause is
+                  // logged once and audited at most once a minute.
                   const cause = `${from}|${why}`;
-                  if (refusedHooks.size < 100 && !refusedHooks.has(cause)) {
-                    refusedHooks.add(cause);
-                    log.warn("webhook refused", { from, error: why });
+                  const now = Date.now();
+                  const last = refusedHooks.get(cause);
+                  if (last === undefined || now - last >= 60_000) {
+                    if (refusedHooks.size >= 1000) refusedHooks.clear();
+                    refusedHooks.set(cause, now);
+                    runtime.recorder.audit({ operation: "webhook.refused", object: "/hooks/git", reason: `from ${from ?? "unknown"}`, outcome: "refused", error: why });
                   }
+                  if (last === undefined) log.warn("webhook refused", { from, error: why });
                 },
               }
             : undefined,
@@ -137,15 +161,7 @@ export const register: CommandModule["register"] = (program, io) => {
     }, 60 * 60_000);
     retentionTimer.unref();
 
-    const signal = await new Promise<string>((resolve) => {
-      const stop = (name: string) => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        resolve(name);
-      };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
-    });
+    const signal = await stopped;
     log.info("stopping", { signal });
     clearInterval(retentionTimer);
     await http.close();

@@ -4,7 +4,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../../src/log/logger.ts";
 import { GitFollower, type SourceProblem, type SourceStatus } from "../../../src/source/follower.ts";
 import { GitMirror } from "../../../src/source/git-mirror.ts";
-import { createGitRepo, git, type TestGitRepo } from "../../support/git-repo.ts";
+import { readFileSync, writeFileSync } from "node:fs";
+import { SignatureVerifier } from "../../../src/source/signatures.ts";
+import { createGitRepo, git, sshSigningKey, type TestGitRepo } from "../../support/git-repo.ts";
 
 const repos: TestGitRepo[] = [];
 afterEach(() => repos.splice(0).forEach((r) => r.cleanup()));
@@ -80,5 +82,37 @@ describe("GitFollower", () => {
     expect(await after.init()).toBe(true);
     expect(after.current.commit).toBe(first);
     expect(after.current.conditions.find((c) => c.type === "SourceReady")?.status).toBe("False");
+  });
+});
+
+describe("GitFollower with --verify-signatures", () => {
+  it("checks a refused commit again when the allowed signers change, and reports each refusal once", async () => {
+    const repo = createGitRepo();
+    repos.push(repo);
+    const alice = sshSigningKey(repo.root, "alice");
+    const bob = sshSigningKey(repo.root, "bob");
+    const allowed = join(repo.root, "allowed_signers");
+    writeFileSync(allowed, `alice@example.com ${readFileSync(`${alice}.pub`, "utf8")}`);
+    const problems: string[] = [];
+    const follower = new GitFollower({
+      mirror: new GitMirror({ url: `file://${repo.bare}`, path: "deploy" }, join(repo.root, "cache")),
+      verifier: new SignatureVerifier(allowed, join(repo.root, "cache")),
+      intervalMs: 60_000,
+      log: createLogger({ level: "error", write: () => {} }),
+      observer: { sourceProblem: (_s, p) => problems.push(p.message) },
+      onCommit: async () => {},
+    });
+    const first = repo.commit({ "deploy/a.yaml": "one\n" }, "by alice", { ssh: alice });
+    expect(await follower.init()).toBe(true);
+    expect(follower.current).toMatchObject({ commit: first, verified: true, signer: "alice@example.com" });
+    const byBob = repo.commit({ "deploy/a.yaml": "two\n" }, "by bob", { ssh: bob });
+    await follower.trigger("test");
+    await follower.trigger("test");
+    expect(follower.current.commit).toBe(first);
+    expect(problems).toHaveLength(1);
+    writeFileSync(allowed, `bob@example.com ${readFileSync(`${bob}.pub`, "utf8")}`, { flag: "a" });
+    await follower.trigger("test");
+    expect(follower.current).toMatchObject({ commit: byBob, verified: true, signer: "bob@example.com" });
+    expect(follower.current.conditions.find((c) => c.type === "SourceVerified")?.status).toBe("True");
   });
 });

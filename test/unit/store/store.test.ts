@@ -45,16 +45,22 @@ describe("store", () => {
     writeFileSync(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, -1) }));
 
     const url = `file:${dir}/berth.db`;
-    const before = createStore(await openDatabase(url, { migrationsDir: old }), now);
-    await before.events.record({ type: "Normal", reason: "Created", message: "kept across the upgrade", kind: "Service", name: "dev/web" });
-    // The newest migration adds the manifest files table.
+    const opened = await openDatabase(url, { migrationsDir: old });
+    // Rows as the previous release wrote them (its code knew no commit column).
+    await opened.client.execute("INSERT INTO events (type, reason, message, involved_kind, involved_name, first_time, last_time) VALUES ('Normal', 'Created', 'kept across the upgrade', 'Service', 'dev/web', 1, 1)");
+    await opened.client.execute("INSERT INTO deployments (service, revision, image, manifest_revision, status, started_at) VALUES ('Service/dev/web', 'a', 'web:1', 'c0ffee', 'success', 1)");
+    // The newest migration adds the sources table and the commit columns.
+    await expect(opened.client.execute("SELECT commit FROM events")).rejects.toThrow();
+    await expect(createStore(opened, now).sources.list()).rejects.toThrow();
     const report = { project: "demo", a: "dev", b: "prod", services: [], summary: { identical: 0, different: 0, "missing in A": 0, "missing in B": 0, error: 0, warning: 0, info: 0 }, identical: true };
     const broken = { file: "manifests/web.yaml", state: "stale" as const, errors: [{ line: 8, col: 13, message: "Service/web: bad" }], resources: ["Service/web"] };
-    await expect(before.manifests.replace([broken])).rejects.toThrow();
-    before.close();
+    opened.client.close();
 
     store = createStore(await openDatabase(url), now);
-    expect((await store.events.list()).map((e) => e.message)).toEqual(["kept across the upgrade"]);
+    expect((await store.events.list()).map((e) => [e.message, e.commit])).toEqual([["kept across the upgrade", null]]);
+    // A deployment's manifest commit stays where it was, read as its commit.
+    expect((await store.deployments.list({ service: "Service/dev/web" })).map((d) => d.commit)).toEqual(["c0ffee"]);
+    expect(await store.sources.list()).toEqual([]);
     await store.pins.set({ service: "Service/dev/web", manifestRevision: "a", runRevision: "b", reason: "test" });
     expect(await store.pins.get("Service/dev/web")).toMatchObject({ runRevision: "b", reason: "test" });
     const id = await store.deployments.start({ service: "Service/dev/web", revision: "b", image: "web:1" });
