@@ -2,7 +2,7 @@ import { createHmac } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gitHookRoute, refMatches, type GitHook } from "../../../src/http/webhooks.ts";
-import { publicUrl, scrubCredentials } from "../../../src/source/git-command.ts";
+import { publicUrl, scrubCredentials, urlCredential } from "../../../src/source/git-command.ts";
 
 const secret = "a-webhook-secret-of-some-length";
 const triggers: string[] = [];
@@ -90,6 +90,11 @@ describe("repository URLs", () => {
     expect(publicUrl("https://deploy:ghp_token@github.com/ops/m.git")).toBe("https://github.com/ops/m.git");
     expect(publicUrl("ssh://git@example.com:2222/ops/m.git")).toBe("ssh://git@example.com:2222/ops/m.git");
     expect(publicUrl("file:///srv/m.git")).toBe("file:///srv/m.git");
+    expect(publicUrl("ssh://git:hunter2@example.com/ops/m.git")).toBe("ssh://git@example.com/ops/m.git");
+    expect(publicUrl("https://example.com/ops/m.git?private_token=abc")).toBe("https://example.com/ops/m.git");
+    expect(urlCredential("https://deploy:ghp_token@github.com/ops/m.git")).toBe("ghp_token");
+    expect(urlCredential("https://x-token@github.com/ops/m.git")).toBe("x-token");
+    expect(urlCredential("ssh://git@example.com/ops/m.git")).toBeUndefined();
     expect(scrubCredentials("fatal: unable to access 'https://u:secret@host/x/': 403")).toBe("fatal: unable to access 'https://host/x/': 403");
   });
 });
