@@ -8,6 +8,7 @@ import { cliRunner } from "../support/cli.ts";
 import { createManifestDir } from "../support/manifest-dir.ts";
 import { writeProject } from "../support/project.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { startServedDaemon } from "../support/served-daemon.ts";
 
 const rt = createTestRuntime(inject("dockerHost"));
 const project = uniqueProject("reg");
@@ -83,25 +84,8 @@ describe("private registries", () => {
   }, 120_000);
 
   it("a running daemon recovers when registries are added to the target; the digest is recorded; the password shows nowhere", async () => {
-    const { startDaemon } = await import("../../src/engine/daemon.ts");
-    const { startHttpServer } = await import("../../src/http/server.ts");
-    const { controllers, targets } = await import("../../controllers/index.ts");
-    const { rolloutApi } = await import("../../controllers/service/requests.ts");
-    const { driverForTarget } = await import("../../src/docker/transport.ts");
-    const { createLogger, Redactor } = await import("../../src/log/logger.ts");
-    const { manifestHealth } = await import("../../src/manifests/health.ts");
-    const { Metrics } = await import("../../src/metrics/metrics.ts");
-    const { Recorder } = await import("../../src/record/recorder.ts");
-    const { openStore } = await import("../../src/store/index.ts");
-    const logs: string[] = [];
-    const redactor = new Redactor();
-    const log = createLogger({ level: "debug", write: (line) => logs.push(line), redactor });
-    const store = await openStore(db);
-    const metrics = new Metrics({ processMetrics: false });
-    const daemon = await startDaemon({ dir: dir.dir, debounceMs: 100, log, redactor, store, metrics, controllers, targets, daemonEnv: env, connect: (t) => driverForTarget(t, { env }), observer: new Recorder({ store, metrics, redactor, log }), resyncMs: 60_000 });
-    const rollouts = rolloutApi({ model: () => daemon.manager.desired, store, keyStatus: (k) => daemon.manager.keyStatus(k), enqueue: (k) => daemon.manager.enqueue(k) });
-    const http = await startHttpServer({ listen: "127.0.0.1:0", metrics, store, manager: daemon.manager, rollouts, log, manifests: () => manifestHealth(daemon.watcher.current) });
-    const get = async (path: string) => (await fetch(`http://${http.address}${path}`)).text();
+    const served = await startServedDaemon({ dir: dir.dir, db, env, debounceMs: 100 });
+    const { daemon, store, log, logs, get } = served;
     try {
       const web = () => daemon.manager.status().find((s) => `${s.kind}/${s.name}` === service);
       await eventually(async () => (web()?.terminal && web()?.message.includes("refused the pull without credentials") ? true : undefined), 30_000, "the refused pull");
@@ -123,9 +107,7 @@ describe("private registries", () => {
       sinks.resources = await get("/api/v1/resources");
       sinks.events = await get("/api/v1/events?limit=500");
     } finally {
-      await http.close();
-      await daemon.stop();
-      store.close();
+      await served.close();
     }
     sinks.daemonLogs = logs.join("\n");
 

@@ -6,6 +6,7 @@ import { createTestRuntime, projectContainers, removeProject, uniqueProject } fr
 import { createManifestDir } from "../support/manifest-dir.ts";
 import { writeProject } from "../support/project.ts";
 import { cliRunner } from "../support/cli.ts";
+import { startServedDaemon } from "../support/served-daemon.ts";
 
 const rt = createTestRuntime(inject("dockerHost"));
 const project = uniqueProject("sec");
@@ -65,30 +66,12 @@ describe("secrets", () => {
   });
 
   it("never reach the running daemon's /metrics, /readyz or API answers", async () => {
-    const { startDaemon } = await import("../../src/engine/daemon.ts");
-    const { startHttpServer } = await import("../../src/http/server.ts");
-    const { controllers, targets } = await import("../../controllers/index.ts");
-    const { rolloutApi } = await import("../../controllers/service/requests.ts");
-    const { driverForTarget } = await import("../../src/docker/transport.ts");
-    const { createLogger, Redactor } = await import("../../src/log/logger.ts");
-    const { manifestHealth } = await import("../../src/manifests/health.ts");
-    const { Metrics } = await import("../../src/metrics/metrics.ts");
-    const { Recorder } = await import("../../src/record/recorder.ts");
-    const { openStore } = await import("../../src/store/index.ts");
-    const logs: string[] = [];
-    const redactor = new Redactor();
-    const log = createLogger({ level: "debug", write: (line) => logs.push(line), redactor });
-    const store = await openStore("file::memory:");
-    const metrics = new Metrics({ processMetrics: false });
-    const env = { DOCKER_HOST: rt.dockerHost, SHOP_TOKEN: DAEMON_SECRET };
-    const daemon = await startDaemon({ dir: dir.dir, log, redactor, store, metrics, controllers, targets, daemonEnv: env, connect: (t) => driverForTarget(t, { env }), observer: new Recorder({ store, metrics, redactor, log }), resyncMs: 60_000 });
-    const rollouts = rolloutApi({ model: () => daemon.manager.desired, store, keyStatus: (k) => daemon.manager.keyStatus(k), enqueue: (k) => daemon.manager.enqueue(k) });
-    const http = await startHttpServer({ listen: "127.0.0.1:0", metrics, store, manager: daemon.manager, rollouts, log, manifests: () => manifestHealth(daemon.watcher.current) });
+    const served = await startServedDaemon({ dir: dir.dir, db: "file::memory:", env: { DOCKER_HOST: rt.dockerHost, SHOP_TOKEN: DAEMON_SECRET } });
+    const { daemon, get, logs } = served;
     try {
       expect((await daemon.manager.settle({ timeoutMs: 45_000, ready: true })).pending).toEqual([]);
       // Let a few probes of the page (which prints the secrets) land in health rows and metrics.
       await new Promise((r) => setTimeout(r, 2_500));
-      const get = async (path: string) => (await fetch(`http://${http.address}${path}`)).text();
       const sinks = {
         metrics: await get("/metrics"),
         readyz: await get("/readyz"),
@@ -105,9 +88,7 @@ describe("secrets", () => {
         }
       }
     } finally {
-      await http.close();
-      await daemon.stop();
-      store.close();
+      await served.close();
     }
   }, 90_000);
 });
