@@ -56,18 +56,38 @@ function wholeValuePattern(secret: string): RegExp {
  * overlapping secrets leave no part of either, and a secret containing another
  * is masked whole whatever their order.
  */
+/** How many retired secret values stay masked: rotations of many weeks, at a few bytes each. */
+const MAX_RETIRED = 1_000;
+
 export class Redactor {
   private long: string[] = [];
   private short: RegExp[] = [];
   /** Secrets of Berth itself (the API token), masked whatever the manifests hold. */
   private readonly own = new Set<string>();
-  private manifest: Iterable<string> = [];
+  private manifest: string[] = [];
+  /**
+   * Values the manifests held before and hold no more, newest last: containers of an older
+   * revision (a rollout in flight, a rollback) still run with them, so their logs stay masked.
+   */
+  private readonly retired = new Set<string>();
 
   /** Sets the secret values currently in use (from env files, the daemon's environment, or marked secret). */
   setSecrets(values: Iterable<string>): void {
-    this.manifest = [...values];
+    const next = [...values];
+    const current = new Set(next);
+    for (const old of this.manifest) {
+      if (current.has(old)) continue;
+      this.retired.delete(old);
+      this.retired.add(old);
+    }
+    for (const value of current) this.retired.delete(value);
+    for (const oldest of this.retired) {
+      if (this.retired.size <= MAX_RETIRED) break;
+      this.retired.delete(oldest);
+    }
+    this.manifest = next;
     // Blank values are never masked: masking spaces or line breaks would only mangle the text.
-    const all = [...new Set([...this.manifest, ...this.own])].filter((v) => v.trim() !== "");
+    const all = [...new Set([...this.manifest, ...this.retired, ...this.own])].filter((v) => v.trim() !== "");
     this.long = all.filter((v) => v.length >= SUBSTRING_SECRET_MIN);
     this.short = all.filter((v) => v.length < SUBSTRING_SECRET_MIN).map(wholeValuePattern);
   }

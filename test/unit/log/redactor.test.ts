@@ -132,3 +132,18 @@ describe("structured values", () => {
     expect(redactDeep({ identical: true, note: "true" }, (t) => short.redact(t))).toEqual({ identical: true, note: "***" });
   });
 });
+
+describe("Redactor: rotated secrets", () => {
+  it("keeps masking a value the manifests no longer hold, since older containers may still print it", () => {
+    const r = new Redactor();
+    r.setSecrets(["old-password-1"]);
+    r.setSecrets(["new-password-2"]);
+    expect(r.redact("was old-password-1, now new-password-2")).toBe("was ***, now ***");
+  });
+
+  it("forgets the oldest retired values beyond a thousand, never a current one", () => {
+    const r = new Redactor();
+    for (let i = 0; i <= 1_001; i++) r.setSecrets([`rotated-value-${i}`]);
+    expect(r.redact("rotated-value-0 rotated-value-1 rotated-value-2 rotated-value-1001")).toBe("rotated-value-0 *** *** ***");
+  });
+});
