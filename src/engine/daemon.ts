@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../log/logger.ts";
 import { ManifestLoader, type DesiredState } from "../manifests/load.ts";
 import { watchManifests, type ManifestWatcher } from "../manifests/watch.ts";
-import { GitFollower, type SourceObserver } from "../source/follower.ts";
+import { GitFollower, type SourceCondition, type SourceObserver } from "../source/follower.ts";
 import type { GitMirror } from "../source/git-mirror.ts";
 import type { SignatureVerifier } from "../source/signatures.ts";
 import { Manager, type ManagerOptions } from "./manager.ts";
@@ -20,7 +20,7 @@ export interface DaemonOptions extends Omit<ManagerOptions, "beforeResync"> {
   dir: string;
   debounceMs?: number;
   /** Follow a git repository instead of watching `dir`. */
-  git?: { mirror: GitMirror; verifier?: SignatureVerifier; intervalMs: number; observer?: SourceObserver };
+  git?: { mirror: GitMirror; verifier?: SignatureVerifier; intervalMs: number; observer?: SourceObserver; recorded?: readonly SourceCondition[] };
   /** Aborts the start while it still waits for a git source's first commit (SIGTERM). */
   signal?: AbortSignal;
 }

@@ -62,6 +62,12 @@ export interface FollowerOptions {
   observer?: SourceObserver;
   /** Called after a new commit's snapshot became `current`: loads it. */
   onCommit: (commit: CommitInfo) => Promise<void>;
+  /**
+   * The conditions an earlier run recorded for this source: a condition that
+   * is still what it was keeps its transition time, so an outage that spans a
+   * restart is one outage (and is notified once).
+   */
+  recorded?: readonly SourceCondition[];
   /** Runs the snapshot swap alone: no manifests load reads `current` while it changes. */
   exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
   now?: () => number;
@@ -95,10 +101,11 @@ export class GitFollower {
       name: "git",
       url: publicUrl(mirror.spec.url),
       ref: mirror.refName,
-      conditions: [],
+      conditions: (options.recorded ?? []).filter((c) => c.type === "SourceReady" || (verifier && c.type === "SourceVerified")).map((c) => ({ ...c })),
     };
-    this.setCondition("SourceReady", "Unknown", "Starting", "not fetched yet");
-    if (verifier) this.setCondition("SourceVerified", "Unknown", "Starting", `commits must be signed by a key in the ${verifier.kind === "ssh" ? "allowed signers" : "GPG keyring"}`);
+    const has = (type: SourceCondition["type"]) => this.status.conditions.some((c) => c.type === type);
+    if (!has("SourceReady")) this.setCondition("SourceReady", "Unknown", "Starting", "not fetched yet");
+    if (verifier && !has("SourceVerified")) this.setCondition("SourceVerified", "Unknown", "Starting", `commits must be signed by a key in the ${verifier.kind === "ssh" ? "allowed signers" : "GPG keyring"}`);
   }
 
   get current(): Readonly<SourceStatus> {

@@ -8,7 +8,9 @@ import { parseAllowedHost } from "../../http/host-check.ts";
 import { isLoopbackHost, listenRefusal } from "../../http/listen.ts";
 import { DEFAULT_LISTEN, parseListen, startHttpServer } from "../../http/server.ts";
 import { manifestHealth } from "../../manifests/health.ts";
-import { DEFAULT_RETENTION } from "../../store/index.ts";
+import { DEFAULT_RETENTION, type Store } from "../../store/index.ts";
+import type { SourceCondition } from "../../source/follower.ts";
+import { publicUrl } from "../../source/git-command.ts";
 import { gitOptions, gitSetup, type GitFlags } from "../git-options.ts";
 
 interface RunOptions extends LogOptions, GitFlags {
@@ -98,7 +100,8 @@ export const register: CommandModule["register"] = (program, io) => {
     });
     let daemon: Awaited<ReturnType<typeof startDaemon>>;
     try {
-      daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.sourceObserver }, signal: stopping.signal });
+      const recorded = git && (await recordedConditions(runtime.store, git.mirror.spec.url, git.mirror.refName));
+      daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.sourceObserver, recorded }, signal: stopping.signal });
     } catch (error) {
       await runtime.close();
       if (error instanceof DaemonStoppedError) return log.info("stopped", { reason: error.message });
@@ -169,6 +172,13 @@ export const register: CommandModule["register"] = (program, io) => {
     await runtime.close();
   });
 };
+
+/** The source's conditions as the previous run left them, when it followed the same URL and ref; none if the store cannot say. */
+async function recordedConditions(store: Store, url: string, ref: string): Promise<SourceCondition[] | undefined> {
+  const row = await store.sources.get("git").catch(() => undefined);
+  if (!row || row.url !== publicUrl(url) || row.ref !== ref) return undefined;
+  return JSON.parse(row.conditions) as SourceCondition[];
+}
 
 /** A secret the operator keeps in a file: trimmed, and long enough to be worth signing with. */
 function readSecretFile(path: string, what: string): string {

@@ -116,3 +116,19 @@ describe("GitFollower with --verify-signatures", () => {
     expect(follower.current.conditions.find((c) => c.type === "SourceVerified")?.status).toBe("True");
   });
 });
+
+describe("GitFollower across a restart", () => {
+  it("keeps an outage that spans a restart as one: the failure keeps its recorded transition time", async () => {
+    const { repo, mirror } = setup();
+    repo.commit({ "deploy/a.yaml": "one\n" }, "first");
+    renameSync(repo.bare, `${repo.bare}.gone`);
+    const since = 1_000;
+    const recorded = [{ type: "SourceReady" as const, status: "False" as const, reason: "FetchFailed", message: "earlier", lastTransitionTime: since }];
+    const follower = new GitFollower({ mirror, intervalMs: 60_000, recorded, now: () => 5_000, log: createLogger({ level: "error", write: () => {} }), onCommit: async () => {} });
+    await follower.init();
+    expect(follower.current.conditions.find((c) => c.type === "SourceReady")).toMatchObject({ status: "False", lastTransitionTime: since });
+    renameSync(`${repo.bare}.gone`, repo.bare);
+    await follower.trigger("test");
+    expect(follower.current.conditions.find((c) => c.type === "SourceReady")).toMatchObject({ status: "True", lastTransitionTime: 5_000 });
+  });
+});
