@@ -151,10 +151,10 @@ export class GitMirror {
       await pipeline(child.stdout, extract(into, { readable: true }));
     } catch (error) {
       child.kill();
-      throw new GitCommandError(`cannot check out ${commit.slice(0, 12)}: ${(error as Error).message}`, stderr, { cause: error });
+      throw new GitCommandError(`unpacking the snapshot failed: ${(error as Error).message}`, stderr, { cause: error });
     }
     const code = await exited;
-    if (code !== 0) throw new GitCommandError(`cannot check out ${commit.slice(0, 12)}: ${scrubCredentials(stderr.trim()) || `git archive exited with ${code}`}`, stderr);
+    if (code !== 0) throw new GitCommandError(`git archive failed: ${scrubCredentials(stderr.trim()) || `it exited with ${code}`}`, stderr);
   }
 
   /** ssh that never asks and never trusts an unknown host key: a deploy key and a known_hosts file when given. */
