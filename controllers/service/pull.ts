@@ -1,4 +1,4 @@
-import type { Driver } from "../../src/docker/driver.ts";
+import { DockerCallError, type Driver } from "../../src/docker/driver.ts";
 import { isUnauthorized, type PullCredentials } from "../../src/docker/registry-auth.ts";
 import { TerminalReconcileError } from "../../src/engine/errors.ts";
 
@@ -18,7 +18,8 @@ export async function pullWithCredentials(driver: Driver, ref: string, reason: s
   try {
     await driver.pullImage(ref, reason, credentials?.auth);
   } catch (error) {
-    if (!isUnauthorized(error)) throw error;
+    // Only the engine's own answer is classified: Berth's wrapper text names the image and target, which may say "denied".
+    if (!isUnauthorized(error instanceof DockerCallError ? error.cause : error)) throw error;
     throw new TerminalReconcileError(unauthorizedMessage(ref, driver.target, credentials, error), { cause: error, reason: IMAGE_PULL_UNAUTHORIZED });
   }
 }
@@ -30,7 +31,8 @@ export function unauthorizedMessage(ref: string, target: string, credentials: Pu
   const expected = `expected registries: [{server: ${registry}, username: …, passwordFrom: {envFile: …, key: …}}] on DeploymentTarget/${target}, or docker login ${registry} as the daemon's user${credentials ? ` (${credentials.configFile})` : ""}`;
   const head = `image ${ref}: registry ${registry} refused the pull`;
   if (credentials?.auth) {
-    return `${head} with the credentials of user ${credentials.auth.username} from ${credentials.origin} (${said}); expected a username and password that registry accepts, or a fixed entry in ${credentials.origin}`;
+    const who = credentials.auth.identitytoken ? `the identity token of user ${credentials.auth.username}` : `the credentials of user ${credentials.auth.username}`;
+    return `${head} with ${who} from ${credentials.origin} (${said}); expected ${credentials.auth.identitytoken ? "a token" : "a username and password"} that registry accepts, or a fixed entry in ${credentials.origin}`;
   }
   if (credentials?.helper) {
     return `${head} (${said}); ${credentials.configFile} leaves its credentials to the helper docker-credential-${credentials.helper}, which Berth does not run; ${expected.replace(", or docker login", ", or an auths entry with username and password from docker login")}`;

@@ -8,7 +8,8 @@ import { decideUnrecorded } from "./decide-unrecorded.ts";
 import { classifyStoreError, isStoreError } from "../../src/store/faults.ts";
 import { executeServiceActions } from "./execute.ts";
 import { servicePhase } from "./phase.ts";
-import { closeInterruptedRollouts, loadServiceRecords, readRolloutRecord, ROLLOUT_MACHINE, writeServiceRecords } from "./records.ts";
+import { LABEL, ownerFilter } from "../../src/docker/labels.ts";
+import { closeInterruptedRollouts, imageRunBy, loadServiceRecords, readRolloutRecord, ROLLOUT_MACHINE, writeServiceRecords } from "./records.ts";
 import { rolloutOutcome, type RolloutRecord } from "./rollout-machine.ts";
 import { observeService } from "./world.ts";
 import type { Pin } from "./pins.ts";
@@ -43,9 +44,14 @@ export async function reconcileService(key: string, ctx: PassContext): Promise<P
         redact: ctx.redact,
         manifestCommit: model.revision,
         onRollout: (record) => ctx.rolloutChanged?.(reportOf(record, !!at(record.context.revision)?.healthCheck)),
+        // The image the revision's containers run (fixed at their creation), not what its tag names by the time the rollout ends.
         imageDigest: async (revision) => {
           const ref = at(revision)?.image.ref;
-          return ref && manifest && !manifest.error ? ctx.driver(manifest.target).imageDigest(ref) : undefined;
+          if (!ref || !manifest || manifest.error) return undefined;
+          const driver = ctx.driver(manifest.target);
+          const { target, project, environment, service } = manifest;
+          const image = imageRunBy(await driver.listContainers([...ownerFilter({ target, project, environment, service }), `${LABEL.specHash}=${revision}`]), revision);
+          return image ? driver.imageDigest(ref, image) : undefined;
         },
       });
     const act = async () => {

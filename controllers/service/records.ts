@@ -1,6 +1,7 @@
 import type { DesiredModel, DesiredService } from "../../src/desired/model.ts";
 import { desiredAtRevision, type RevisionSpec } from "../../src/desired/revision.ts";
 import type { Store } from "../../src/store/index.ts";
+import { LABEL } from "../../src/docker/labels.ts";
 import { NEW_DEPLOYMENT, type RecordWrites, type ServiceRecords } from "./decision.ts";
 import type { Pin } from "./pins.ts";
 import { rolloutOutcome, type RolloutRecord, type RolloutState } from "./rollout-machine.ts";
@@ -75,7 +76,7 @@ export interface RecordWriter {
   manifestCommit?: string;
   /** A rollout record changed state (started, stepped, ended), for events and metrics. */
   onRollout?(record: RolloutRecord, state: string): void;
-  /** The digest of a revision's image as it is on the target now (repo digest, else image ID), for its deployments row. */
+  /** The image a revision's containers run, as `repo@sha256:…` (repo digest) or `sha256:…` (image ID), for its deployments row. */
   imageDigest?(revision: string): Promise<string | undefined>;
 }
 
@@ -112,6 +113,23 @@ export async function writeServiceRecords(key: string, writes: RecordWrites, wri
   else if (writes.pin) await store.pins.set({ ...writes.pin, reason: redact(writes.pin.reason) });
   if (writes.rollout === null) await store.snapshots.remove(rolloutRecordId(key));
   for (const record of writes.passed ?? []) writer.onRollout?.(own(record), record.state);
+}
+
+/** A container as a list call shows it: enough to say which image it runs. */
+export interface ListedContainer {
+  ImageID?: string;
+  Created: number;
+  Labels?: Record<string, string>;
+}
+
+/**
+ * The image ID a revision's containers run: fixed when each was created, so a
+ * later pull of the same tag does not change it. Replicas created while the
+ * tag moved differ: the newest container's, as what the revision runs now.
+ */
+export function imageRunBy(containers: readonly ListedContainer[], revision: string): string | undefined {
+  const own = containers.filter((c) => c.Labels?.[LABEL.specHash] === revision && c.ImageID);
+  return own.sort((a, b) => b.Created - a.Created)[0]?.ImageID;
 }
 
 /** A record as stored: its free text (a check's output, a Docker error) with secret values masked; the rest is Berth's own. */

@@ -4,7 +4,7 @@ import type { Readable } from "node:stream";
 import { pack as packContext } from "tar-fs";
 import type Docker from "dockerode";
 import type { Dialer } from "./dial.ts";
-import { digestOf, type RegistryAuth } from "./registry-auth.ts";
+import { digestOf, EngineStreamError, type RegistryAuth } from "./registry-auth.ts";
 
 /** One call made to an engine, as reported to metrics and the audit log. */
 export interface DockerCall {
@@ -136,8 +136,11 @@ export interface Driver {
   removeVolume(name: string, reason: string): Promise<void>;
   /** Pulls with the registry credentials given, if any (they go to the engine only, never to a hook or the audit). */
   pullImage(ref: string, reason: string, auth?: RegistryAuth): Promise<void>;
-  /** The image's digest (`repo@sha256:…` of the pulled reference), or its ID when it has none (built or loaded here); undefined when absent. */
-  imageDigest(ref: string): Promise<string | undefined>;
+  /**
+   * What image `image` (an ID, e.g. a container's ImageID; default: what `ref` names now) is recorded as for `ref`:
+   * its repo digest of `ref`'s repository (`repo@sha256:…`), else its image ID (`sha256:…`, see digestOf); undefined when absent.
+   */
+  imageDigest(ref: string, image?: string): Promise<string | undefined>;
   buildImage(context: { context: string; src: string[] }, options: Record<string, unknown>, reason: string): Promise<void>;
   logs(id: string, tail?: number): Promise<string>;
   events(labels: string[], onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void>;
@@ -269,9 +272,9 @@ export class DockerDriver implements Driver {
     }
   }
 
-  async imageDigest(ref: string): Promise<string | undefined> {
+  async imageDigest(ref: string, image?: string): Promise<string | undefined> {
     try {
-      const info = await this.call("image.inspect", () => this.docker.getImage(ref).inspect(), { object: ref });
+      const info = await this.call("image.inspect", () => this.docker.getImage(image ?? ref).inspect(), { object: image ?? ref });
       return digestOf(ref, info.RepoDigests ?? [], info.Id);
     } catch (error) {
       if (error instanceof DockerCallError && error.statusCode === 404) return undefined;
@@ -405,7 +408,7 @@ function followProgress(docker: Docker, stream: Readable): Promise<void> {
     docker.modem.followProgress(stream, (error: unknown, output: { error?: string; errorDetail?: { message?: string } }[]) => {
       const failed = output?.find((o) => o.error || o.errorDetail);
       if (error) reject(error);
-      else if (failed) reject(new Error(failed.errorDetail?.message ?? failed.error));
+      else if (failed) reject(new EngineStreamError(failed.errorDetail?.message ?? failed.error ?? "the engine reported an error without a message"));
       else resolve();
     }),
   );

@@ -7,6 +7,15 @@ export interface RegistryAuth {
   username: string;
   password: string;
   serveraddress: string;
+  /** An OAuth refresh token (config.json's `identitytoken`, e.g. Azure ACR): the engine trades it for access; a secret like the password. */
+  identitytoken?: string;
+}
+
+/** A login as config.json stores it. */
+export interface StoredLogin {
+  username: string;
+  password: string;
+  identitytoken?: string;
 }
 
 /** One `registries:` entry of a DeploymentTarget, its password already read (or why it could not be). */
@@ -24,7 +33,7 @@ export interface RegistryLogin {
 /** What the daemon user's Docker CLI config offers: logins by registry host, and helpers Berth does not run. */
 export interface DockerConfig {
   file: string;
-  logins: ReadonlyMap<string, { username: string; password: string }>;
+  logins: ReadonlyMap<string, StoredLogin>;
   /** Registry host -> credential helper (credHelpers), for messages. */
   helpers: ReadonlyMap<string, string>;
   credsStore?: string;
@@ -58,11 +67,7 @@ const HUB_ADDRESS = "https://index.docker.io/v1/";
  * "localhost"), otherwise Docker Hub.
  */
 export function registryOf(ref: string): string {
-  const slash = ref.indexOf("/");
-  if (slash < 0) return DOCKER_HUB;
-  const first = ref.slice(0, slash);
-  const isHost = first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase();
-  return isHost ? registryHost(first) : DOCKER_HUB;
+  return splitHost(ref).host ?? DOCKER_HUB;
 }
 
 /** A registry server as written in a manifest or config.json (URL or host[:port]) -> host[:port], Hub aliases -> docker.io. */
@@ -91,13 +96,20 @@ export function readDockerConfig(env: NodeJS.ProcessEnv, read: (file: string) =>
   return parseDockerConfig(text, file);
 }
 
+interface RawLogin {
+  auth?: string;
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+}
+
 interface RawConfig {
-  auths?: Record<string, { auth?: string; username?: string; password?: string }>;
+  auths?: Record<string, RawLogin>;
   credsStore?: string;
   credHelpers?: Record<string, string>;
 }
 
-/** Parses config.json: `auths` entries with `auth` (base64 user:password) or username and password. */
+/** Parses config.json: `auths` entries with `auth` (base64 user:password) or username and password, and an `identitytoken` if any. */
 export function parseDockerConfig(text: string, file: string): DockerConfig {
   let raw: RawConfig;
   try {
@@ -106,7 +118,7 @@ export function parseDockerConfig(text: string, file: string): DockerConfig {
   } catch (error) {
     return { file, logins: new Map(), helpers: new Map(), problem: `${file} is not valid JSON (${(error as Error).message})` };
   }
-  const logins = new Map<string, { username: string; password: string }>();
+  const logins = new Map<string, StoredLogin>();
   for (const [server, entry] of Object.entries(raw.auths ?? {})) {
     const login = loginOf(entry);
     if (login) logins.set(registryHost(server), login);
@@ -115,14 +127,16 @@ export function parseDockerConfig(text: string, file: string): DockerConfig {
   return { file, logins, helpers, ...(typeof raw.credsStore === "string" && raw.credsStore ? { credsStore: raw.credsStore } : {}) };
 }
 
-function loginOf(entry: { auth?: string; username?: string; password?: string } | null | undefined): { username: string; password: string } | undefined {
+function loginOf(entry: RawLogin | null | undefined): StoredLogin | undefined {
   if (!entry || typeof entry !== "object") return undefined;
+  // Token logins (Azure ACR) store `auth` as 00000000-0000-0000-0000-000000000000: with no password, and the token beside it.
+  const token = typeof entry.identitytoken === "string" && entry.identitytoken ? { identitytoken: entry.identitytoken } : {};
   if (typeof entry.auth === "string" && entry.auth) {
     const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
-    if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+    if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), ...token };
   }
-  if (typeof entry.username === "string" && entry.username && typeof entry.password === "string") return { username: entry.username, password: entry.password };
+  if (typeof entry.username === "string" && entry.username && (typeof entry.password === "string" || token.identitytoken)) return { username: entry.username, password: entry.password ?? "", ...token };
   // An empty entry is what `docker login` leaves when a credential helper holds the secret.
   return undefined;
 }
@@ -137,7 +151,7 @@ export function credentialsFor(ref: string, logins: readonly RegistryLogin[], co
     return { ...base, auth: authOf(registry, declared.username, declared.password), origin: declared.origin };
   }
   const stored = config.logins.get(registry);
-  if (stored) return { ...base, auth: authOf(registry, stored.username, stored.password), origin: config.file };
+  if (stored) return { ...base, auth: { ...authOf(registry, stored.username, stored.password), ...(stored.identitytoken ? { identitytoken: stored.identitytoken } : {}) }, origin: config.file };
   const helper = config.helpers.get(registry) ?? config.credsStore;
   return helper ? { ...base, helper } : base;
 }
@@ -146,16 +160,78 @@ function authOf(registry: string, username: string, password: string): RegistryA
   return { username, password, serveraddress: registry === DOCKER_HUB ? HUB_ADDRESS : registry };
 }
 
-/** The repo digest of the reference's own repository (an image pushed elsewhere carries others), else the image ID. */
-export function digestOf(ref: string, repoDigests: readonly string[], id: string): string {
-  const repository = ref.replace(/@.*$/, "").replace(/:[^:/]*$/, "");
-  // Docker records Hub images without the docker.io/ (and library/) prefix the reference may carry.
-  const short = repository.replace(/^(docker\.io|index\.docker\.io)\//, "").replace(/^library\//, "");
-  return repoDigests.find((d) => d.startsWith(`${repository}@`) || d.startsWith(`${short}@`)) ?? id;
+/** The secret values of credentials (password, identity token), for the redactor: neither may show in any sink. */
+export function secretsOf(auth: RegistryAuth | undefined): string[] {
+  return auth ? [auth.password, auth.identitytoken ?? ""].filter((v) => v !== "") : [];
 }
 
-/** A pull the registry refused for want of (valid) credentials, as the engine reports it. */
-export function isUnauthorized(error: unknown): boolean {
-  const text = error instanceof Error ? error.message : String(error);
-  return /unauthorized|authentication required|no basic auth credentials|denied|\b401\b/i.test(text);
+/** Splits a name into registry host (undefined: Docker Hub, implied) and path, as Docker decides it (see registryOf). */
+function splitHost(name: string): { host?: string; path: string } {
+  const slash = name.indexOf("/");
+  if (slash < 0) return { path: name };
+  const first = name.slice(0, slash);
+  const isHost = first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase();
+  return isHost ? { host: registryHost(first), path: name.slice(slash + 1) } : { path: name };
+}
+
+/** A reference's repository as Docker compares names: tag and digest cut, Hub's short forms in full (busybox -> docker.io/library/busybox). */
+export function repositoryOf(ref: string): string {
+  const { host = DOCKER_HUB, path } = splitHost(ref.replace(/@.*$/, "").replace(/:[^:/]*$/, ""));
+  return host === DOCKER_HUB && !path.includes("/") ? `${DOCKER_HUB}/library/${path}` : `${host}/${path}`;
+}
+
+/**
+ * What an image is recorded as for a deployment of `ref`: the repo digest
+ * (`repo@sha256:…`, pullable) of the reference's own repository, else the
+ * image ID (`sha256:…`, no repository: built or loaded here, or pulled from
+ * another repository). A reference pinned by digest takes that digest; several
+ * digests of the repository (the tag was pushed again with other manifests)
+ * cannot say which one the tag named, so the ID, which is exact, is recorded.
+ */
+export function digestOf(ref: string, repoDigests: readonly string[], id: string): string {
+  const repository = repositoryOf(ref);
+  const own = repoDigests.filter((d) => d.includes("@") && repositoryOf(d.slice(0, d.indexOf("@"))) === repository);
+  const pinned = /@(sha256:[0-9a-f]{64})$/.exec(ref)?.[1];
+  const chosen = pinned ? own.find((d) => d.endsWith(`@${pinned}`)) : own.length === 1 ? own[0] : undefined;
+  return chosen ?? id;
+}
+
+/** Whether a recorded image is a repo digest (`repo@sha256:…`) rather than an image ID (`sha256:…`). */
+export function isRepoDigest(recorded: string): boolean {
+  return recorded.includes("@");
+}
+
+/** An error the engine wrote into a pull's (or build's) progress stream: its text is the engine's own answer. */
+export class EngineStreamError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EngineStreamError";
+  }
+}
+
+/**
+ * The registry's answers that mean "credentials wanted or refused", as the
+ * engine words them (Docker's registry error codes render as `code: message`).
+ * Phrases only: a bare "denied" is also `permission denied` on the engine's
+ * disk, and a repository may be called access-denied-page.
+ */
+const UNAUTHORIZED = [/(?:^|: )(?:unauthorized|denied)(?:: |$)/i, /authentication required/i, /pull access denied/i, /requested access to the resource is denied/i, /no basic auth credentials/i, /incorrect username or password/i, /\b401 Unauthorized\b/i];
+
+/**
+ * A pull the registry refused for want of (valid) credentials. Takes the
+ * engine's own error (a DockerCallError's cause), never Berth's wrapper text,
+ * which names the image and target: only an HTTP answer of the engine or an
+ * error in its progress stream counts; a timeout or lost connection does not.
+ */
+export function isUnauthorized(engineError: unknown): boolean {
+  if (engineError instanceof EngineStreamError) return UNAUTHORIZED.some((p) => p.test(engineError.message));
+  const e = engineError as { statusCode?: unknown; json?: unknown; message?: unknown } | null | undefined;
+  if (typeof e?.statusCode !== "number") return false;
+  if (e.statusCode === 401) return true;
+  const json = e.json as { message?: unknown } | string | null | undefined;
+  const fromJson = typeof json === "string" ? json : typeof json?.message === "string" ? json.message : undefined;
+  // A streamed call carries the answer only in dockerode's message: "(HTTP code 500) server error - <answer> ".
+  const streamed = typeof e.message === "string" ? /^\(HTTP code \d+\) [^-]*- ([\s\S]*\S)\s*$/.exec(e.message)?.[1] : undefined;
+  const answer = fromJson ?? streamed ?? "";
+  return UNAUTHORIZED.some((p) => p.test(answer));
 }

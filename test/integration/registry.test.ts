@@ -9,6 +9,10 @@ import { createManifestDir } from "../support/manifest-dir.ts";
 import { writeProject } from "../support/project.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { startServedDaemon } from "../support/served-daemon.ts";
+import { DockerDriver } from "../../src/docker/driver.ts";
+import { LABEL, ownerFilter } from "../../src/docker/labels.ts";
+import { openStore } from "../../src/store/index.ts";
+import { imageRunBy } from "../../controllers/service/records.ts";
 
 const rt = createTestRuntime(inject("dockerHost"));
 const project = uniqueProject("reg");
@@ -29,6 +33,7 @@ const sinks: Record<string, string> = {};
 let registry: TestRegistry;
 let image: string;
 let pushedDigest: string;
+let secondDigest: string;
 
 function followed(stream: Readable): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -56,7 +61,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeProject(rt.docker, project);
-  for (const ref of [image, `${image}-b`]) await rt.docker.getImage(ref).remove().catch(() => {});
+  for (const ref of [image, `${image}-b`, `berth-test-local/${project}:built`]) await rt.docker.getImage(ref).remove().catch(() => {});
   await registry?.stop();
   dir.cleanup();
   rmSync(dockerConfig, { recursive: true, force: true });
@@ -133,6 +138,7 @@ describe("private registries", () => {
     const second = `${image}-b`;
     await rt.docker.getImage(inject("testImage")).tag({ repo: image.slice(0, image.lastIndexOf(":")), tag: `${project}-b` });
     await followed((await rt.docker.getImage(second).push({ authconfig: { username: USER, password: PASSWORD, serveraddress: registry.host } })) as unknown as Readable);
+    secondDigest = (await rt.docker.getImage(second).inspect()).RepoDigests.find((d) => d.startsWith(`${registry.host}/berth-test/busybox@sha256:`))!;
     await rt.docker.getImage(second).remove();
     dir.write("svc-web.yaml", readFileSync(join(dir.dir, "svc-web.yaml"), "utf8").replace(`image: ${image}\n`, `image: ${second}\n`));
     writeFileSync(join(dockerConfig, "config.json"), JSON.stringify({ auths: { [`http://${registry.host}`]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString("base64") } } }));
@@ -149,5 +155,50 @@ describe("private registries", () => {
     const [container] = (await projectContainers(rt.docker, project)).filter((c) => c.State === "running");
     expect(container!.Image).toBe(second);
     for (const piece of pieces) expect((refused.out + pulled.out).includes(piece), `apply output contains ${piece}`).toBe(false);
+    const rows = JSON.parse((await berth("history", service, "--db", db, "-o", "json")).stdout) as { items: { image: string; status: string; imageDigest: string | null; imageDigestKind: string | null }[] };
+    expect(rows.items[0]).toMatchObject({ image: second, status: "success", imageDigest: secondDigest, imageDigestKind: "repo-digest" });
+  }, 150_000);
+
+  it("the digest is the one of the image the containers run, even after the tag moved; an image without one records its ID, shown as such", async () => {
+    const second = `${image}-b`;
+    const driver = new DockerDriver(`${project}-engine`, rt.docker);
+    const store = await openStore(db);
+    try {
+      const [row] = await store.deployments.list({ service });
+      expect(row).toMatchObject({ image: second, status: "success", imageDigest: secondDigest });
+      // Another image is pushed under the same tag and is what the tag names here now; the running container keeps its own.
+      const scratch = await rt.docker.createContainer({ Image: second, Cmd: ["true"], Labels: { "berth-test": project } });
+      const moved = await scratch.commit({ repo: second.slice(0, second.lastIndexOf(":")), tag: `${project}-b`, changes: ["LABEL berth.test.moved=yes"] });
+      await scratch.remove();
+      await followed((await rt.docker.getImage(second).push({ authconfig: { username: USER, password: PASSWORD, serveraddress: registry.host } })) as unknown as Readable);
+      const byTag = await driver.imageDigest(second);
+      expect(byTag).toMatch(/@sha256:[0-9a-f]{64}$/);
+      expect(byTag, "the tag now names another image").not.toBe(secondDigest);
+
+      const running = imageRunBy(await driver.listContainers([...ownerFilter({ project }), `${LABEL.specHash}=${row!.revision}`]), row!.revision);
+      expect(running).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(running).not.toBe(`sha256:${(moved as { Id: string }).Id.replace(/^sha256:/, "")}`);
+      expect(await driver.imageDigest(second, running)).toBe(secondDigest);
+
+      // Committed here, never pushed: no repo digest, so its ID is recorded, without a repository.
+      const local = `berth-test-local/${project}:built`;
+      await rt.docker.getImage(second).tag({ repo: `berth-test-local/${project}`, tag: "built" });
+      const localId = (await rt.docker.getImage(local).inspect()).Id;
+      expect(await driver.imageDigest(local, localId)).toBe(localId);
+
+      const id = await store.deployments.start({ service, revision: "e".repeat(64), image: local, status: "in_progress" });
+      await store.deployments.finish(id, { status: "failed", error: "recorded by the registry test", imageDigest: localId });
+    } finally {
+      store.close();
+    }
+    const json = JSON.parse((await berth("history", service, "--db", db, "-o", "json")).stdout) as { items: { image: string; imageDigest: string | null; imageDigestKind: string | null }[] };
+    expect(json.items.find((r) => r.image === `berth-test-local/${project}:built`)).toMatchObject({ imageDigestKind: "image-id" });
+    expect(json.items.find((r) => r.image === second)).toMatchObject({ imageDigest: secondDigest, imageDigestKind: "repo-digest" });
+    const table = (await berth("history", service, "--db", db)).stdout;
+    const localLine = table.split("\n").find((l) => l.includes(`berth-test-local/${project}:built`))!;
+    expect(localLine).toMatch(/ image-id sha256:[0-9a-f]{12} /);
+    const pulledLine = table.split("\n").find((l) => l.includes(` ${second} `))!;
+    expect(pulledLine).toContain(secondDigest.slice(0, secondDigest.indexOf("@sha256:") + 8 + 12));
+    expect(pulledLine).not.toContain("image-id");
   }, 150_000);
 });

@@ -3,10 +3,18 @@ import type { CommandModule } from "../context.ts";
 import { dbOption } from "../runtime.ts";
 import { withServiceRecords } from "../service-arg.ts";
 import { table } from "../table.ts";
+import { isRepoDigest } from "../../docker/registry-auth.ts";
 
-/** A digest cut to 12 hex digits, as revisions are (-o json has it whole). */
+/** A digest cut to 12 hex digits, as revisions are (-o json has it whole); an image ID (no repo digest: built or loaded) says so. */
 function shortDigest(digest: string | null): string {
-  return digest ? digest.replace(/(sha256:[0-9a-f]{12})[0-9a-f]+$/, "$1") : "-";
+  if (!digest) return "-";
+  const short = digest.replace(/(sha256:[0-9a-f]{12})[0-9a-f]+$/, "$1");
+  return isRepoDigest(digest) ? short : `image-id ${short}`;
+}
+
+/** What a row's imageDigest is: a pullable repo digest or the image ID. */
+function imageDigestKind(digest: string | null): "repo-digest" | "image-id" | null {
+  return digest ? (isRepoDigest(digest) ? "repo-digest" : "image-id") : null;
 }
 
 /** `berth history Service/name [--env E]`: rollouts of a service, newest first. */
@@ -21,7 +29,7 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .action(async (service: string, options: { env?: string; db: string; output: "table" | "json" }) => {
       await withServiceRecords(io, setExitCode, { service, env: options.env, db: options.db }, async (store, key) => {
         const rows = await store.deployments.list({ service: key });
-        if (options.output === "json") return io.stdout(`${JSON.stringify({ service: key, items: rows }, null, 2)}\n`);
+        if (options.output === "json") return io.stdout(`${JSON.stringify({ service: key, items: rows.map((d) => ({ ...d, imageDigestKind: imageDigestKind(d.imageDigest) })) }, null, 2)}\n`);
         io.stdout(
           table(
             ["ID", "REVISION", "STATUS", "TRIGGER", "COMMIT", "IMAGE", "DIGEST", "STARTED", "DURATION", "PREVIOUS", "ERROR"],

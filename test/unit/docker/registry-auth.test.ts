@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { credentialsFor, digestOf, dockerConfigPath, isUnauthorized, parseDockerConfig, readDockerConfig, registryHost, registryOf, type RegistryLogin } from "../../../src/docker/registry-auth.ts";
-import { unauthorizedMessage } from "../../../controllers/service/pull.ts";
+import { credentialsFor, digestOf, dockerConfigPath, EngineStreamError, isUnauthorized, parseDockerConfig, readDockerConfig, registryHost, registryOf, repositoryOf, secretsOf, type RegistryLogin } from "../../../src/docker/registry-auth.ts";
+import { DockerCallError, DockerTimeoutError, type Driver } from "../../../src/docker/driver.ts";
+import { IMAGE_PULL_UNAUTHORIZED, pullWithCredentials, unauthorizedMessage } from "../../../controllers/service/pull.ts";
+import { imageRunBy } from "../../../controllers/service/records.ts";
+import { TerminalReconcileError } from "../../../src/engine/errors.ts";
 import { loadManifests } from "../../../src/manifests/load.ts";
 import { buildDesiredModel, secretValuesOf } from "../../../src/desired/model.ts";
 import { baseProject, createManifestDir, doc, type ManifestDir } from "../../support/manifest-dir.ts";
@@ -76,6 +79,26 @@ describe("config.json", () => {
   });
 });
 
+describe("identity tokens (Azure ACR's config.json)", () => {
+  const ACR_USER = "00000000-0000-0000-0000-000000000000";
+  const TOKEN = "eyJhbGciOiJSUzI1NiJ9.refresh-token";
+  const config = parseDockerConfig(JSON.stringify({ auths: { "berth.azurecr.io": { auth: b64(`${ACR_USER}:`), identitytoken: TOKEN }, "plain.example.com": { username: "bot", identitytoken: TOKEN } } }), "/c/config.json");
+
+  it("sends the token as the engine's identitytoken beside the user and empty password", () => {
+    expect(credentialsFor("berth.azurecr.io/app:1", [], config).auth).toEqual({ username: ACR_USER, password: "", identitytoken: TOKEN, serveraddress: "berth.azurecr.io" });
+    expect(credentialsFor("plain.example.com/app:1", [], config).auth).toEqual({ username: "bot", password: "", identitytoken: TOKEN, serveraddress: "plain.example.com" });
+  });
+
+  it("masks the token like a password and never quotes it in a refusal", () => {
+    const credentials = credentialsFor("berth.azurecr.io/app:1", [], config);
+    expect(secretsOf(credentials.auth)).toEqual([TOKEN]);
+    expect(secretsOf({ username: "u", password: "pw", serveraddress: "r" })).toEqual(["pw"]);
+    const message = unauthorizedMessage("berth.azurecr.io/app:1", "edge", credentials, new Error("unauthorized: authentication required"));
+    expect(message).toContain(`with the identity token of user ${ACR_USER} from /c/config.json`);
+    expect(message).not.toContain(TOKEN);
+  });
+});
+
 describe("credentialsFor", () => {
   const config = parseDockerConfig(JSON.stringify({ auths: { "127.0.0.1:5000": { auth: b64("fromconfig:cpw") }, "docker.io": { auth: b64("hub:hpw") } }, credHelpers: { "ghcr.io": "gh" } }), "/c/config.json");
   const login: RegistryLogin = { server: "127.0.0.1:5000", username: "frommanifest", password: "mpw", origin: "DeploymentTarget/t (base.yaml:1:1)" };
@@ -99,15 +122,52 @@ describe("credentialsFor", () => {
   });
 });
 
+/** An engine answer as dockerode reports a failed HTTP call (a pull's answer is only in the message). */
+const engineAnswer = (status: number, answer: string) => Object.assign(new Error(`(HTTP code ${status}) server error - ${answer} `), { statusCode: status, json: null });
+
 describe("pull failures", () => {
   it.each([
     ["Head \"http://127.0.0.1:5000/v2/app/manifests/1\": no basic auth credentials", true],
-    ["unauthorized: authentication required", true],
+    ["Head \"https://berth.azurecr.io/v2/app/manifests/1\": unauthorized: authentication required", true],
     ["pull access denied for acme/private, repository does not exist or may require 'docker login': denied: requested access to the resource is denied", true],
+    ["Head \"https://ghcr.io/v2/acme/app/manifests/1\": denied", true],
+    ["Get \"https://quay.io/v2/\": received unexpected HTTP status: 401 Unauthorized", true],
     ["manifest for app:2 not found: manifest unknown", false],
-    ["connect ECONNREFUSED 127.0.0.1:5000", false],
-  ])("%s -> unauthorized %s", (text, want) => {
-    expect(isUnauthorized(new Error(text))).toBe(want);
+    ["Get \"https://registry.example.com/v2/ops/access-denied-page/manifests/1\": net/http: TLS handshake timeout", false],
+    ["open /var/lib/docker/image/overlay2/layerdb/tmp: permission denied", false],
+    ["manifest for registry.example.com/ops/unauthorized:1 not found: manifest unknown", false],
+  ])("engine answer %s -> unauthorized %s", (text, want) => {
+    expect(isUnauthorized(engineAnswer(500, text))).toBe(want);
+    expect(isUnauthorized(new EngineStreamError(text))).toBe(want);
+  });
+
+  it("only the engine's answer counts: HTTP 401 does, a timeout, a lost connection or a plain message does not", () => {
+    expect(isUnauthorized(Object.assign(new Error("(HTTP code 401) unexpected - "), { statusCode: 401 }))).toBe(true);
+    expect(isUnauthorized(new DockerTimeoutError("image.pull", 1000))).toBe(false);
+    expect(isUnauthorized(Object.assign(new Error("connect ECONNREFUSED /var/run/docker.sock"), { code: "ECONNREFUSED" }))).toBe(false);
+    expect(isUnauthorized(new Error("unauthorized: authentication required"))).toBe(false);
+  });
+
+  describe("pullWithCredentials classifies the engine's answer, not Berth's wrapper text", () => {
+    const ref = "registry.example.com/ops/access-denied-page:1";
+    const driverFailing = (cause: unknown) => ({ target: "denied-target", pullImage: () => Promise.reject(new DockerCallError("denied-target", "image.pull", cause)) }) as unknown as Driver;
+
+    it.each([
+      ["a timeout pulling an image whose name says denied", new DockerTimeoutError("image.pull", 1000)],
+      ["a TLS timeout the engine reports", engineAnswer(500, `Get "https://registry.example.com/v2/ops/access-denied-page/manifests/1": net/http: TLS handshake timeout`)],
+      ["the engine's own disk refusing", new EngineStreamError("open /var/lib/docker/tmp/GetImageBlob123: permission denied")],
+    ])("%s is retried as any failure, not a terminal refusal", async (_, cause) => {
+      const error = await pullWithCredentials(driverFailing(cause), ref, "r", undefined).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DockerCallError);
+      expect(error).not.toBeInstanceOf(TerminalReconcileError);
+      expect((error as Error).message).toContain("denied");
+    });
+
+    it("a registry's refusal is terminal, ImagePullUnauthorized", async () => {
+      const error = await pullWithCredentials(driverFailing(engineAnswer(500, `Head "https://registry.example.com/v2/ops/access-denied-page/manifests/1": unauthorized: authentication required`)), ref, "r", undefined).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TerminalReconcileError);
+      expect(error).toMatchObject({ reason: IMAGE_PULL_UNAUTHORIZED });
+    });
   });
 
   it("says which image, which registry and what to add", () => {
@@ -127,6 +187,38 @@ describe("pull failures", () => {
     expect(digestOf("127.0.0.1:5000/berth-test/busybox:1", digests, "sha256:id")).toBe("127.0.0.1:5000/berth-test/busybox@sha256:aa");
     expect(digestOf("berth-test/busybox:1", digests, "sha256:id")).toBe("sha256:id");
     expect(digestOf("docker.io/library/busybox:1.36", ["busybox@sha256:cc"], "sha256:id")).toBe("busybox@sha256:cc");
+  });
+
+  it("digest: repositories compare as Docker normalises them, not by prefix", () => {
+    expect(repositoryOf("busybox")).toBe("docker.io/library/busybox");
+    expect(repositoryOf("index.docker.io/library/busybox:1.36")).toBe("docker.io/library/busybox");
+    expect(repositoryOf("acme/api@sha256:" + "a".repeat(64))).toBe("docker.io/acme/api");
+    expect(repositoryOf("127.0.0.1:5000/team/api:2")).toBe("127.0.0.1:5000/team/api");
+    // busybox-extra@ starts with "busybox" but is another repository.
+    expect(digestOf("busybox:1.36", ["busybox-extra@sha256:dd"], "sha256:id")).toBe("sha256:id");
+    expect(digestOf("library/busybox", ["docker.io/library/busybox@sha256:ee"], "sha256:id")).toBe("docker.io/library/busybox@sha256:ee");
+  });
+
+  it("digest: a pinned reference takes its own digest; several of one repository record the exact image ID", () => {
+    const a = "sha256:" + "a".repeat(64);
+    const b = "sha256:" + "b".repeat(64);
+    const both = [`r.example.com/app@${a}`, `r.example.com/app@${b}`];
+    expect(digestOf(`r.example.com/app@${b}`, both, "sha256:id")).toBe(`r.example.com/app@${b}`);
+    expect(digestOf(`r.example.com/app:1@${a}`, both, "sha256:id")).toBe(`r.example.com/app@${a}`);
+    expect(digestOf("r.example.com/app:1", both, "sha256:id")).toBe("sha256:id");
+  });
+
+  it("the image a revision runs is its containers' ImageID, the newest when replicas differ", () => {
+    const label = (rev: string) => ({ "dev.berth.spec-hash": rev });
+    const containers = [
+      { ImageID: "sha256:old", Created: 100, Labels: label("rev1") },
+      { ImageID: "sha256:first", Created: 200, Labels: label("rev2") },
+      { ImageID: "sha256:newest", Created: 300, Labels: label("rev2") },
+      { ImageID: "sha256:other", Created: 400, Labels: label("rev3") },
+    ];
+    expect(imageRunBy(containers, "rev2")).toBe("sha256:newest");
+    expect(imageRunBy(containers, "rev1")).toBe("sha256:old");
+    expect(imageRunBy(containers, "rev9")).toBeUndefined();
   });
 });
 
