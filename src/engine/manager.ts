@@ -1,6 +1,6 @@
 import type { Driver, EngineEvent } from "../docker/driver.ts";
 import { LABEL } from "../docker/labels.ts";
-import { credentialsFor, readDockerConfig } from "../docker/registry-auth.ts";
+import { credentialsFor, secretsOf, readDockerConfig } from "../docker/registry-auth.ts";
 import type { AgeKeyring } from "../secrets/age-keys.ts";
 import { buildDesiredModel, secretValuesOf, type DesiredModel } from "../desired/model.ts";
 import type { HostPathOptions } from "../desired/host-paths.ts";
@@ -138,7 +138,7 @@ export class Manager {
       pullCredentials: (target, ref) => {
         // config.json is read at each pull, so a `docker login` on the daemon's host counts from the next pass.
         const credentials = credentialsFor(ref, this.model.registries?.get(target) ?? [], readDockerConfig(options.daemonEnv ?? process.env));
-        if (credentials.auth) options.redactor.addOwnSecret(credentials.auth.password);
+        for (const secret of secretsOf(credentials.auth)) options.redactor.addOwnSecret(secret);
         return credentials;
       },
       pollMs: options.rolloutPollMs,
