@@ -26,8 +26,9 @@ export class SopsKeyPendingError extends SopsError {
   }
 }
 
-type Unwrapped = { key: Uint8Array; error?: undefined } | { key?: undefined; error: SopsError };
-/** Data keys kept per (identities, file key stanzas): enough for every secret file of a repository and a rotation. */
+type Outcome = { key: Uint8Array; error?: undefined } | { key?: undefined; error: SopsError };
+type Unwrapped = Outcome & { usedInRound: number };
+/** Data keys kept per (identities, file key stanzas) beyond those in use: enough for every secret file of a repository and a rotation. */
 const MAX_KEYS = 512;
 
 /**
@@ -39,10 +40,17 @@ const MAX_KEYS = 512;
 export class AgeKeyring {
   private readonly done = new Map<string, Unwrapped>();
   private readonly inFlight = new Map<string, Promise<void>>();
+  /**
+   * Advances each time the unwrapping drains: a build that found keys missing builds again right
+   * after, so a key asked for in this round or the one before is never evicted (a build needing
+   * more than maxKeys keys would otherwise evict its own keys and wait for them forever).
+   */
+  private round = 0;
 
   constructor(
     private readonly source: AgeKeySource,
     private readonly readFile: (path: string) => string = (path) => readFileSync(path, "utf8"),
+    private readonly maxKeys = MAX_KEYS,
   ) {}
 
   /** The data key wrapped in `stanzas`, if already unwrapped; otherwise starts unwrapping it and throws. */
@@ -50,17 +58,31 @@ export class AgeKeyring {
     const identities = this.identities(stanzas);
     const id = createHash("sha256").update(JSON.stringify([identities, stanzas.map((s) => s.enc)])).digest("hex");
     const done = this.done.get(id);
+    if (done) done.usedInRound = this.round;
     if (done?.error) throw done.error;
     if (done) return done.key;
     if (!this.inFlight.has(id)) {
       const work = unwrap(identities, stanzas, this.describe()).then((result) => {
-        if (this.done.size >= MAX_KEYS) this.done.delete(this.done.keys().next().value!);
-        this.done.set(id, result);
+        this.done.set(id, { ...result, usedInRound: this.round });
         this.inFlight.delete(id);
+        if (!this.inFlight.size) this.drained();
       });
       this.inFlight.set(id, work);
     }
     throw new SopsKeyPendingError();
+  }
+
+  /** How many data keys (and failures) are remembered. */
+  get size(): number {
+    return this.done.size;
+  }
+
+  private drained(): void {
+    this.round++;
+    for (const [id, entry] of this.done) {
+      if (this.done.size <= this.maxKeys) break;
+      if (entry.usedInRound < this.round - 1) this.done.delete(id);
+    }
   }
 
   /** True while a data key is being unwrapped. */
@@ -100,7 +122,7 @@ export class AgeKeyring {
   }
 }
 
-async function unwrap(identities: string[], stanzas: AgeStanza[], where: string): Promise<Unwrapped> {
+async function unwrap(identities: string[], stanzas: AgeStanza[], where: string): Promise<Outcome> {
   try {
     const decrypter = new Decrypter();
     const mine: string[] = [];

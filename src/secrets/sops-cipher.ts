@@ -8,8 +8,19 @@ export class SopsError extends Error {
   }
 }
 
+/**
+ * A number as its file spells it. A JS double holds neither every int64 (1234567890123456789) nor
+ * the spelling (0123), so the text is kept, and it is what the environment and the MAC get.
+ */
+export class NumberText {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+}
+
 /** A leaf value of a SOPS tree, as YAML, JSON or dotenv give it. */
-export type Scalar = string | number | boolean;
+export type Scalar = string | boolean | NumberText;
 
 const ENCRYPTED = /^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]/;
 /** SOPS writes 32-byte nonces (GCM accepts any length: it hashes the nonce first). */
@@ -51,11 +62,10 @@ function typed(text: string, type: string, aad: string): Scalar {
     case "time":
       return text;
     case "int":
-    case "float": {
-      const number = Number(text);
-      if (Number.isNaN(number)) throw new SopsError(`value at ${aad.slice(0, -1)} is typed ${type} but is not a number`);
-      return number;
-    }
+    case "float":
+      // Kept as decrypted: SOPS wrote it as Go prints the number, which is what the MAC covers.
+      if (text.trim() === "" || Number.isNaN(Number(text))) throw new SopsError(`value at ${aad.slice(0, -1)} is typed ${type} but is not a number`);
+      return new NumberText(text);
     case "bool":
       // The spellings Go's strconv.ParseBool accepts, which is what SOPS uses.
       if (["1", "t", "T", "TRUE", "true", "True"].includes(text)) return true;
@@ -70,7 +80,9 @@ function typed(text: string, type: string, aad: string): Scalar {
 export function encryptValue(value: Scalar, key: Uint8Array, aad: string): string {
   const text = macText(value);
   if (text === "") return "";
-  const type = typeof value === "string" ? "str" : typeof value === "boolean" ? "bool" : Number.isInteger(value) ? "int" : "float";
+  const number = value instanceof NumberText ? goNumber(value.text) : undefined;
+  if (value instanceof NumberText && number?.text !== value.text) throw new NumberSpellingError(aad.slice(0, -1));
+  const type = typeof value === "string" ? "str" : typeof value === "boolean" ? "bool" : number!.type;
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(Buffer.from(aad, "utf8"));
@@ -78,10 +90,46 @@ export function encryptValue(value: Scalar, key: Uint8Array, aad: string): strin
   return `ENC[AES256_GCM,data:${data.toString("base64")},iv:${iv.toString("base64")},tag:${cipher.getAuthTag().toString("base64")},type:${type}]`;
 }
 
+/** A number SOPS would store as another number than the file spells (the value is not quoted: it may be secret). */
+export class NumberSpellingError extends SopsError {
+  constructor(path: string) {
+    const name = path.split(":").at(-1);
+    super(`value at ${path} is a number that sops would not keep as written (Go drops leading zeros, "+", "_" and trailing zeros, reads 0… as octal, and holds ints in 64 bits); quote it to keep it as text, e.g. ${name}: "…"`);
+    this.name = "NumberSpellingError";
+  }
+}
+
 /** The text SOPS writes for a value, both as plaintext under encryption and as MAC input. */
 export function macText(value: Scalar): string {
   if (typeof value === "boolean") return value ? "True" : "False";
-  return String(value);
+  if (value instanceof NumberText) return goNumber(value.text)?.text ?? value.text;
+  return value;
+}
+
+/**
+ * A number as SOPS holds it (Go reads YAML and JSON numbers into an int64 or a float64, and prints
+ * the float in plain decimals), or undefined for a spelling that Berth does not map onto Go's reading
+ * (0x…, 0o…, a leading 0 that YAML reads as octal, 1_000, an int beyond 64 bits, .inf).
+ */
+export function goNumber(text: string): { type: "int" | "float"; text: string } | undefined {
+  if (/^-?\d+$/.test(text)) {
+    const int = BigInt(text);
+    if (/^-?0\d/.test(text) || int < -(2n ** 63n) || int >= 2n ** 63n) return undefined;
+    return { type: "int", text: String(int) };
+  }
+  if (!/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) return undefined;
+  const float = Number(text);
+  return Number.isFinite(float) ? { type: "float", text: goFloatText(float) } : undefined;
+}
+
+/** Go's strconv.FormatFloat(f, 'f', -1, 64): the shortest digits that read back, without an exponent. */
+function goFloatText(float: number): string {
+  if (Object.is(float, -0)) return "-0";
+  const [mantissa, exponent] = Math.abs(float).toExponential().split("e") as [string, string];
+  const digits = mantissa.replace(".", "");
+  const point = Number(exponent) + 1;
+  const body = point <= 0 ? `0.${"0".repeat(-point)}${digits}` : point >= digits.length ? digits + "0".repeat(point - digits.length) : `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return (float < 0 ? "-" : "") + body;
 }
 
 /**

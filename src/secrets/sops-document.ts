@@ -1,21 +1,54 @@
-import { extname } from "node:path";
-import { isMap, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
-import { SopsError, type Scalar } from "./sops-cipher.ts";
+import { isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Scalar as YamlScalar } from "yaml";
+import { NumberText, SopsError, type Scalar } from "./sops-cipher.ts";
 
 export type SopsFormat = "dotenv" | "yaml" | "json";
+/** sops' binary format: a JSON document whose one `data` value is the whole file. */
+export type SopsStore = SopsFormat | "binary" | "ini";
 
-/** The format SOPS would pick for a file name: YAML and JSON by extension, dotenv otherwise. */
-export function formatOf(path: string): SopsFormat {
-  const ext = extname(path).toLowerCase();
-  if (ext === ".yaml" || ext === ".yml") return "yaml";
-  if (ext === ".json") return "json";
-  return "dotenv";
+/** The store sops picks for a file name (suffixes compared case-sensitively, as sops does): binary unless .env/.yaml/.yml/.json/.ini. */
+export function storeOf(path: string): SopsStore {
+  if (path.endsWith(".yaml") || path.endsWith(".yml")) return "yaml";
+  if (path.endsWith(".json")) return "json";
+  if (path.endsWith(".env")) return "dotenv";
+  if (path.endsWith(".ini")) return "ini";
+  return "binary";
+}
+
+/**
+ * The SOPS format a file's content is in, whatever its name, or undefined for a file without SOPS
+ * metadata: sops_… lines (dotenv), a top-level `sops` key in a JSON document (also the binary
+ * format) or in a YAML one.
+ */
+export function sopsFormatIn(text: string): SopsFormat | undefined {
+  // Any sops_… name: sops itself takes each for metadata.
+  if (/^sops_\w*=/m.test(text)) return "dotenv";
+  if (/^\s*\{/.test(text)) {
+    try {
+      return parseStructured(text, "json").metadata ? "json" : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return /^sops:/m.test(text) ? "yaml" : undefined;
+}
+
+/** A file in sops' binary format, ready for encryptTree: one `data` value holding the whole text. */
+export function binaryTree(text: string): SopsTree {
+  return parseStructured(JSON.stringify({ data: text }), "json");
+}
+
+/** The whole plaintext of a decrypted tree in sops' binary format, or undefined for any other tree. */
+export function binaryData(tree: SopsTree): string | undefined {
+  const entries = tree.entries();
+  return tree.format === "json" && entries.length === 1 && entries[0]![0] === "data" && typeof entries[0]![1] === "string" ? entries[0]![1] : undefined;
 }
 
 /** One value of the tree with the keys that lead to it (list items keep their parent's path, as in SOPS). */
 export interface Leaf {
   path: string[];
   value: Scalar;
+  /** 1-based line of a dotenv value, for messages that must not quote it. */
+  line?: number;
   set(value: Scalar): void;
 }
 
@@ -30,8 +63,8 @@ export interface SopsTree {
 }
 
 /** A leaf whose `set` changes both the leaf and the document it came from. */
-function leaf(path: string[], value: Scalar, write: (value: Scalar) => void): Leaf {
-  const it: Leaf = { path, value, set: (v) => void write((it.value = v)) };
+function leaf(path: string[], value: Scalar, write: (value: Scalar) => void, line?: number): Leaf {
+  const it: Leaf = { path, value, line, set: (v) => void write((it.value = v)) };
   return it;
 }
 
@@ -41,18 +74,19 @@ export function parseTree(text: string, format: SopsFormat): SopsTree {
 
 /** SOPS' dotenv: `KEY=value` lines taken literally (no quotes), `\n` for a line break, `sops_…` lines for metadata. */
 function parseDotenv(text: string): SopsTree {
-  const items: { key: string; value: Scalar }[] = [];
+  const items: { key: string; value: Scalar; line: number }[] = [];
   const flat: [string, string][] = [];
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
+  text.split("\n").forEach((line, i) => {
+    if (line === "" || line.startsWith("#")) return;
     const at = line.indexOf("=");
-    if (at < 0) throw new SopsError(`line "${line.slice(0, 40)}" has no "="; expected KEY=value lines`);
+    // Only the line number: the line may be part of a private key.
+    if (at < 0) throw new SopsError(`line ${i + 1} has no "="; expected KEY=value lines (sops' dotenv has no quoting: a value of several lines, such as a PEM key, goes on one line with \\n for each line break)`);
     const key = line.slice(0, at);
     const value = line.slice(at + 1).replaceAll("\\n", "\n");
     if (key.startsWith("sops_")) flat.push([key.slice("sops_".length), value]);
-    else items.push({ key, value });
-  }
-  const leaves = items.map((item) => leaf([item.key], item.value, (v) => (item.value = v)));
+    else items.push({ key, value, line: i + 1 });
+  });
+  const leaves = items.map((item) => leaf([item.key], item.value, (v) => (item.value = v), item.line));
   return {
     format: "dotenv",
     leaves,
@@ -97,20 +131,24 @@ function parseStructured(text: string, format: "yaml" | "json"): SopsTree {
   const root = doc.contents;
   const sopsPair = root.items.find((pair) => isScalar(pair.key) && pair.key.value === "sops");
   const leaves: Leaf[] = [];
+  const leafOf = new Map<unknown, Leaf>();
   const walk = (node: Node | null | undefined, path: string[]) => {
     if (isMap(node)) for (const pair of node.items) walk(pair.value as Node, [...path, String(isScalar(pair.key) ? pair.key.value : pair.key)]);
     else if (isSeq(node)) for (const item of node.items) walk(item as Node, path);
     else if (isScalar(node) && node.value !== null && node.value !== undefined) {
       const scalar = node;
-      leaves.push(leaf(path, scalar.value as Scalar, (v) => (scalar.value = v)));
+      const it = leaf(path, scalarOf(scalar), (v) => (scalar.value = v instanceof NumberText ? numberOf(v) : v));
+      leaves.push(it);
+      leafOf.set(scalar, it);
     }
   };
   for (const pair of root.items) if (pair !== sopsPair) walk(pair.value as Node, [String(isScalar(pair.key) ? pair.key.value : pair.key)]);
   return {
     format,
     leaves,
-    metadata: sopsPair ? ((sopsPair.value as Node | null)?.toJSON() as Record<string, unknown>) : undefined,
-    entries: () => root.items.filter((p) => p !== sopsPair).map((p) => [String(isScalar(p.key) ? p.key.value : p.key), isScalar(p.value) ? (p.value.value as Scalar | null) : ((p.value as Node | null)?.toJSON() ?? null)]),
+    // Present whenever the key is (even empty): a damaged sops section must not pass for a plain file.
+    metadata: sopsPair ? (((sopsPair.value as Node | null)?.toJSON() ?? {}) as Record<string, unknown>) : undefined,
+    entries: () => root.items.filter((p) => p !== sopsPair).map((p) => [String(isScalar(p.key) ? p.key.value : p.key), isScalar(p.value) ? (leafOf.get(p.value)?.value ?? null) : ((p.value as Node | null)?.toJSON() ?? null)]),
     emit(metadata) {
       if (sopsPair) root.delete("sops");
       if (metadata) {
@@ -120,18 +158,36 @@ function parseStructured(text: string, format: "yaml" | "json"): SopsTree {
         if (isScalar(stamp)) stamp.type = "QUOTE_DOUBLE";
         root.set("sops", node);
       }
-      return format === "json" ? `${jsonOf(root, "")}\n` : doc.toString({ lineWidth: 0 });
+      return format === "json" ? `${jsonOf(root, "", leafOf)}\n` : doc.toString({ lineWidth: 0 });
     },
   };
 }
 
 /** JSON in document order: JSON.stringify would move numeric keys first, and the MAC follows the order. */
-function jsonOf(node: unknown, indent: string): string {
+function jsonOf(node: unknown, indent: string, leafOf: Map<unknown, Leaf>): string {
   const inner = `${indent}\t`;
   if (isMap(node)) {
-    const items = node.items.map((pair) => `${inner}${JSON.stringify(String(isScalar(pair.key) ? pair.key.value : pair.key))}: ${jsonOf(pair.value, inner)}`);
+    const items = node.items.map((pair) => `${inner}${JSON.stringify(String(isScalar(pair.key) ? pair.key.value : pair.key))}: ${jsonOf(pair.value, inner, leafOf)}`);
     return items.length ? `{\n${items.join(",\n")}\n${indent}}` : "{}";
   }
-  if (isSeq(node)) return node.items.length ? `[\n${node.items.map((item) => `${inner}${jsonOf(item, inner)}`).join(",\n")}\n${indent}]` : "[]";
+  if (isSeq(node)) return node.items.length ? `[\n${node.items.map((item) => `${inner}${jsonOf(item, inner, leafOf)}`).join(",\n")}\n${indent}]` : "[]";
+  const value = leafOf.get(node)?.value;
+  // A number as the file (or its decryption) spells it: JSON.stringify would round it through a double.
+  if (value instanceof NumberText) return value.text;
   return JSON.stringify(isScalar(node) ? (node.value ?? null) : null);
+}
+
+/** A scalar's value for the tree: numbers keep their source text (the YAML parser hands out doubles). */
+function scalarOf(node: YamlScalar): Scalar {
+  const value = node.value;
+  if (typeof value === "number" || typeof value === "bigint") return new NumberText(node.source ?? String(value));
+  // Plain 1_000 or 0b101 is text in YAML 1.2 but a number to sops' YAML reader (Go's yaml.v3).
+  if (node.type === "PLAIN" && typeof value === "string" && GO_YAML_NUMBER.test(value)) return new NumberText(value);
+  return value as Scalar;
+}
+const GO_YAML_NUMBER = /^[-+]?(0b[01_]+|0o?[0-7_]+|0x[\da-fA-F_]+|\d[\d_]*(\.[\d_]*)?([eE][-+]?\d+)?)$/;
+
+/** A number put back into the YAML document: exact as a bigint when whole, as a double otherwise. */
+function numberOf(number: NumberText): bigint | number {
+  return /^-?\d+$/.test(number.text) ? BigInt(number.text) : Number(number.text);
 }

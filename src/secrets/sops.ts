@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { armor, Encrypter } from "age-encryption";
-import { additionalData, computeMac, decryptValue, encryptValue, isEncryptedValue, macAdditionalData, SopsError, type Scalar } from "./sops-cipher.ts";
+import { goRegExp } from "./go-regexp.ts";
+import { additionalData, computeMac, decryptValue, encryptValue, goNumber, isEncryptedValue, macAdditionalData, NumberSpellingError, NumberText, SopsError, type Scalar } from "./sops-cipher.ts";
 import type { SopsTree } from "./sops-document.ts";
 
 /** The data key wrapped for one age recipient (`sops.age[]`). */
@@ -16,9 +17,17 @@ export interface AgeStanza {
 export const SOPS_FORMAT_VERSION = "3.13.1";
 const DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted";
 
-/** True for a tree SOPS encrypted: it carries a `sops` section with a MAC. */
+/** True for a tree SOPS encrypted: it carries a `sops` section (whose MAC decryptTree requires). */
 export function isSopsTree(tree: SopsTree): boolean {
-  return !!tree.metadata && typeof tree.metadata.mac === "string";
+  return !!tree.metadata;
+}
+
+/** A `sops` section without a MAC is a damaged file, never a plain one: its values would reach containers as ENC[…]. */
+export function checkMetadata(tree: SopsTree): void {
+  const mac = tree.metadata?.mac;
+  if (typeof mac !== "string" || !mac.startsWith("ENC[")) {
+    throw new SopsError(`the file has a sops section but no MAC (sops.mac${tree.format === "dotenv" ? ", the sops_mac= line" : ""}); expected a file as sops or berth secrets encrypt wrote it, or a plain file without a sops section`);
+  }
 }
 
 /** The age recipients a file's data key is wrapped for; other key kinds (PGP, KMS) are not read here. */
@@ -47,7 +56,7 @@ function rulesOf(metadata: Record<string, unknown>): Rules {
     throw new SopsError("the file chooses what to encrypt by comments (encrypted_comment_regex), which Berth does not read; expected a file encrypted by key names");
   }
   const text = (key: string) => (typeof metadata[key] === "string" && metadata[key] !== "" ? (metadata[key] as string) : undefined);
-  const regex = (key: string) => (text(key) ? new RegExp(text(key)!) : undefined);
+  const regex = (key: string) => (text(key) ? goRegExp(text(key)!, key) : undefined);
   return {
     unencryptedSuffix: text("unencrypted_suffix"),
     encryptedSuffix: text("encrypted_suffix"),
@@ -69,6 +78,7 @@ function encrypts(path: string[], rules: Rules): boolean {
 
 /** Decrypts every value in place with the data key, then checks the file's MAC over the cleartext. */
 export function decryptTree(tree: SopsTree, dataKey: Uint8Array): void {
+  checkMetadata(tree);
   const metadata = tree.metadata ?? {};
   const rules = rulesOf(metadata);
   const authenticated: Scalar[] = [];
@@ -100,6 +110,8 @@ export async function encryptTree(tree: SopsTree, recipients: string[], now = ne
   const rules: Rules = { unencryptedSuffix: DEFAULT_UNENCRYPTED_SUFFIX, macOnlyEncrypted: false };
   const authenticated: Scalar[] = [];
   for (const leaf of tree.leaves) {
+    // Clear values count in the MAC as Go reads them back, so a respelled number would break it too.
+    if (leaf.value instanceof NumberText && goNumber(leaf.value.text)?.text !== leaf.value.text) throw new NumberSpellingError(leaf.path.join(":"));
     authenticated.push(leaf.value);
     if (!encrypts(leaf.path, rules)) continue;
     if (isEncryptedValue(leaf.value)) throw new SopsError(`value at ${leaf.path.join(":")} is already encrypted; expected a plain file`);

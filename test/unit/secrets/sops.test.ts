@@ -53,7 +53,7 @@ describe("files the sops CLI wrote (its functional-test fixtures; data keys reco
 });
 
 const PLAIN: Record<SopsFormat, { name: string; text: string; env: Record<string, string> }> = {
-  dotenv: { name: "db.env", text: "DB_PASSWORD=s3cr3t value\nPEM=line1\\nline2\nMODE_unencrypted=debug\n", env: { DB_PASSWORD: "s3cr3t value", PEM: "line1\\nline2", MODE_unencrypted: "debug" } },
+  dotenv: { name: "db.env", text: "DB_PASSWORD=s3cr3t value\nPEM=line1\\nline2\nMODE_unencrypted=debug\n", env: { DB_PASSWORD: "s3cr3t value", PEM: "line1\nline2", MODE_unencrypted: "debug" } }, // sops' dotenv: \n is a line break
   yaml: { name: "db.yaml", text: "DB_PASSWORD: s3cr3t\nPORT: 5432\nDEBUG: true\nRATIO: 0.5\nMODE_unencrypted: debug\n", env: { DB_PASSWORD: "s3cr3t", PORT: "5432", DEBUG: "true", RATIO: "0.5", MODE_unencrypted: "debug" } },
   json: { name: "db.json", text: '{"DB_PASSWORD": "s3cr3t", "10": "numeric keys keep their place", "PORT": 5432}\n', env: { DB_PASSWORD: "s3cr3t", "10": "numeric keys keep their place", PORT: "5432" } },
 };
