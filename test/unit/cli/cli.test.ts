@@ -71,5 +71,6 @@ describe("berth", () => {
     expect(stdout).toMatch(/^manifests: valid/);
     const failed = await promisify(execFile)(process.execPath, ["bin/berth.js", "validate", "test/fixtures/invalid"]).catch((e) => e);
     expect(failed.code).toBe(1);
-  });
+    // Two cold starts of the CLI from source on a loaded 2-core machine: time is measured in bench/, not here.
+  }, 30_000);
 });
