@@ -2,6 +2,7 @@ import type { Driver, EngineEvent } from "../docker/driver.ts";
 import { LABEL } from "../docker/labels.ts";
 import { credentialsFor, secretsOf, readDockerConfig } from "../docker/registry-auth.ts";
 import type { AgeKeyring } from "../secrets/age-keys.ts";
+import { HeldDesired } from "./held-desired.ts";
 import { buildDesiredModel, secretValuesOf, type DesiredModel } from "../desired/model.ts";
 import type { HostPathOptions } from "../desired/host-paths.ts";
 import { environmentKey, serviceKey } from "../desired/names.ts";
@@ -67,34 +68,11 @@ export class Manager {
   private resyncTimer?: NodeJS.Timeout;
   private running = false;
 
-  /** A desired state waiting for SOPS data keys, and the promise that applies it. */
-  private heldState?: DesiredState;
-  private desiredReady: Promise<void> = Promise.resolve();
-
-  /** Each Service's secret values as last deployed from a buildable spec. */
-  private lastGoodSecrets = new Map<string, Set<string>>();
-
-  /**
-   * The model's secret values, and those of each Service whose spec broke (a missing env file, a key
-   * that no longer decrypts): its containers keep running with the old values, so they stay masked.
-   */
-  private secretsInForce(model: DesiredModel): Set<string> {
-    const kept = new Map<string, Set<string>>();
-    for (const [key, service] of model.services) {
-      const own = { targets: new Map(), projects: new Map(), environments: new Map(), services: new Map([[key, service]]), complete: true };
-      const values = service.error ? this.lastGoodSecrets.get(key) : secretValuesOf(own);
-      if (values) kept.set(key, values);
-    }
-    this.lastGoodSecrets = kept;
-    return new Set([...secretValuesOf(model), ...[...kept.values()].flatMap((values) => [...values])]);
-  }
-
-  /** Resolves once no desired state waits for SOPS data keys. */
-  private async desiredSettled(): Promise<void> {
-    for (let ready; ready !== this.desiredReady; ) await (ready = this.desiredReady);
-  }
+  /** A desired state waiting for SOPS data keys. */
+  private readonly held: HeldDesired;
 
   constructor(private readonly options: ManagerOptions) {
+    this.held = new HeldDesired((state) => this.setDesired(state), options.log);
     this.prober = new HealthProber((key, container, status, result, changed) => {
       options.observer?.healthProbed?.(key, container, status, result, changed);
       if (!changed) return;
@@ -150,24 +128,11 @@ export class Manager {
   setDesired(state: DesiredState): void {
     const { ageKeys } = this.options;
     const model = buildDesiredModel(state, { daemonEnv: this.options.daemonEnv, hostPaths: this.options.hostPaths, ageKeys });
-    // A SOPS file's data key is still being decrypted (age is asynchronous): the model in force stays
-    // until it is ready, so no Service briefly sees its secrets as missing.
-    if (ageKeys?.pending()) {
-      this.heldState = state;
-      this.desiredReady = ageKeys.settled().then(() => {
-        if (this.heldState !== state) return;
-        this.heldState = undefined;
-        try {
-          this.setDesired(state);
-        } catch (error) {
-          this.options.log.error("desired state not applied", { error: error instanceof Error ? error.message : String(error) });
-        }
-      });
-      return;
-    }
+    if (this.held.hold(state, ageKeys)) return;
     const previous = this.model;
     this.model = model;
-    this.options.redactor.setSecrets(this.secretsInForce(this.model));
+    // Values a broken or rotated spec no longer holds stay masked (the redactor retires them): old containers still print them.
+    this.options.redactor.setSecrets(secretValuesOf(this.model));
     this.options.observer?.desiredChanged?.(state, this.model);
     // An environment that left the manifests, or moved, leaves a copy behind to prune now, not at the next resync.
     this.orphans.modelChanged(previous, this.model);
@@ -180,7 +145,7 @@ export class Manager {
 
   /** Starts controllers (each may recover what a crash left), workers and the periodic resync. */
   async start(): Promise<void> {
-    await this.desiredSettled();
+    await this.held.settled();
     if (this.running) return;
     this.running = true;
     // Keys a controller remembers but no manifest declares (removed while no daemon ran) get one pass to end them.
@@ -291,7 +256,7 @@ export class Manager {
 
   /** `plan`: every key's pass once, dry (environments first, so services see what they would create). */
   async plan(): Promise<PlanResult> {
-    await this.desiredSettled();
+    await this.held.settled();
     const ctx = this.context({ assumed: { networks: [], volumes: [] } });
     for (const t of this.targets.status()) if (t.phase === "Active") await this.discoverOrphans(t.name);
     const environments = [...new Set([...[...this.model.environments.values()].map((e) => e.key), ...this.orphans.names().map(environmentKey)])];
@@ -300,7 +265,7 @@ export class Manager {
 
   /** Waits until every target has connected or failed to, for one-shot commands. */
   async connected(timeoutMs = 30_000): Promise<void> {
-    await this.desiredSettled();
+    await this.held.settled();
     const deadline = Date.now() + timeoutMs;
     while (this.targets.status().some((t) => t.phase === "Connecting") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
