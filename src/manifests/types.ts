@@ -56,6 +56,8 @@ export type NotificationEventName = "rollout.succeeded" | "rollout.failed" | "ro
 
 /** A webhook that hears outcomes; its URL and signing key are secrets, read when a notification is sent. */
 export interface NotificationReceiver {
+  /** Names the receiver in logs and the outbox (a DNS label, unique in its Project or Environment); a digest of urlFrom, signingSecretFrom and format without it. */
+  name?: string;
   urlFrom: SecretSource;
   signingSecretFrom?: SecretSource;
   format: "json" | "slack";

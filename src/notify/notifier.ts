@@ -9,7 +9,9 @@ import type { Metrics } from "../metrics/metrics.ts";
 import type { AgeKeyring } from "../secrets/age-keys.ts";
 import type { Store } from "../store/index.ts";
 import { DeliveryLoop, type DeliveryClock, type ReceiverView } from "./delivery.ts";
+import type { OutboxDeployment } from "../store/notification-repository.ts";
 import { outcomeOf, type NotificationPayload } from "./payload.ts";
+import { driftDedupeKey, endedOfReport, endedOfRow, rolloutEventName, rolloutMessage, type EndedRollout } from "./rollout-events.ts";
 import { concerns, declaredReceivers, listensTo, ReceiverSecrets } from "./receivers.ts";
 
 /** An outcome to tell receivers about, as other parts of Berth (e.g. the git source) report it. */
@@ -50,6 +52,8 @@ export interface NotifierOptions {
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   pollMs?: number;
+  /** How long one request may take (default 10 s). */
+  timeoutMs?: number;
 }
 
 const systemClock: DeliveryClock = { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms).unref(), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
@@ -67,6 +71,11 @@ export class Notifier implements ManagerObserver {
   private chain: Promise<void> = Promise.resolve();
   /** Events reported before the first manifests were loaded: which receivers hear them is not known yet. */
   private early: NotificationEvent[] = [];
+  /** The project of every environment any model named: a rollout of an environment since removed still reaches its project's receivers only. */
+  private readonly projects = new Map<string, string>();
+  /** Rows this process queued, for `sendOnce`. */
+  private readonly queued = new Set<number>();
+  private recovered = false;
   private readonly clock: DeliveryClock;
 
   constructor(private readonly options: NotifierOptions) {
@@ -79,17 +88,21 @@ export class Notifier implements ManagerObserver {
       fetch: options.fetch ?? fetch,
       receivers: () => this.view,
       redact: (text) => options.redactor.redact(text),
+      addSecret: (value) => options.redactor.addOwnSecret(value),
       initialBackoffMs: options.initialBackoffMs,
       maxBackoffMs: options.maxBackoffMs,
       pollMs: options.pollMs,
+      timeoutMs: options.timeoutMs,
     });
   }
 
   /**
    * Queues a notification of `event` for every declared receiver whose filter
-   * includes `event.event` and that it concerns: an event without a project
-   * goes to every receiver; one with a project to that project's receivers and
-   * its environments' (only the named environment's when one is given).
+   * includes `event.event` and that it concerns: a project-less event
+   * (manifest.invalid, source.*) goes to every receiver; one with a project to
+   * that project's receivers and its environments' (only the named
+   * environment's when one is given); a rollout or drift whose project is
+   * unknown to none.
    * Fire-and-forget: never throws; the returned promise resolves once the rows
    * are written (a store failure is logged, not thrown). Idempotent per
    * `dedupeKey`, also across restarts. Before the first manifests are loaded,
@@ -119,7 +132,9 @@ export class Notifier implements ManagerObserver {
       .map((r) => ({ dedupeKey: `${event.dedupeKey}|${r.id}`, receiver: r.id, event: event.event, payload: JSON.stringify(payload) }));
     if (rows.length === 0) return Promise.resolve();
     return this.write(async () => {
-      if ((await this.options.store.notifications.enqueue(rows, this.clock.now())) > 0) this.delivery.kick();
+      const ids = await this.options.store.notifications.enqueue(rows, this.clock.now());
+      for (const id of ids) this.queued.add(id);
+      if (ids.length > 0) this.delivery.kick();
     });
   }
 
@@ -128,10 +143,10 @@ export class Notifier implements ManagerObserver {
     this.delivery.start();
   }
 
-  /** One-shot commands: writes what is queued and tries each due row once; what fails stays for the daemon's retries. */
+  /** One-shot commands: writes what is queued and tries once each row this process queued (a daemon sends the others); what fails stays for the daemon's retries. */
   async sendOnce(): Promise<void> {
     await this.flush();
-    await this.delivery.deliverDue();
+    if (this.queued.size > 0) await this.delivery.deliverDue([...this.queued]);
   }
 
   /** Waits for queued writes and a delivery round in flight; pending rows stay for the next start. */
@@ -151,6 +166,7 @@ export class Notifier implements ManagerObserver {
   desiredChanged(state: DesiredState, model: DesiredModel): void {
     const { daemonEnv, hostPaths } = this.options;
     this.model = model;
+    for (const [name, environment] of model.environments) this.projects.set(name, environment.project);
     this.view = { receivers: declaredReceivers(state.resources), secrets: () => new ReceiverSecrets(state.dir, daemonEnv ?? process.env, hostPaths, this.options.ageKeys), revision: state.revision?.commit };
     for (const event of this.early.splice(0)) void this.notify(event);
     // Once per distinct error of a commit: a restart, or a reload of the same broken file, sends nothing more.
@@ -158,30 +174,37 @@ export class Notifier implements ManagerObserver {
       const digest = createHash("sha256").update(`${error.file}\n${error.message}\n${state.revision?.commit ?? ""}`).digest("hex").slice(0, 24);
       void this.notify({ event: "manifest.invalid", message: error.message, dedupeKey: `manifest.invalid:${digest}` });
     }
+    if (!this.recovered) {
+      this.recovered = true;
+      this.write(() => this.recoverEnded());
+    }
     this.delivery.kick();
+  }
+
+  /** Queues rollouts of the last 24 h that ended without their notification queued (a crash in between): nothing is lost, nothing told twice. */
+  private async recoverEnded(): Promise<void> {
+    for (const row of await this.options.store.notifications.endedWithoutNotification(this.clock.now() - 86_400_000)) {
+      const ended = endedOfRow(row);
+      if (ended) this.notifyRollout(ended, row);
+    }
   }
 
   /** A rollout that ended: rolled back, failed or succeeded, with its row's commit, digest and duration. */
   rolloutChanged(rollout: RolloutReport): void {
-    const { outcome } = rollout;
-    if (!outcome) return;
-    const event: NotificationEventName = outcome === "success" ? "rollout.succeeded" : outcome === "rolled_back" ? "rollout.rolled_back" : "rollout.failed";
-    const where = this.whereIs(rollout.key);
-    const id = rollout.deploymentId;
-    this.write(async () => {
-      const row = id === undefined ? undefined : await this.options.store.deployments.get(id);
-      const short = rollout.revision.slice(0, 12);
-      const message =
-        outcome === "success"
-          ? `revision ${short} is running${rollout.hasHealthCheck ? " and healthy" : ""}`
-          : outcome === "rolled_back"
-            ? `revision ${short} failed (${rollout.failure}); revision ${rollout.previous?.slice(0, 12)} restored`
-            : `revision ${short} failed: ${rollout.failure}${rollout.rollbackError ? `; rollback failed: ${rollout.rollbackError}` : ""}`;
-      const ended = row?.completedAt ?? this.clock.now();
-      // Keyed on the deployments row: the same rollout's outcome reported again (a restart) is one notification.
-      const dedupeKey = id === undefined ? `rollout:${rollout.key}:${rollout.revision}:${outcome}:${ended}` : `deployment:${id}:${outcome}`;
-      void this.notify({ ...where, event, revision: rollout.revision, commit: row?.commit ?? this.model?.revision, imageDigest: row?.imageDigest ?? undefined, duration: row ? (ended - row.startedAt) / 1000 : undefined, message, dedupeKey, time: ended });
-    });
+    const ended = endedOfReport(rollout);
+    if (!ended) return; // running, or superseded (a newer revision, a removed Service, a suspended Environment): no failure
+    const id = ended.deploymentId;
+    this.write(async () => this.notifyRollout(ended, id === undefined ? undefined : await this.options.store.deployments.get(id)));
+  }
+
+  /** Queues a rollout's end, with its row's commit, digest and duration. */
+  private notifyRollout(ended: EndedRollout, row: OutboxDeployment | undefined): void {
+    const at = row?.completedAt ?? this.clock.now();
+    // Keyed on the deployments row: the same rollout's outcome reported again (a restart) is one notification.
+    const dedupeKey = ended.deploymentId === undefined ? `rollout:${ended.key}:${ended.revision}:${ended.outcome}:${at}` : `deployment:${ended.deploymentId}:${ended.outcome}`;
+    const where = this.whereIs(ended.key);
+    if (where.project === undefined) return this.options.log.info("notification not queued: no manifests ever named the environment", { resource: ended.key, outcome: ended.outcome });
+    void this.notify({ ...where, event: rolloutEventName(ended.outcome), revision: ended.revision, commit: row?.commit ?? this.model?.revision, imageDigest: row?.imageDigest ?? undefined, duration: row ? (at - row.startedAt) / 1000 : undefined, message: rolloutMessage(ended), dedupeKey, time: at });
   }
 
   /** Drift that a pass repaired (changes made, no error). */
@@ -190,7 +213,7 @@ export class Notifier implements ManagerObserver {
     const summary = outcome.changes.map((c) => `${c.path}: ${c.observed} -> ${c.desired}`).join("; ");
     const where = outcome.kind === "Service" ? this.whereIs(outcome.key) : this.environmentWhere(outcome.name);
     const time = this.clock.now();
-    void this.notify({ ...where, event: "drift.repaired", revision: outcome.specHash, message: `Docker differed from the converged spec and was repaired: ${summary}`, dedupeKey: `drift:${outcome.key}:${outcome.specHash ?? ""}:${time}`, time });
+    void this.notify({ ...where, event: "drift.repaired", revision: outcome.specHash, message: `Docker differed from the converged spec and was repaired: ${summary}`, dedupeKey: driftDedupeKey(outcome, time), time });
   }
 
   /** Project, environment and service of a `Service/<environment>/<service>` key, from the model when it has it. */
@@ -202,7 +225,7 @@ export class Notifier implements ManagerObserver {
   }
 
   private environmentWhere(environment: string): { project?: string; environment: string } {
-    return { project: this.model?.environments.get(environment)?.project, environment };
+    return { project: this.model?.environments.get(environment)?.project ?? this.projects.get(environment), environment };
   }
 
   /** Queues a write behind the previous ones; a failure is logged (the outcome's notification is lost), never thrown. */

@@ -37,7 +37,7 @@ export function formatBody(payload: NotificationPayload, format: "json" | "slack
   return JSON.stringify({ text: slackText(payload) });
 }
 
-/** One line a person reads in a chat channel: what, where, which revision and commit, how long, why. */
+/** One line a person reads in a chat channel: what, where, which revision and commit, how long, why; escaped as Slack requires. */
 export function slackText(p: NotificationPayload): string {
   const where = [p.project, p.environment, p.service].filter((part) => part !== null).join("/");
   const facts = [
@@ -47,7 +47,12 @@ export function slackText(p: NotificationPayload): string {
     p.duration !== null ? `after ${formatSeconds(p.duration)}` : undefined,
   ].filter((f) => f !== undefined);
   const head = `[berth] ${p.event}${where ? ` ${where}` : ""}`;
-  return `${head}${facts.length ? ` (${facts.join(", ")})` : ""}: ${p.message}`;
+  return escapeSlack(`${head}${facts.length ? ` (${facts.join(", ")})` : ""}: ${p.message}`);
+}
+
+/** Slack reads `<…>` as links and mentions and `&…;` as entities: &, < and > are sent as &amp;, &lt; and &gt;. */
+export function escapeSlack(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 function formatSeconds(seconds: number): string {

@@ -2,12 +2,13 @@ import { EnvFileReader, SpecError } from "../desired/env.ts";
 import type { AgeKeyring } from "../secrets/age-keys.ts";
 import { SopsEnvFiles } from "../secrets/sops-env.ts";
 import { HostPathPolicy, type HostPathOptions } from "../desired/host-paths.ts";
+import { receiverIdentity } from "../manifests/rules/notifications.ts";
 import type { NotificationEventName, NotificationReceiver, Resource, SecretSource } from "../manifests/types.ts";
 
 /** Every event a receiver can hear, in the order the docs list them. */
 export const NOTIFICATION_EVENTS: readonly NotificationEventName[] = ["rollout.succeeded", "rollout.failed", "rollout.rolled_back", "drift.repaired", "manifest.invalid", "source.failed", "source.unverified"];
 
-/** One receiver as the manifests declare it; `id` (e.g. `Project/shop#0`) is what logs and the outbox name. */
+/** One receiver as the manifests declare it; `id` (e.g. `Project/shop/ops-slack`) is what logs and the outbox name. */
 export interface DeclaredReceiver {
   id: string;
   project: string;
@@ -25,10 +26,16 @@ export function declaredReceivers(resources: readonly Resource[]): Map<string, D
     const where = `${resource.source.file}:${resource.source.line}:${resource.source.col}`;
     if (resource.kind === "Project") {
       const { spec, metadata } = resource as Resource<"Project">;
-      spec.notifications?.forEach((receiver, i) => out.set(`Project/${metadata.name}#${i}`, { id: `Project/${metadata.name}#${i}`, project: metadata.name, spec: receiver, where }));
+      for (const receiver of spec.notifications ?? []) {
+        const id = `Project/${metadata.name}/${receiverIdentity(receiver)}`;
+        out.set(id, { id, project: metadata.name, spec: receiver, where });
+      }
     } else if (resource.kind === "Environment") {
       const { spec, metadata } = resource as Resource<"Environment">;
-      spec.notifications?.forEach((receiver, i) => out.set(`Environment/${metadata.name}#${i}`, { id: `Environment/${metadata.name}#${i}`, project: spec.project, environment: metadata.name, spec: receiver, where }));
+      for (const receiver of spec.notifications ?? []) {
+        const id = `Environment/${metadata.name}/${receiverIdentity(receiver)}`;
+        out.set(id, { id, project: spec.project, environment: metadata.name, spec: receiver, where });
+      }
     }
   }
   return out;
@@ -39,14 +46,18 @@ export function listensTo(receiver: DeclaredReceiver, event: string): boolean {
   return !receiver.spec.events || (receiver.spec.events as string[]).includes(event);
 }
 
+/** Events that belong to no project: an invalid file, the git source. */
+const PROJECTLESS_EVENTS: ReadonlySet<string> = new Set(["manifest.invalid", "source.failed", "source.unverified"]);
+
 /**
- * Whether an event concerns a receiver: an event of no project (a source that
- * failed, a file that names none) concerns every receiver; one of a project,
- * that project's receivers and those of its environments (only the named one
- * when the event names an environment).
+ * Whether an event concerns a receiver: a project-less event (an invalid file,
+ * the git source) concerns every receiver; one of a project, that project's
+ * receivers and those of its environments (only the named one when the event
+ * names an environment). A rollout or drift whose project is unknown concerns
+ * no receiver: it is never sent to other projects' receivers.
  */
-export function concerns(receiver: DeclaredReceiver, event: { project?: string; environment?: string }): boolean {
-  if (event.project === undefined) return true;
+export function concerns(receiver: DeclaredReceiver, event: { event: string; project?: string; environment?: string }): boolean {
+  if (event.project === undefined) return PROJECTLESS_EVENTS.has(event.event);
   if (receiver.project !== event.project) return false;
   return receiver.environment === undefined || event.environment === undefined || receiver.environment === event.environment;
 }

@@ -238,7 +238,7 @@ export const notificationOutbox = sqliteTable(
     id: integer("id").primaryKey({ autoIncrement: true }),
     /** One row per (outcome, receiver): a second enqueue of the same outcome is ignored. */
     dedupeKey: text("dedupe_key").notNull(),
-    /** Which manifest's receiver, e.g. `Project/shop#0`; the URL and signing secret are resolved at delivery, never stored. */
+    /** Which manifest's receiver by its stable identity, e.g. `Project/shop/ops-slack`; the URL and signing secret are resolved at delivery, never stored. */
     receiver: text("receiver").notNull(),
     /** The event filter name, e.g. `rollout.rolled_back`. */
     event: text("event").notNull(),
@@ -251,6 +251,8 @@ export const notificationOutbox = sqliteTable(
     lastError: text("last_error"),
     createdAt: integer("created_at").notNull(),
     deliveredAt: integer("delivered_at"),
+    /** Until when one process holds the row to send it (another leaves it alone); null when no one does. */
+    claimedUntil: integer("claimed_until"),
   },
   (t) => [uniqueIndex("outbox_dedupe").on(t.dedupeKey), index("outbox_state_next").on(t.state, t.nextAttemptAt)],
 );

@@ -75,7 +75,7 @@ function writeManifests(dir: ManifestDir, project: string, web: TestService): vo
   dir.write("hooks.env", `HOOK_KEY=${SIGNING_KEY}\n`);
   // The Project is base.yaml's last document: its spec gets the receiver.
   const base = readFileSync(join(dir.dir, "base.yaml"), "utf8");
-  dir.write("base.yaml", `${base}spec:\n  notifications:\n    - {urlFrom: {daemonEnv: HOOK_URL}, signingSecretFrom: {envFile: hooks.env, key: HOOK_KEY}, format: json, events: [rollout.succeeded, rollout.failed, rollout.rolled_back]}\n`);
+  dir.write("base.yaml", `${base}spec:\n  notifications:\n    - {name: hook, urlFrom: {daemonEnv: HOOK_URL}, signingSecretFrom: {envFile: hooks.env, key: HOOK_KEY}, format: json, events: [rollout.succeeded, rollout.failed, rollout.rolled_back]}\n`);
 }
 
 /** What `berth run` composes: runtime (store, recorder, notifier) and daemon, with the notifier sending. */
@@ -174,6 +174,6 @@ describe("notifications", () => {
     expect(hook.payloads()).toHaveLength(1);
     expect(hook.payloads()[0]).toMatchObject({ event: "rollout.succeeded", project, service: "web", commit: sha });
     const rows = await second.runtime.store.notifications.list();
-    expect(rows.map((r) => [r.receiver, r.state])).toEqual([[`Project/${project}#0`, "delivered"]]);
+    expect(rows.map((r) => [r.receiver, r.state])).toEqual([[`Project/${project}/hook`, "delivered"]]);
   });
 });

@@ -2,6 +2,7 @@ import type { ManifestError } from "../errors.ts";
 import type { Catalog, Rule, WarningRule } from "./catalog.ts";
 import { healthyDependenciesHaveChecks, noDependencyCycles } from "./dependencies.ts";
 import { generatedNamesAreUnique } from "./names.ts";
+import { receiversAreDistinct } from "./notifications.ts";
 import { hostPortsAreFree } from "./ports.ts";
 import { referencesExist } from "./references.ts";
 import { registriesAreDistinct } from "./registries.ts";
@@ -25,6 +26,7 @@ export const RULES: readonly Rule[] = [
   hostPortsAreFree,
   generatedNamesAreUnique,
   registriesAreDistinct,
+  receiversAreDistinct,
 ];
 
 /** Runs every cross-resource rule and returns all problems. */

@@ -40,7 +40,7 @@ function receiver(statuses: (number | "refused")[]) {
 }
 
 const RECEIVERS = `notifications:
-  - {urlFrom: {envFile: hooks.env, key: URL_A}, signingSecretFrom: {daemonEnv: KEY_A}, format: json}
+  - {name: hook, urlFrom: {envFile: hooks.env, key: URL_A}, signingSecretFrom: {daemonEnv: KEY_A}, format: json}
   - {urlFrom: {envFile: hooks.env, key: URL_A}, format: slack, events: [rollout.failed]}`;
 
 async function setup(statuses: (number | "refused")[], receivers = RECEIVERS) {
@@ -89,7 +89,7 @@ describe("notifier", () => {
     await notifier.flush();
     const rows = await store.notifications.list();
     // The slack receiver hears only rollout.failed.
-    expect(rows.map((r) => [r.receiver, r.event, r.dedupeKey])).toEqual([["Project/shop#0", "rollout.rolled_back", `deployment:${id}:rolled_back|Project/shop#0`]]);
+    expect(rows.map((r) => [r.receiver, r.event, r.dedupeKey])).toEqual([["Project/shop/hook", "rollout.rolled_back", `deployment:${id}:rolled_back|Project/shop/hook`]]);
     const payload = JSON.parse(rows[0]!.payload) as NotificationPayload;
     expect(payload).toMatchObject({ event: "rollout.rolled_back", outcome: "rolled_back", project: "shop", environment: "dev", service: "web", revision: rolledBack.revision, commit: "c0ffee1234567890", imageDigest: "web@sha256:" + "d".repeat(64) });
     expect(payload.duration).toBeGreaterThanOrEqual(0);
@@ -158,7 +158,7 @@ describe("notifier", () => {
     (await store.notifications.list()).forEach((r) => expect(r.state).toBe("pending"));
     await store.notifications.failed((await store.notifications.list())[0]!.id, 1, "x", 0); // due now
     expect(await notifier.delivery.deliverDue()).toEqual({ delivered: 0, failed: 0, dropped: 1 });
-    expect((await store.notifications.list())[0]).toMatchObject({ state: "dropped", lastError: "receiver Project/shop#0 is no longer declared in the manifests" });
+    expect((await store.notifications.list())[0]).toMatchObject({ state: "dropped", lastError: "receiver Project/shop/hook is no longer declared in the manifests" });
     expect(await count("dropped")).toBe(1);
     expect(rx.requests).toHaveLength(1);
   });
@@ -194,7 +194,7 @@ describe("outbox retention", () => {
     store = await openStore("file::memory:");
     const day = 86_400_000;
     const old = Date.now() - 30 * day;
-    await store.notifications.enqueue(["a", "b", "c", "d"].map((k) => ({ dedupeKey: k, receiver: "Project/shop#0", event: "rollout.succeeded", payload: "{}" })), old);
+    await store.notifications.enqueue(["a", "b", "c", "d"].map((k) => ({ dedupeKey: k, receiver: "Project/shop/hook", event: "rollout.succeeded", payload: "{}" })), old);
     const [a, b, c] = await store.notifications.list();
     await store.notifications.delivered(a!.id, 1, old);
     await store.notifications.dropped([b!.id], "gone", old);

@@ -42,7 +42,8 @@ describe("store", () => {
     const journalPath = join(old, "meta/_journal.json");
     const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: unknown[] };
     expect(journal.entries.length).toBeGreaterThan(1);
-    writeFileSync(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, -1) }));
+    // The release before the two newest migrations (source commits, outbox claims).
+    writeFileSync(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, -2) }));
 
     const url = `file:${dir}/berth.db`;
     const opened = await openDatabase(url, { migrationsDir: old });
@@ -52,6 +53,7 @@ describe("store", () => {
     // The newest migration adds the sources table and the commit columns.
     await expect(opened.client.execute("SELECT commit FROM events")).rejects.toThrow();
     await expect(createStore(opened, now).sources.list()).rejects.toThrow();
+    await expect(opened.client.execute("SELECT claimed_until FROM notification_outbox")).rejects.toThrow();
     const report = { project: "demo", a: "dev", b: "prod", services: [], summary: { identical: 0, different: 0, "missing in A": 0, "missing in B": 0, error: 0, warning: 0, info: 0 }, identical: true };
     const broken = { file: "manifests/web.yaml", state: "stale" as const, errors: [{ line: 8, col: 13, message: "Service/web: bad" }], resources: ["Service/web"] };
     opened.client.close();
@@ -69,6 +71,8 @@ describe("store", () => {
     expect(await store.parity.list({ project: "demo" })).toEqual([report]);
     await store.manifests.replace([broken]);
     expect(await store.manifests.list()).toEqual([{ ...broken, updatedAt: clock }]);
+    const [row] = await store.notifications.enqueue([{ dedupeKey: "k", receiver: "Project/shop/hook", event: "rollout.succeeded", payload: "{}" }], 1);
+    expect((await store.notifications.claim([row!], 100, 2)).map((r) => r.claimedUntil)).toEqual([100]);
   });
 
   it("bumps a resource's generation only when its spec hash changes", async () => {
