@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly: no build step between a checkout and a working CLI.
-import { register } from "tsx/esm/api";
-
-register();
-const { main } = await import("../src/cli/main.ts");
+// Runs the compiled CLI (dist/, made by `npm run build`): no TypeScript compiler at run time.
+let main;
+try {
+  ({ main } = await import("../dist/src/cli/main.js"));
+} catch (error) {
+  if (error?.code !== "ERR_MODULE_NOT_FOUND" || !String(error.message).includes("dist/src/cli/main.js")) throw error;
+  process.stderr.write("berth: the compiled CLI is missing (dist/); in a checkout, run npm run build first\n");
+  process.exit(1);
+}
 process.exitCode = await main(process.argv);

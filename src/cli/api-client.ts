@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Option } from "commander";
-import { DEFAULT_LISTEN } from "../http/server.ts";
+import { DEFAULT_LISTEN } from "../http/listen.ts";
 import type { CliIO } from "./context.ts";
 
 export interface ApiOptions {

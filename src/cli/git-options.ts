@@ -3,8 +3,8 @@ import { Option } from "commander";
 import { urlCredential } from "../source/git-command.ts";
 import { GitMirror } from "../source/git-mirror.ts";
 import { SignatureVerifier } from "../source/signatures.ts";
-import { databaseFile } from "../store/store.ts";
-import { parseDurationFlag } from "./runtime.ts";
+import { databaseFile } from "../store/defaults.ts";
+import { parseDurationFlag } from "./options.ts";
 
 /** The git source flags of `run` and `apply`. */
 export interface GitFlags {

@@ -8,7 +8,8 @@ const COMMANDS_DIR = new URL("./commands/", import.meta.url);
 /** Loads every command module; adding a command is adding one file to src/cli/commands/. */
 async function loadCommands(): Promise<CommandModule[]> {
   const files = readdirSync(COMMANDS_DIR)
-    .filter((name) => /\.ts$/.test(name) && !/\.test\.ts$/.test(name))
+    // .ts in the sources, .js once compiled.
+    .filter((name) => /\.(ts|js)$/.test(name) && !/\.d\.ts$|\.test\.(ts|js)$/.test(name))
     .sort();
   return Promise.all(files.map(async (name) => (await import(new URL(name, COMMANDS_DIR).href)) as CommandModule));
 }

@@ -1,12 +1,8 @@
-import { isAbsolute } from "node:path";
-import { Option } from "commander";
-import { ALLOW_HOST_PATH_FLAG } from "../desired/host-paths.ts";
 import { driverForTarget } from "../docker/transport.ts";
 import { controllers, targets } from "../../controllers/index.ts";
 import { rolloutApi, type RolloutApi } from "../../controllers/service/requests.ts";
 import type { Manager, ManagerOptions } from "../engine/manager.ts";
-import { createLogger, Redactor, type Logger, type LogLevel } from "../log/logger.ts";
-import { parseDuration } from "../manifests/duration.ts";
+import { createLogger, Redactor, type Logger } from "../log/logger.ts";
 import { loadManifests, type DesiredState } from "../manifests/load.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { Recorder } from "../record/recorder.ts";
@@ -15,7 +11,8 @@ import { Notifier } from "../notify/notifier.ts";
 import { sourceNotifications } from "../notify/source-events.ts";
 import { fanOutSource, type SourceObserver } from "../source/follower.ts";
 import { fanOut } from "../engine/observer.ts";
-import { DEFAULT_DB_URL, openStore, type Store } from "../store/index.ts";
+import { openStore, type Store } from "../store/index.ts";
+import type { LogOptions } from "./options.ts";
 import type { CliIO } from "./context.ts";
 
 /** Reads manifests for a command that acts on them; prints every problem and returns undefined when invalid. */
@@ -25,56 +22,6 @@ export async function loadValid(dir: string, io: CliIO, options?: Parameters<typ
   for (const error of state.errors) io.stderr(`${error.message}\n`);
   io.stderr(`${dir}: ${state.errors.length} problem(s); nothing was changed\n`);
   return undefined;
-}
-
-export interface LogOptions {
-  logFormat: "text" | "json";
-  logLevel: LogLevel;
-}
-
-/** --log-format and --log-level, shared by commands that log. */
-export function logOptions(): Option[] {
-  return [
-    new Option("--log-format <format>", "text or json").choices(["text", "json"]).default("text"),
-    new Option("--log-level <level>", "debug, info, warn or error").choices(["debug", "info", "warn", "error"]).default("info"),
-  ];
-}
-
-/** --db: the store every command reads or writes. */
-export function dbOption(): Option {
-  return new Option("--db <url>", "libSQL database: a file: path or a libSQL server URL").default(DEFAULT_DB_URL);
-}
-
-/**
- * --allow-host-path PREFIX, repeatable: what manifests may read (env files, build contexts) and
- * bind-mount beyond the defaults. The host's operator decides, not whoever can commit.
- */
-export function allowHostPathOption(): Option {
-  return new Option(
-    `${ALLOW_HOST_PATH_FLAG} <prefix>`,
-    "let manifests read env files and build contexts under this absolute path (besides the manifests directory), and bind-mount it even when it is a system folder or the Docker socket; repeatable. See docs/security.md",
-  ).argParser(parseAllowHostPath);
-}
-
-/** Collects one --allow-host-path value; a relative path is refused (it would depend on the working directory). */
-export function parseAllowHostPath(value: string, previous: string[] | undefined): string[] {
-  if (!isAbsolute(value)) throw new Error(`${ALLOW_HOST_PATH_FLAG} "${value}" is not an absolute path; expected e.g. ${ALLOW_HOST_PATH_FLAG} /srv/secrets`);
-  return [...(previous ?? []), value];
-}
-
-/**
- * --age-key-file FILE: age identities for env files encrypted with SOPS (default $SOPS_AGE_KEY_FILE).
- * Read whenever the model is built, so a replaced key file takes effect without a restart.
- */
-export function ageKeyFileOption(): Option {
-  return new Option("--age-key-file <file>", "age identities (AGE-SECRET-KEY-1… lines, as age-keygen writes) that decrypt env files encrypted with SOPS (default $SOPS_AGE_KEY_FILE). See docs/security.md");
-}
-
-/** Parses a duration flag such as 5m or 30s. */
-export function parseDurationFlag(value: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined) throw new Error(`invalid duration "${value}"; expected e.g. 30s, 5m or 1h`);
-  return ms;
 }
 
 /** Everything a converging command runs with: one redactor that every sink passes through. */

@@ -1,4 +1,4 @@
-import { openStore, type Store } from "../store/index.ts";
+import type { Store } from "../store/index.ts";
 import type { CliIO } from "./context.ts";
 
 /**
@@ -23,6 +23,8 @@ export async function withServiceRecords(
   args: { service: string; env?: string; db: string },
   fn: (store: Store, key: string) => Promise<void>,
 ): Promise<void> {
+  // Loaded here, not at start-up: --help and version never load the store.
+  const { openStore } = await import("../store/index.ts");
   const store = await openStore(args.db, { mustExist: true });
   try {
     const resolved = await serviceKeyFromArgs(args.service, args.env, store);

@@ -1,6 +1,5 @@
 import { lookup } from "node:dns/promises";
 import { BlockList, isIP } from "node:net";
-import { parseListen } from "./server.ts";
 
 const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
@@ -35,4 +34,14 @@ export async function listenRefusal(listen: string, options: { token: boolean; i
     `or a loopback address, e.g. --listen 127.0.0.1:9464; or --insecure-listen when a firewall or a published port bound to loopback already limits who reaches it ` +
     `(reads of /api/v1 and /metrics need no token either way; see docs/security.md)`
   );
+}
+
+/** Default address of the daemon's HTTP server: loopback only. */
+export const DEFAULT_LISTEN = "127.0.0.1:9464";
+
+/** Parses host:port, [ipv6]:port or :port (loopback) into listen arguments. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(.*):(\d+)$/.exec(listen);
+  if (!match) throw new Error(`invalid listen address "${listen}"; expected host:port, e.g. 127.0.0.1:9464`);
+  return { host: match[1]!.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1", port: Number(match[2]) };
 }

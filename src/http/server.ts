@@ -9,11 +9,11 @@ import { involvedFilter, resourceView } from "../store/repositories.ts";
 import type { RolloutApi } from "../../controllers/service/requests.ts";
 import { hostAllowed, hostRefusal, type HostPolicy } from "./host-check.ts";
 import { rolloutRoute } from "./rollout-routes.ts";
+import { DEFAULT_LISTEN, parseListen } from "./listen.ts";
+export { DEFAULT_LISTEN, parseListen };
 import { gitHookRoute, type GitHook } from "./webhooks.ts";
 import type { SourceStatus } from "../source/follower.ts";
 
-/** Default address of the daemon's HTTP server: loopback only. */
-export const DEFAULT_LISTEN = "127.0.0.1:9464";
 
 export interface HttpOptions {
   listen: string;
@@ -47,12 +47,6 @@ interface Check {
 
 type Handler = (url: URL) => Promise<{ status: number; body: unknown; type?: string }>;
 
-/** Parses host:port, [ipv6]:port or :port (loopback) into listen arguments. */
-export function parseListen(listen: string): { host: string; port: number } {
-  const match = /^(.*):(\d+)$/.exec(listen);
-  if (!match) throw new Error(`invalid listen address "${listen}"; expected host:port, e.g. 127.0.0.1:9464`);
-  return { host: match[1]!.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1", port: Number(match[2]) };
-}
 
 /** /metrics, /healthz, /readyz, the JSON API under /api/v1, and rollbacks for bearers of the API token. */
 export async function startHttpServer(options: HttpOptions): Promise<{ server: Server; address: string; close(): Promise<void> }> {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packageRoot } from "../package-root.ts";
 import { parse } from "yaml";
 import { API_VERSION, KINDS, type Kind } from "./kinds.ts";
 
@@ -7,7 +8,7 @@ import { API_VERSION, KINDS, type Kind } from "./kinds.ts";
 export type JsonSchema = { [key: string]: unknown };
 
 /** Directory holding the CustomResourceDefinitions shipped with Berth. */
-export const CRD_DIR = fileURLToPath(new URL("../../crds/", import.meta.url));
+export const CRD_DIR = join(packageRoot(), "crds");
 
 const DNS_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 

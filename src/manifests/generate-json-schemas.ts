@@ -17,7 +17,7 @@ export function renderJsonSchemaFiles(): Record<string, string> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   for (const [name, content] of Object.entries(renderJsonSchemaFiles())) {
-    writeFileSync(`${CRD_DIR}json/${name}`, content);
+    writeFileSync(`${CRD_DIR}/json/${name}`, content);
     console.log(`wrote crds/json/${name}`);
   }
 }

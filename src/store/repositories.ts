@@ -273,22 +273,8 @@ export class SnapshotRepository {
   }
 }
 
-/** How long time series are kept. */
-export interface Retention {
-  healthMs: number;
-  eventsMs: number;
-  auditMs: number;
-  driftMs: number;
-  deploymentsMs: number;
-}
-
-export const DEFAULT_RETENTION: Retention = {
-  healthMs: 3 * 86_400_000,
-  eventsMs: 14 * 86_400_000,
-  auditMs: 14 * 86_400_000,
-  driftMs: 30 * 86_400_000,
-  deploymentsMs: 90 * 86_400_000,
-};
+import type { Retention } from "./defaults.ts";
+export { DEFAULT_RETENTION, type Retention } from "./defaults.ts";
 
 /** Deletes rows older than their retention; returns how many went. */
 export async function enforceRetention(db: Database, retention: Retention, now = Date.now()): Promise<number> {

@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join, resolve } from "node:path";
+import { packageRoot } from "../package-root.ts";
 import { createClient, type Client } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
@@ -8,10 +8,11 @@ import * as schema from "./schema.ts";
 
 export type Database = LibSQLDatabase<typeof schema>;
 
-/** Where the embedded database lives unless --db says otherwise. */
-export const DEFAULT_DB_URL = "file:.berth/berth.db";
+import { databaseFile, DEFAULT_DB_URL } from "./defaults.ts";
+export { databaseFile, DEFAULT_DB_URL };
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url));
+/** The SQL migrations ship as files beside the sources (`src/store/migrations`), also in the compiled package. */
+export const MIGRATIONS_DIR = join(packageRoot(), "src", "store", "migrations");
 
 export class StoreError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -35,12 +36,6 @@ export interface FileIdentity {
   ino: number;
 }
 
-/** The file a `file:` URL names (without any `?` options), or undefined for memory and servers. */
-export function databaseFile(url: string): string | undefined {
-  if (!url.startsWith("file:") || url.startsWith("file::memory:")) return undefined;
-  const path = url.slice("file:".length).split("?")[0]!;
-  return path ? resolve(path) : undefined;
-}
 
 /** What store faults call the database: its file, absolute, or its URL without the query (which may hold a token). */
 export function databaseLocation(url: string): string {

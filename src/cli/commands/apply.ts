@@ -1,13 +1,12 @@
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { ageKeyFileOption, allowHostPathOption, createRuntime, dbOption, loadValid, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
+import { ageKeyFileOption, allowHostPathOption, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../options.ts";
 import { renderStatusTable } from "../status-table.ts";
 import type { ResourceStatus } from "../../engine/controller.ts";
-import { Manager } from "../../engine/manager.ts";
+import type { Manager } from "../../engine/manager.ts";
 import type { Redactor } from "../../log/logger.ts";
 import { gitOptions, gitSetup, type GitFlags } from "../git-options.ts";
-import { fetchOnce } from "../../source/fetch-once.ts";
 
 /** `berth apply [DIR]`: one full reconcile of every resource, optionally waiting for health. */
 export const register: CommandModule["register"] = (program, io, setExitCode) => {
@@ -27,6 +26,8 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
   for (const option of [...gitOptions(), ...logOptions()]) command.addOption(option);
   command.action(async (dir: string, options: LogOptions & GitFlags & { wait?: boolean; timeout: number; allowHostPath?: string[]; ageKeyFile?: string }) => {
     const git = gitSetup(options, "apply");
+    // Loaded when the command runs: --help and version stay light.
+    const [{ createRuntime, loadValid }, { Manager }, { fetchOnce }] = await Promise.all([import("../runtime.ts"), import("../../engine/manager.ts"), import("../../source/fetch-once.ts")]);
     const runtime = await createRuntime(io, options);
     if (git?.credential) runtime.redactor.addOwnSecret(git.credential);
     // With --git: one fetch (and signature check) puts the commit in force, then the same single pass.

@@ -1,12 +1,8 @@
 import { Option } from "commander";
-import { buildDesiredModel, secretValuesOf } from "../../desired/model.ts";
-import { redactDeep, Redactor } from "../../log/logger.ts";
-import { compareEnvironments, type ParityReport } from "../../parity/diff.ts";
-import { openStore } from "../../store/index.ts";
+import type { ParityReport } from "../../parity/diff.ts";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { ageKeyFileOption, allowHostPathOption, dbOption, loadValid } from "../runtime.ts";
-import { AgeKeyring, ageKeySource } from "../../secrets/age-keys.ts";
+import { ageKeyFileOption, allowHostPathOption, dbOption } from "../options.ts";
 import { table } from "../table.ts";
 
 /** `berth diff-env A B [DIR]`: parity of two environments' effective specs. */
@@ -23,6 +19,15 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .addOption(ageKeyFileOption())
     .addHelpText("after", "\nSeverities: error (image differs, service missing), warning (replicas, resources, ports, command, health check, restart policy), info (env values, routing, update settings). Secret values show as ***. Exit 0 identical, 2 different, 1 error. Each report is stored.")
     .action(async (a: string, b: string, dir: string, options: { output: "table" | "json"; db: string; allowHostPath?: string[]; ageKeyFile?: string }) => {
+      // Loaded when the command runs: --help and version stay light.
+      const [{ buildDesiredModel, secretValuesOf }, { redactDeep, Redactor }, { compareEnvironments }, { openStore }, { loadValid }, { AgeKeyring, ageKeySource }] = await Promise.all([
+        import("../../desired/model.ts"),
+        import("../../log/logger.ts"),
+        import("../../parity/diff.ts"),
+        import("../../store/index.ts"),
+        import("../runtime.ts"),
+        import("../../secrets/age-keys.ts"),
+      ]);
       const state = await loadValid(dir, io);
       if (!state) return setExitCode(1);
       const ageKeys = new AgeKeyring(ageKeySource(options.ageKeyFile, io.env));

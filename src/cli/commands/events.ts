@@ -1,8 +1,6 @@
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
-import { dbOption } from "../runtime.ts";
-import { openStore } from "../../store/index.ts";
-import { involvedFilter } from "../../store/repositories.ts";
+import { dbOption } from "../options.ts";
 import { age, table } from "../table.ts";
 
 /** `berth events [--for Kind/name]`: recorded events, newest first. */
@@ -15,6 +13,8 @@ export const register: CommandModule["register"] = (program, io) => {
     .addOption(dbOption())
     .addOption(new Option("-o, --output <format>", "table or json").choices(["table", "json"]).default("table"))
     .action(async (options: { for?: string; limit: number; db: string; output: "table" | "json" }) => {
+      const { openStore } = await import("../../store/index.ts");
+      const { involvedFilter } = await import("../../store/repositories.ts");
       const store = await openStore(options.db, { mustExist: true });
       try {
         const events = await store.events.list({ ...involvedFilter(options.for), limit: options.limit });

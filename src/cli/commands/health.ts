@@ -1,6 +1,6 @@
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
-import { dbOption } from "../runtime.ts";
+import { dbOption } from "../options.ts";
 import { withServiceRecords } from "../service-arg.ts";
 import { table } from "../table.ts";
 

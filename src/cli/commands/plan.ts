@@ -2,9 +2,7 @@ import { existsSync } from "node:fs";
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { ageKeyFileOption, allowHostPathOption, createRuntime, dbOption, loadValid } from "../runtime.ts";
-import { Manager } from "../../engine/manager.ts";
-import { renderPlan } from "../../engine/plan.ts";
+import { ageKeyFileOption, allowHostPathOption, dbOption } from "../options.ts";
 
 /** `berth plan [DIR]`: what a reconcile would change, decided exactly as apply decides, without acting. */
 export const register: CommandModule["register"] = (program, io, setExitCode) => {
@@ -19,6 +17,8 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .addOption(ageKeyFileOption())
     .addHelpText("after", '\nJSON: {"changes":[{"resource":"Service/<env>/<name>","action":"create|delete|rollout|scale|start|stop|repair","strategy":"rolling|recreate|null","reason":"...","fields":["spec.image"]}],"errors":[...]}')
     .action(async (dir: string, options: { detailedExitcode?: boolean; output: "text" | "json"; db: string; allowHostPath?: string[]; ageKeyFile?: string }) => {
+      // Loaded when the command runs: --help and version stay light.
+      const [{ createRuntime, loadValid }, { Manager }, { renderPlan }] = await Promise.all([import("../runtime.ts"), import("../../engine/manager.ts"), import("../../engine/plan.ts")]);
       const state = await loadValid(dir, io);
       if (!state) return setExitCode(1);
       // A plan reads what apply and run recorded; with nothing recorded yet it decides as a first apply would,

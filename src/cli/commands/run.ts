@@ -2,13 +2,13 @@ import { readFileSync, statSync } from "node:fs";
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { ageKeyFileOption, allowHostPathOption, createRuntime, daemonRollouts, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../runtime.ts";
-import { DaemonStoppedError, startDaemon } from "../../engine/daemon.ts";
+import { ageKeyFileOption, allowHostPathOption, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../options.ts";
+import type { startDaemon } from "../../engine/daemon.ts";
 import { parseAllowedHost } from "../../http/host-check.ts";
-import { isLoopbackHost, listenRefusal } from "../../http/listen.ts";
-import { DEFAULT_LISTEN, parseListen, startHttpServer } from "../../http/server.ts";
-import { manifestHealth } from "../../manifests/health.ts";
-import { DEFAULT_RETENTION, type Store } from "../../store/index.ts";
+import { DEFAULT_LISTEN, isLoopbackHost, listenRefusal, parseListen } from "../../http/listen.ts";
+import type { startHttpServer } from "../../http/server.ts";
+import { DEFAULT_RETENTION } from "../../store/defaults.ts";
+import type { Store } from "../../store/index.ts";
 import type { SourceCondition } from "../../source/follower.ts";
 import { publicUrl } from "../../source/git-command.ts";
 import { gitOptions, gitSetup, type GitFlags } from "../git-options.ts";
@@ -76,6 +76,13 @@ export const register: CommandModule["register"] = (program, io) => {
     if (apiToken !== undefined && apiToken.length < 16) throw new Error("the API token is shorter than 16 characters; expected a long random one, e.g. openssl rand -hex 32 > token");
     const refusal = await listenRefusal(options.listen, { token: apiToken !== undefined, insecure: options.insecureListen === true });
     if (refusal) throw new Error(refusal);
+    // Loaded once the flags are checked: --help and version stay light.
+    const [{ createRuntime, daemonRollouts }, { DaemonStoppedError, startDaemon }, { startHttpServer }, { manifestHealth }] = await Promise.all([
+      import("../runtime.ts"),
+      import("../../engine/daemon.ts"),
+      import("../../http/server.ts"),
+      import("../../manifests/health.ts"),
+    ]);
     const runtime = await createRuntime(io, options);
     const { log } = runtime;
     if (apiToken) runtime.redactor.addOwnSecret(apiToken);

@@ -1,9 +1,7 @@
 import { Option } from "commander";
 import { stringify } from "yaml";
 import type { CommandModule } from "../context.ts";
-import { dbOption } from "../runtime.ts";
-import { openStore } from "../../store/index.ts";
-import { resourceView } from "../../store/repositories.ts";
+import { dbOption } from "../options.ts";
 import { renderManifestHealth } from "../status-table.ts";
 import { age, table } from "../table.ts";
 import type { SourceCondition } from "../../source/follower.ts";
@@ -17,6 +15,8 @@ export const register: CommandModule["register"] = (program, io) => {
     .addOption(dbOption())
     .addOption(new Option("-o, --output <format>", "table, json or yaml").choices(["table", "json", "yaml"]).default("table"))
     .action(async (options: { db: string; output: "table" | "json" | "yaml" }) => {
+      const { openStore } = await import("../../store/index.ts");
+      const { resourceView } = await import("../../store/repositories.ts");
       const store = await openStore(options.db, { mustExist: true });
       try {
         const rows = (await store.resources.list()).map(resourceView);

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { Option } from "commander";
 import { parseOutputFormat, type CommandModule, type OutputFormat } from "../context.ts";
 import { ManifestError } from "../../manifests/errors.ts";
-import { loadManifests, type DesiredState } from "../../manifests/load.ts";
+import type { DesiredState } from "../../manifests/load.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
 
 /** `berth validate [DIR]`: schema and cross-resource checks, every problem at once. */
@@ -16,6 +16,8 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .action(async (dir: string, options: { output: OutputFormat }) => {
       let state: DesiredState;
       try {
+        // Loaded when the command runs: the validator (ajv and the CRDs) stays out of other commands' start.
+        const { loadManifests } = await import("../../manifests/load.ts");
         state = await loadManifests(dir);
       } catch (error) {
         // -o json answers in JSON whatever happens, e.g. for a directory that cannot be read.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseAllowHostPath } from "../../../src/cli/runtime.ts";
+import { parseAllowHostPath } from "../../../src/cli/options.ts";
 import { cliRunner } from "../../support/cli.ts";
 
 describe("--allow-host-path", () => {

@@ -18,7 +18,7 @@ async function load(files: Record<string, string>) {
 describe("CRDs", () => {
   it("committed JSON Schemas match the CRDs (run `npm run crds:json` after editing crds/)", () => {
     for (const [name, content] of Object.entries(renderJsonSchemaFiles())) {
-      expect(readFileSync(`${CRD_DIR}json/${name}`, "utf8"), name).toBe(content);
+      expect(readFileSync(`${CRD_DIR}/json/${name}`, "utf8"), name).toBe(content);
     }
   });
 
