@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import type Docker from "dockerode";
@@ -95,6 +95,8 @@ export async function startTestEngine(): Promise<TestEngine> {
       const timeout = setTimeout(() => child.kill("SIGKILL"), 30_000);
       await exited;
       clearTimeout(timeout);
+      // A container on the host's network leaves the engine's netns mount behind: unmount it first.
+      spawnSync("umount", ["-l", join(dir, "exec/netns/default")], { stdio: "ignore" });
       rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
     },
   };
