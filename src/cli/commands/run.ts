@@ -3,10 +3,9 @@ import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
 import { ageKeyFileOption, allowHostPathOption, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../options.ts";
-import type { startDaemon } from "../../engine/daemon.ts";
+import type { Daemon } from "../../engine/daemon.ts";
 import { parseAllowedHost } from "../../http/host-check.ts";
 import { DEFAULT_LISTEN, isLoopbackHost, listenRefusal, parseListen } from "../../http/listen.ts";
-import type { startHttpServer } from "../../http/server.ts";
 import { DEFAULT_RETENTION } from "../../store/defaults.ts";
 import type { Store } from "../../store/index.ts";
 import type { SourceCondition } from "../../source/follower.ts";
@@ -105,7 +104,7 @@ export const register: CommandModule["register"] = (program, io) => {
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
     });
-    let daemon: Awaited<ReturnType<typeof startDaemon>>;
+    let daemon: Daemon;
     try {
       const recorded = git && (await recordedConditions(runtime.store, git.mirror.spec.url, git.mirror.refName));
       daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.sourceObserver, recorded }, signal: stopping.signal });
