@@ -5,8 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AgeKeyring, SopsKeyPendingError } from "../../../src/secrets/age-keys.ts";
 import { ageStanzas, encryptTree } from "../../../src/secrets/sops.ts";
 import { parseTree, storeOf } from "../../../src/secrets/sops-document.ts";
-import { SopsEnvFiles } from "../../../src/secrets/sops-env.ts";
 import { cliRunner } from "../../support/cli.ts";
+import { openEnvFile } from "../../support/sops.ts";
 import { createManifestDir } from "../../support/manifest-dir.ts";
 
 const dir = createManifestDir();
@@ -17,16 +17,7 @@ const identity = await generateIdentity();
 const recipient = await identityToRecipient(identity);
 const keyFile = dir.write("age.key", `${identity}\n`);
 const keys = new AgeKeyring({ file: keyFile, origin: "--age-key-file" });
-async function open(text: string, name: string): Promise<Record<string, string> | undefined> {
-  const files = new SopsEnvFiles(keys);
-  try {
-    return files.open(text, name);
-  } catch (error) {
-    if (!(error instanceof SopsKeyPendingError)) throw error;
-    await keys.settled();
-    return files.open(text, name);
-  }
-}
+const open = (text: string, name: string) => openEnvFile(keys, text, name);
 const PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj==\n-----END PRIVATE KEY-----";
 const PLAIN_ENV = `# db\nDB_USER=app\nDB_KEY="${PEM}"\nDB_PASSWORD=hunter2 # the password\n`;
 

@@ -2,11 +2,11 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:
 import { readFileSync } from "node:fs";
 import { armor, Decrypter, generateIdentity, identityToRecipient } from "age-encryption";
 import { afterAll, describe, expect, it } from "vitest";
-import { AgeKeyring, SopsKeyPendingError } from "../../../src/secrets/age-keys.ts";
+import { AgeKeyring } from "../../../src/secrets/age-keys.ts";
 import { goRegExp } from "../../../src/secrets/go-regexp.ts";
 import { decryptTree, encryptTree } from "../../../src/secrets/sops.ts";
 import { parseTree, type SopsFormat } from "../../../src/secrets/sops-document.ts";
-import { SopsEnvFiles } from "../../../src/secrets/sops-env.ts";
+import { openEnvFile } from "../../support/sops.ts";
 import { createManifestDir } from "../../support/manifest-dir.ts";
 
 const FIXTURES = new URL("../../fixtures/sops/", import.meta.url);
@@ -18,16 +18,7 @@ afterAll(() => dir.cleanup());
 const identity = await generateIdentity();
 const recipient = await identityToRecipient(identity);
 const keys = new AgeKeyring({ file: dir.write("age.key", `${identity}\n`), origin: "--age-key-file" });
-async function open(text: string, name: string): Promise<Record<string, string> | undefined> {
-  const files = new SopsEnvFiles(keys);
-  try {
-    return files.open(text, name);
-  } catch (error) {
-    if (!(error instanceof SopsKeyPendingError)) throw error;
-    await keys.settled();
-    return files.open(text, name);
-  }
-}
+const open = (text: string, name: string) => openEnvFile(keys, text, name);
 const encrypted = async (text: string, format: SopsFormat) => encryptTree(parseTree(text, format), [recipient]);
 
 /** One `ENC[…]` value as sops' aes/cipher.go builds it: AES-256-GCM, 32-byte nonce, the path plus ":" as additional data. */

@@ -2,10 +2,11 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { armor, Decrypter, generateIdentity, identityToRecipient } from "age-encryption";
 import { afterAll, describe, expect, it } from "vitest";
-import { AgeKeyring, SopsKeyPendingError } from "../../../src/secrets/age-keys.ts";
+import { AgeKeyring } from "../../../src/secrets/age-keys.ts";
 import { ageStanzas, decryptTree, encryptTree } from "../../../src/secrets/sops.ts";
 import { parseTree, type SopsFormat } from "../../../src/secrets/sops-document.ts";
 import { SopsEnvFiles } from "../../../src/secrets/sops-env.ts";
+import { openEnvFile } from "../../support/sops.ts";
 import { createManifestDir } from "../../support/manifest-dir.ts";
 
 const FIXTURES = new URL("../../fixtures/sops/", import.meta.url);
@@ -16,15 +17,7 @@ afterAll(() => dir.cleanup());
 
 /** A keyring over a key file in the temp dir; `open` waits for the asynchronous unwrap as the manager does. */
 const keyring = (identities: string[]) => new AgeKeyring({ file: dir.write(`keys-${Math.random()}.txt`, `# test\n${identities.join("\n")}\n`), origin: "--age-key-file" });
-async function open(files: SopsEnvFiles, keys: AgeKeyring, text: string, name: string): Promise<Record<string, string> | undefined> {
-  try {
-    return files.open(text, name);
-  } catch (error) {
-    if (!(error instanceof SopsKeyPendingError)) throw error;
-    await keys.settled();
-    return files.open(text, name);
-  }
-}
+const open = (files: SopsEnvFiles, keys: AgeKeyring, text: string, name: string) => openEnvFile(keys, text, name, files);
 
 describe("files the sops CLI wrote (its functional-test fixtures; data keys recovered with its test PGP key)", () => {
   it.each(["env", "json", "yaml"] as const)("format.enc.%s decrypts and its MAC verifies", (ext) => {
