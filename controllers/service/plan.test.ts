@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ObservedContainer } from "../../src/docker/observe.ts";
 import { observedContainer } from "../../test/support/containers.ts";
 import { describeServiceAction, holdBackStarts, planImage, planService, type ServiceDesired } from "./plan.ts";
+import { create, serviceChange, type ServiceAction } from "./plan.ts";
 
 const HASH = "a".repeat(64);
 const OLD = "b".repeat(64);
@@ -69,5 +70,77 @@ describe("holdBackStarts", () => {
       "remove shop-dev-web-2-aaaaaaa (scaled down)",
     ]);
     expect(holdBackStarts(actions).map(describeServiceAction)).toEqual(["remove shop-dev-web-2-aaaaaaa (scaled down)"]);
+  });
+});
+
+describe("planService on the service's network", () => {
+  const NETWORK = "shop-dev";
+  const planOn = (desired: ServiceDesired, observed: ObservedContainer[]) => planService(desired, observed, NETWORK).map(describeServiceAction);
+
+  it.each([
+    { name: "running, on the network, in the name -> nothing", observed: () => [container(0)], want: [] },
+    { name: "running, on the network, joined after being created outside the name -> nothing", observed: () => [container(0, { joinWhenReady: true, unjoined: false })], want: [] },
+    { name: "running outside the service's name (a rollout ended before it joined) -> join", observed: () => [container(0, { joinWhenReady: true, unjoined: true })], want: ["join shop-dev-web-0-aaaaaaa (runs outside its service's name)"] },
+    { name: "created outside the name, never started -> started first, joined once it runs", observed: () => [container(0, { state: "created", joinWhenReady: true, unjoined: true })], want: ["start shop-dev-web-0-aaaaaaa (container is created)"] },
+    {
+      name: "running but off the network (taken out of service) -> removed and created again",
+      observed: () => [container(0, { networks: [] })],
+      want: ["remove shop-dev-web-0-aaaaaaa (not on network shop-dev)", "create shop-dev-web-0-aaaaaaa (replace a container taken out of service)"],
+    },
+    {
+      name: "stopped and off the network -> replaced, not started: started, it would be unreachable",
+      observed: () => [container(0, { state: "exited", exitCode: 0, networks: [] })],
+      want: ["remove shop-dev-web-0-aaaaaaa (not on network shop-dev)", "create shop-dev-web-0-aaaaaaa (replace a container taken out of service)"],
+    },
+    { name: "on another network only -> replaced", observed: () => [container(0, { networks: ["shop-dev-backend"] })], want: ["remove shop-dev-web-0-aaaaaaa (not on network shop-dev)", "create shop-dev-web-0-aaaaaaa (replace a container taken out of service)"] },
+    { name: "an old revision's container off the network beside a current one -> only the outdated one goes", observed: () => [container(0, { specHash: OLD, networks: [] }), container(0)], want: ["remove shop-dev-web-0-bbbbbbb (outdated spec)"] },
+  ])("$name", ({ observed, want }) => {
+    expect(planOn(svc(), observed())).toEqual(want);
+  });
+
+  it("without a network to check, a container off every network is left as it is", () => {
+    expect(planService(svc(), [container(0, { networks: [] })]).map(describeServiceAction)).toEqual([]);
+  });
+
+  it("the replacement of a container off the network is created under the name it holds: removed first", () => {
+    const detached = container(0, { id: "detached", networks: [] });
+    const actions = planService(svc(), [detached], NETWORK);
+    expect(actions).toEqual([
+      { type: "remove", id: "detached", name: detached.name, slot: 0, reason: "not on network shop-dev" },
+      { type: "create", slot: 0, name: detached.name, revision: HASH, reason: "replace a container taken out of service" },
+    ]);
+  });
+
+  it("a join carries the container's id", () => {
+    const unjoined = container(0, { id: "fresh", joinWhenReady: true, unjoined: true });
+    expect(planService(svc(), [unjoined], NETWORK)).toEqual([{ type: "join", id: "fresh", name: unjoined.name, reason: "runs outside its service's name" }]);
+  });
+
+  it("a steady plan never creates a container outside the service's name", () => {
+    const actions = planService(svc({ replicas: 3 }), [container(0, { networks: [] }), container(1, { state: "dead" })], NETWORK);
+    expect(actions.filter((a) => a.type === "create")).toHaveLength(3);
+    for (const a of actions) if (a.type === "create") expect(a).not.toHaveProperty("joinWhenReady");
+  });
+});
+
+describe("join and retire, as plan prints them and drift records them", () => {
+  const join: ServiceAction = { type: "join", id: "c1", name: "shop-dev-web-0-aaaaaaa", reason: "ready" };
+  const retire = (remove: boolean): ServiceAction => ({ type: "retire", id: "c0", name: "shop-dev-web-0-bbbbbbb", slot: 0, remove, reason: "replacement is ready" });
+
+  it("prints `join <name> (<reason>)` and `retire <name> (<reason>)`", () => {
+    expect([join, retire(false)].map(describeServiceAction)).toEqual(["join shop-dev-web-0-aaaaaaa (ready)", "retire shop-dev-web-0-bbbbbbb (replacement is ready)"]);
+  });
+
+  it("records a join and a retirement (stopped, or removed) as changes of the container", () => {
+    expect(serviceChange(join)).toEqual({ path: "container shop-dev-web-0-aaaaaaa", observed: "outside the service's name", desired: "answers to it (ready)" });
+    expect(serviceChange(retire(false))).toEqual({ path: "container shop-dev-web-0-bbbbbbb", observed: "serving", desired: "out of service, stopped (replacement is ready)" });
+    expect(serviceChange(retire(true))).toEqual({ path: "container shop-dev-web-0-bbbbbbb", observed: "serving", desired: "out of service, removed (replacement is ready)" });
+  });
+
+  it("create carries joinWhenReady only when asked", () => {
+    expect(create(svc(), 0, "new revision")).toStrictEqual({ type: "create", slot: 0, name: "shop-dev-web-0-aaaaaaa", revision: HASH, reason: "new revision" });
+    expect(create(svc(), 0, "new revision", true)).toStrictEqual({ type: "create", slot: 0, name: "shop-dev-web-0-aaaaaaa", revision: HASH, reason: "new revision", joinWhenReady: true });
+    // Plan prints the create the same either way.
+    expect(describeServiceAction(create(svc(), 0, "new revision", true))).toBe("create shop-dev-web-0-aaaaaaa (new revision)");
   });
 });

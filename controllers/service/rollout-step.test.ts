@@ -163,16 +163,38 @@ describe("stepRollout: deploying", () => {
     expect(result.record.context).toMatchObject({ waiting: [0], deadline: T0 + 1 + TIMEOUT_MS });
   });
 
+  it.each([
+    { name: "with a health check: outside the service's name, to join it once ready", target: TARGET, want: { joinWhenReady: true } },
+    { name: "without one: in the name at once", target: PLAIN, want: {} },
+  ])("beside the serving previous revision, the new container is created $name", ({ target, want }) => {
+    const result = stepRollout(record(into.deploying, target), target, PREVIOUS, world([view(PREVIOUS, 0)], { images: [target.image.ref, PREVIOUS.image.ref] }), POLL_MS);
+    expect(result.actions).toStrictEqual([{ type: "create", slot: 0, name: nameOf(target, 0), revision: target.specHash, reason: "new revision beside the old one", ...want }]);
+  });
+
+  it("the new container is ready but outside the service's name: it joins, the old one keeps serving, the slot still waits", () => {
+    const fresh = view(TARGET, 0, { joinWhenReady: true, unjoined: true });
+    const result = stepRollout(record(into.deployingAgain), TARGET, PREVIOUS, world([view(PREVIOUS, 0), fresh]), POLL_MS);
+    expect(result.actions).toEqual([{ type: "join", id: fresh.id, name: nameOf(TARGET, 0), reason: "ready" }]);
+    expect(result.record.state).toBe("healthCheck");
+    expect(result.record.context).toMatchObject({ steps: 2, waiting: [0] });
+    expect(result.requeueAfterMs).toBe(POLL_MS);
+  });
+
   it("the poll interval defaults to HEALTH_POLL_MS", () => {
     expect(stepRollout(record(into.deploying), TARGET, PREVIOUS, world([view(PREVIOUS, 0)])).requeueAfterMs).toBe(HEALTH_POLL_MS);
   });
 
-  it("the new container is ready: the old one stops and the rollout waits no more -> healthCheck with nothing waiting", () => {
+  it("the new container is ready: the old one is retired and the rollout waits no more -> healthCheck with nothing waiting", () => {
     const old = view(PREVIOUS, 0);
     const result = step(record(into.deployingAgain), TARGET, PREVIOUS, world([old, view(TARGET, 0)]));
-    expect(result.actions).toEqual([`stop ${nameOf(PREVIOUS, 0)} (replacement is ready)`]);
+    expect(result.actions).toEqual([`retire ${nameOf(PREVIOUS, 0)} (replacement is ready)`]);
     expect(result.state).toBe("healthCheck");
     expect(result.record.context).toMatchObject({ steps: 2, waiting: [] });
+  });
+
+  it("the old container is retired and still stopping: the rollout does not wait for it -> completing, at once", () => {
+    const result = step(record(into.deployingAgain), TARGET, PREVIOUS, world([view(PREVIOUS, 0, { detached: true, networks: [] }), view(TARGET, 0)]));
+    expect(result).toMatchObject({ state: "completing", actions: [], requeueAfterMs: 0 });
   });
 
   it("every slot runs the ready new revision and the old one is stopped -> completing, at once", () => {
@@ -269,6 +291,14 @@ describe("stepRollout: completing", () => {
     expect(result.actions).toEqual([`remove ${nameOf(PREVIOUS, 0)} (old revision, no longer needed for a rollback)`, "prune old built images (keep the newest built images of the service)"]);
   });
 
+  it("a retired old container still stopping -> retired again, to be removed once it has stopped; the rollout completes without waiting", () => {
+    const stopping = view(PREVIOUS, 0, { detached: true, networks: [] });
+    const result = stepRollout(record(into.completing), TARGET, PREVIOUS, world([stopping, view(TARGET, 0)]), POLL_MS);
+    expect(result.record.state).toBe("complete");
+    expect(result.actions).toEqual([{ type: "retire", id: stopping.id, name: nameOf(PREVIOUS, 0), slot: 0, remove: true, reason: "old revision, no longer needed for a rollback" }]);
+    expect(result.requeueAfterMs).toBe(0);
+  });
+
   it("nothing old left -> complete with nothing to do", () => {
     expect(step(record(into.completing), TARGET, PREVIOUS, world([view(TARGET, 0)]))).toMatchObject({ state: "complete", actions: [] });
   });
@@ -290,6 +320,13 @@ describe("stepRollout: rollingBack", () => {
       { type: "remove", id: expect.any(String) as string, name: nameOf(TARGET, 0), slot: 0, reason: "rolled back" },
       { type: "create", slot: 0, name: nameOf(PREVIOUS, 0), revision: PREVIOUS.specHash, reason: "restore the previous revision" },
     ]);
+  });
+
+  it("the previous container was retired (off the network) -> replaced by one created from the previous spec", () => {
+    const retired = view(PREVIOUS, 0, { state: "exited", exitCode: 0, ready: false, detached: true, networks: [] });
+    const result = step(record(into.rollingBack), TARGET, PREVIOUS, world([retired, view(TARGET, 0, { ready: false, unhealthy: true })]));
+    expect(result.state).toBe("verifyingRollback");
+    expect(result.actions).toEqual([`remove ${nameOf(TARGET, 0)} (rolled back)`, `remove ${nameOf(PREVIOUS, 0)} (restore the previous revision: taken out of service)`, `create ${nameOf(PREVIOUS, 0)} (restore the previous revision)`]);
   });
 
   it("the previous image is gone but its container is kept -> restored from the container", () => {
@@ -405,9 +442,9 @@ describe("stepRolloutPass", () => {
   }
 
   it.each([
-    { name: "no previous revision", previous: undefined, views: () => [], reason: "new revision" },
-    { name: "over the previous revision's running container", previous: PREVIOUS, views: () => [view(PREVIOUS, 0)], reason: "new revision beside the old one" },
-  ])("building, image present, $name -> through deploying, stops at healthCheck with the create", ({ previous, views, reason }) => {
+    { name: "no previous revision", previous: undefined, views: () => [], reason: "new revision", joinWhenReady: false },
+    { name: "over the previous revision's running container", previous: PREVIOUS, views: () => [view(PREVIOUS, 0)], reason: "new revision beside the old one", joinWhenReady: true },
+  ])("building, image present, $name -> through deploying, stops at healthCheck with the create", ({ previous, views, reason, joinWhenReady }) => {
     const at = record(into.building, TARGET, { previous: previous?.specHash });
     const result = pass(at, TARGET, previous, world(views(), { now: T0 + 5_000 }));
     expect(result.states).toEqual(["deploying", "healthCheck"]);
@@ -415,7 +452,17 @@ describe("stepRolloutPass", () => {
     expect(result.record).toBe(result.passed.at(-1));
     expect(result.record.context).toMatchObject({ phase: "HealthCheck", steps: 1, waiting: [0], deadline: T0 + 5_000 + TIMEOUT_MS, deploymentId: 7 });
     expect(result.described).toEqual([`create ${nameOf(TARGET, 0)} (${reason})`]);
-    expect(result.actions).toEqual([{ type: "create", slot: 0, name: nameOf(TARGET, 0), revision: TARGET.specHash, reason }]);
+    // TARGET has a health check: beside a serving container, the new one starts outside the service's name.
+    expect(result.actions).toStrictEqual([{ type: "create", slot: 0, name: nameOf(TARGET, 0), revision: TARGET.specHash, reason, ...(joinWhenReady ? { joinWhenReady } : {}) }]);
+    expect(result.requeueAfterMs).toBe(POLL_MS);
+  });
+
+  it("healthCheck, the new container ready but outside the name -> READY, then a deploy step joins it and waits again", () => {
+    const fresh = view(TARGET, 0, { joinWhenReady: true, unjoined: true });
+    const result = pass(record(into.healthCheck), TARGET, PREVIOUS, world([view(PREVIOUS, 0), fresh], { now: T0 + 1 }));
+    expect(result.states).toEqual(["deploying", "healthCheck"]);
+    expect(result.described).toEqual([`join ${nameOf(TARGET, 0)} (ready)`]);
+    expect(result.record.context).toMatchObject({ waiting: [0] });
     expect(result.requeueAfterMs).toBe(POLL_MS);
   });
 

@@ -256,10 +256,13 @@ const scenarios: Scenario[] = [
       mutations: {
         "container.create Service/dev/web": 2,
         "container.start Service/dev/web": 2,
+        // Each old container is retired once its replacement is ready: taken off shop-dev (its one network), then stopped in the background.
+        "network.disconnect Service/dev/web": 2,
         "container.stop Service/dev/web": 2,
         "container.remove Service/dev/web": 2,
         // The old containers were stopped by the rollout before clean-up removed them: Docker answers 304.
         "container.stop Service/dev/web (error)": 2,
+        // No network.connect: without a health check a new container is created under the service's name, with nothing to join.
       },
       status: { "Service/dev/web": /^2\/2 running, 2 ready$/ },
       check: async (run) => {
@@ -378,6 +381,8 @@ const scenarios: Scenario[] = [
       mutations: {
         "container.create Service/dev/web": 1,
         "container.start Service/dev/web": 1,
+        // The old container retired: off shop-dev, then stopped in the background; clean-up's stop of it answers 304.
+        "network.disconnect Service/dev/web": 1,
         "container.stop Service/dev/web": 1,
         "container.stop Service/dev/web (error)": 1,
         "container.remove Service/dev/web": 1,
@@ -443,6 +448,8 @@ const scenarios: Scenario[] = [
       const fresh = await until(() => world.containers({ service: "web" }).find((c) => c.image === "app:2" && c.state === "running"));
       // Once Berth's prober has read the container's health log:
       await until(() => world.calls.find((c) => c.operation === "container.inspect" && c.object === fresh.id));
+      // Created beside a serving container under a health check, and never healthy: it never answers to the service's name.
+      expect(world.engine.container(fresh.id).networks.get("shop-dev")?.aliases).toEqual([]);
       world.setHealth(fresh.id, "unhealthy");
     },
     services: { web: service({ image: "app:2", healthCheck: execCheck }) },
@@ -459,6 +466,41 @@ const scenarios: Scenario[] = [
         expect(latest).toMatchObject({ status: "rolled_back", image: "app:2", error: expect.stringContaining("last said: exit 1: db down") });
         const failed = (await run.store.events.list({ kind: "Service", name: "dev/web" })).filter((e) => e.reason === "RolloutFailed");
         expect(failed).toEqual([expect.objectContaining({ type: "Warning", message: expect.stringContaining("db down") })]);
+      },
+    },
+  },
+  {
+    name: "an image change of a 2-replica rolling service with a health check: each new container joins the service's name once healthy, and only then is its slot's old one retired",
+    images: ["app:1", "app:2"],
+    before: { web: service({ replicas: 2, healthCheck: execCheck }) },
+    services: { web: service({ image: "app:2", replicas: 2, healthCheck: execCheck }) },
+    expected: {
+      ok: true,
+      plan: ["Service/dev/web rollout"],
+      containers: ["web/0 running app:2", "web/1 running app:2"],
+      networks: ["shop-dev"],
+      volumes: [],
+      mutations: {
+        "container.create Service/dev/web": 2,
+        "container.start Service/dev/web": 2,
+        // Each new container is created beside serving ones, outside the service's name, and joins once healthy:
+        // off shop-dev and on it again with the alias (a disconnect and a connect each). Each old container is then
+        // retired: one more disconnect each. 2 joins + 2 retirements = 4 disconnects, 2 connects.
+        "network.disconnect Service/dev/web": 4,
+        "network.connect Service/dev/web": 2,
+        // The retirements' background stops; clean-up's stops of the stopped containers answer 304.
+        "container.stop Service/dev/web": 2,
+        "container.stop Service/dev/web (error)": 2,
+        "container.remove Service/dev/web": 2,
+      },
+      status: { "Service/dev/web": /^2\/2 running, 2 ready$/ },
+      check: async (run, _settled, mutations) => {
+        // Joined: every new container answers to the service's name.
+        for (const c of run.world.containers({ service: "web" })) expect(run.world.engine.container(c.id).networks.get("shop-dev")?.aliases, c.name).toContain("web");
+        // Join before retire, one slot at a time (maxSurge 1): a new container joins, then the old one leaves, then the next slot.
+        const started = new Set(mutations.filter((c) => c.operation === "container.start").map((c) => c.object));
+        const network = mutations.filter((c) => c.operation.startsWith("network.")).map((c) => `${started.has(c.object!.split("/").at(-1)) ? "new" : "old"} ${c.operation}`);
+        expect(network).toEqual(["new network.disconnect", "new network.connect", "old network.disconnect", "new network.disconnect", "new network.connect", "old network.disconnect"]);
       },
     },
   },
@@ -620,16 +662,22 @@ const scenarios: Scenario[] = [
       volumes: [],
       mutations: {
         "network.create Network/shop-dev-backend": 1,
+        // The new container joins the extra network at its creation, under the service's name (no health check: nothing to join later).
         "network.connect Service/dev/web": 1,
         "container.create Service/dev/web": 1,
         "container.start Service/dev/web": 1,
+        // The retirement takes the old container off every network of the service as the manifest now has it: shop-dev (ok) and
+        // shop-dev-backend, which the old revision never joined: Docker answers 403, tolerated, but still a failed call.
+        "network.disconnect Service/dev/web": 1,
+        "network.disconnect Service/dev/web (error)": 1,
         "container.stop Service/dev/web": 1,
         "container.stop Service/dev/web (error)": 1,
         "container.remove Service/dev/web": 1,
       },
-      check: async (run) => {
+      check: async (run, _settled, mutations) => {
         const [web] = run.world.engine.containers.values();
         expect([...web!.networks.keys()].sort()).toEqual(["shop-dev", "shop-dev-backend"]);
+        expect(mutations.filter((c) => c.operation === "network.disconnect").map((c) => `${c.object!.split("/")[0]} ${c.outcome}`)).toEqual(["shop-dev ok", "shop-dev-backend error"]);
       },
     },
   },
@@ -650,6 +698,9 @@ const scenarios: Scenario[] = [
         "network.remove Network/shop-dev-backend": 1,
         "container.create Service/dev/web": 1,
         "container.start Service/dev/web": 1,
+        // The retirement takes the old container off the service's networks as the manifest now has them: shop-dev only.
+        // It stays on shop-dev-backend until clean-up removes it; only then does the environment remove the network.
+        "network.disconnect Service/dev/web": 1,
         "container.stop Service/dev/web": 1,
         "container.stop Service/dev/web (error)": 1,
         "container.remove Service/dev/web": 1,
@@ -700,6 +751,8 @@ const scenarios: Scenario[] = [
         "volume.remove Volume/shop-dev-data": 1,
         "container.create Service/dev/web": 1,
         "container.start Service/dev/web": 1,
+        // The old container retired (off shop-dev, stopped in the background); clean-up removes it, then the volume goes.
+        "network.disconnect Service/dev/web": 1,
         "container.stop Service/dev/web": 1,
         "container.stop Service/dev/web (error)": 1,
         "container.remove Service/dev/web": 1,
