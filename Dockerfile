@@ -7,13 +7,13 @@ ARG BASE=node:20-bookworm-slim
 
 FROM ${BASE} AS build
 WORKDIR /src
-COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json .npmrc build.mjs ./
 # A context that brings node_modules (npm run image) builds offline; otherwise they are installed here.
 COPY node_modules ./node_modules
-RUN [ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund
+RUN [ -d node_modules/esbuild ] || npm ci --no-audit --no-fund
 COPY src ./src
 COPY controllers ./controllers
-RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json \
+RUN node build.mjs \
  && npm prune --omit=dev --offline --no-audit --no-fund
 
 FROM ${BASE}

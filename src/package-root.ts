@@ -7,7 +7,7 @@ let root: string | undefined;
 /**
  * The folder of Berth's package.json: the checkout, or the installed package.
  * Found by walking up from this module, so the sources (`src/`) and the
- * compiled output (`dist/src/`) find the same assets (crds/, migrations).
+ * bundle (`dist/`) find the same assets (crds/, migrations).
  */
 export function packageRoot(): string {
   if (root) return root;

@@ -1,5 +1,5 @@
 import { createActor, fromPromise, type Actor } from "xstate";
-import type { Driver } from "../../src/docker/driver.ts";
+import { CachedDriver } from "../../src/docker/read-cache.ts";
 import { ownerFilter } from "../../src/docker/labels.ts";
 import { hashOf } from "../../src/desired/hash.ts";
 import { TargetUnavailableError } from "../../src/engine/errors.ts";
@@ -10,7 +10,7 @@ import { targetMachine } from "./machine.ts";
 interface Connection {
   specHash: string;
   actor: Actor<typeof targetMachine>;
-  driver?: Driver;
+  driver?: CachedDriver;
   error?: Error;
 }
 
@@ -33,7 +33,8 @@ export function connectTargets(options: ConnectOptions): TargetConnections {
     const name = target.metadata.name;
     const entry: Partial<Connection> & { specHash: string } = { specHash };
     try {
-      entry.driver = options.connect(target);
+      // Every reader of the target shares one look at it, as an informer's cache; events and Berth's own changes refresh it.
+      entry.driver = new CachedDriver(options.connect(target));
     } catch (error) {
       // The connect step reports it; the target stays unreachable, nothing else stops.
       entry.error = error instanceof Error ? error : new Error(String(error));
@@ -44,6 +45,7 @@ export function connectTargets(options: ConnectOptions): TargetConnections {
           connect: fromPromise(async () => {
             if (!entry.driver) throw entry.error;
             const started = performance.now();
+            entry.driver!.invalidate();
             await entry.driver.ping();
             const latencyMs = Math.round(performance.now() - started);
             const version = await entry.driver.version();
@@ -51,7 +53,10 @@ export function connectTargets(options: ConnectOptions): TargetConnections {
           }),
           watchEvents: fromPromise(async ({ signal }) => {
             if (!options.watchEvents) return new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
-            await entry.driver!.events(ownerFilter({ target: name }), (event) => options.listener.event(name, event), signal);
+            await entry.driver!.events(ownerFilter({ target: name }), (event) => {
+              entry.driver!.invalidate();
+              options.listener.event(name, event);
+            }, signal);
           }),
         },
       }),
@@ -89,6 +94,12 @@ export function connectTargets(options: ConnectOptions): TargetConnections {
       return entry.driver;
     },
     isActive: (name) => phaseOf(name) === "Active",
+    refresh() {
+      for (const { driver } of connections.values()) driver?.refresh();
+    },
+    async awaitRetirements() {
+      await Promise.all([...connections.values()].map(({ driver }) => driver?.awaitRetirements()));
+    },
     status(): TargetView[] {
       return [...connections].map(([name, { actor }]) => {
         const { phase, engine, error } = actor.getSnapshot().context;

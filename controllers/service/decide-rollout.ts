@@ -39,7 +39,7 @@ export function continueRollout(rollout: RolloutRecord, view: RolloutView, write
   const views = own.map((c) => {
     const done = completed(c, target.restartPolicy);
     const judge = c.specHash === previous?.specHash ? previous : target;
-    return { ...c, ready: done || isReady(c, judge, healthOf), completed: done, unhealthy: !!judge.healthCheck && healthOf(c, judge) === "unhealthy" };
+    return { ...c, ready: done || isReady(c, judge, healthOf), completed: done, unhealthy: !!judge.healthCheck && healthOf(c, judge) === "unhealthy", ...(network && !c.networks.includes(network) ? { detached: true } : {}) };
   });
   const judged = (c: ObservedContainer) => {
     // A container of a revision Berth has no spec of cannot be judged by any check: known, and never waited for.
@@ -48,7 +48,7 @@ export function continueRollout(rollout: RolloutRecord, view: RolloutView, write
     const health = judge.healthCheck ? healthOf(c, judge) : "healthy";
     return c.state !== "running" || health === "healthy" || health === "unhealthy";
   };
-  const oldHealthKnown = own.filter((c) => c.specHash !== target.specHash).every(judged);
+  const oldHealthKnown = own.filter((c) => c.specHash !== target.specHash && (!network || c.networks.includes(network))).every(judged);
   const rolloutWorld: RolloutWorld = { now: world.now, views, imagePresent: (ref) => world.images[ref], checkOutput: (id) => world.checkOutput[id], oldHealthKnown };
   const step = stepRolloutPass(rollout, target, previous, rolloutWorld, view.pollMs);
   const next = step.record;
@@ -81,7 +81,8 @@ export function ending(record: RolloutRecord, checked = false): RecordWrites {
 
 /** The probes a service's containers need: on every running container, the check of the revision it runs. */
 export function probe(service: DesiredService, network: string, own: readonly ObservedContainer[], at: (revision: string) => DesiredService | undefined = () => undefined): ServiceAction {
-  const running = own.filter((c) => c.state === "running");
+  // A container taken out of service (off the network) is no longer probed: it answers nobody now.
+  const running = own.filter((c) => c.state === "running" && (!network || c.networks.includes(network)));
   const checks = new Map(running.map((c) => [c.id, (c.specHash === service.specHash ? service : (at(c.specHash) ?? service)).healthCheck]));
   return { type: "probe", checks, network, containers: running };
 }

@@ -63,7 +63,7 @@ export function decideService(key: string, manifest: DesiredService | undefined,
   const waiting = unmetDependencies(desired, records.peers, world.containers, healthOf);
   const revisionRuns = own.some((c) => c.specHash !== desired.specHash && c.slot >= 0 && c.slot < desired.replicas && c.state === "running");
   const needsRollout = !desired.suspended && desired.replicas > 0 && (records.deployed !== desired.specHash || revisionRuns);
-  let actions = needsRollout ? [] : planService(desired, own);
+  let actions = needsRollout ? [] : planService(desired, own, network);
   if (waiting.length) actions = holdBackStarts(actions);
   const creates = actions.some((a) => a.type === "create");
   const held = holds(pin) ? `${pin.reason}; runs revision ${desired.specHash.slice(0, 12)} until the container spec in the manifests changes or berth rollout retry` : undefined;
@@ -86,7 +86,7 @@ export function decideService(key: string, manifest: DesiredService | undefined,
     const trigger = pin?.reason === RETRY ? "retry" : pin ? "rollback" : "manifest";
     const begin = { key, revision: desired.specHash, manifestRevision: manifest.specHash, previous, autoRollback: desired.autoRollback, healthTimeoutMs: durationMs(desired.healthTimeout), trigger, startedAt: world.now, image: desired.image.ref, spec: revisionSpecOf(desired) } as const;
     // Containers already running this revision (a new database, or history lost): the rollout only records them.
-    const change = planService(desired, own).length ? beginChange(resource, desired, own, records) : undefined;
+    const change = planService(desired, own, network).length ? beginChange(resource, desired, own, records) : undefined;
     const { image, spec, ...input } = begin;
     const first = startRollout({ ...input, deploymentId: NEW_DEPLOYMENT });
     const begun = continueRollout(first, view, { ...writes, begin });
@@ -104,7 +104,7 @@ export function decideService(key: string, manifest: DesiredService | undefined,
     writes,
     facts: { ...serviceFacts.of(desired, own, healthOf, actions.length === 0 && waiting.length === 0, message, requeue), held, changed: actions.length > 0 },
     // A rollout held back by a dependency still happens once the dependency is ready: plan says so.
-    change: needsRollout && waiting.length ? (planService(desired, own).length ? beginChange(resource, desired, own, records, waiting) : undefined) : steadyChange(resource, actions, running, desired.replicas),
+    change: needsRollout && waiting.length ? (planService(desired, own, network).length ? beginChange(resource, desired, own, records, waiting) : undefined) : steadyChange(resource, actions, running, desired.replicas),
   };
 }
 

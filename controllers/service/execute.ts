@@ -34,6 +34,8 @@ const DONE_MESSAGE: Partial<Record<ServiceAction["type"], string>> = {
   start: "container started",
   stop: "container stopped",
   remove: "container removed",
+  join: "container joined its service's name",
+  retire: "container taken out of service",
 };
 
 /**
@@ -66,7 +68,7 @@ export async function executeServiceActions(actions: readonly ServiceAction[], r
       case "create": {
         const revision = run.at(action.revision);
         if (!revision) throw new TerminalReconcileError(`${run.key}: revision ${action.revision.slice(0, 12)} has no stored spec to create ${action.name} from`);
-        await createAndStart(driver, revision, action.slot, action.name, reason);
+        await createAndStart(driver, revision, action.slot, action.name, reason, action.joinWhenReady ?? false);
         break;
       }
       case "start":
@@ -81,6 +83,18 @@ export async function executeServiceActions(actions: readonly ServiceAction[], r
         await driver.stopContainer(action.id, service.stopGraceSeconds, reason);
         await driver.removeContainer(action.id, reason);
         break;
+      case "join":
+        // Docker sets aliases only when a container joins a network: it leaves and joins again, now with them.
+        for (const network of action.networks) {
+          await driver.disconnectNetwork(network, action.id, reason);
+          await driver.connectNetwork(network, action.id, [service.service], reason);
+        }
+        break;
+      case "retire":
+        // Off the networks first: the service's name stops resolving to it before it gets SIGTERM.
+        for (const network of action.networks) await driver.disconnectNetwork(network, action.id, reason);
+        driver.retireContainer(action.id, { graceSeconds: service.stopGraceSeconds, remove: action.remove }, reason);
+        break;
       case "prune-images": {
         const removed = await pruneBuiltImages(driver, service, await imagesInUse(driver, run.store));
         if (removed.length) log.info("built images pruned", { service: run.key, images: removed.join(",") });
@@ -93,12 +107,18 @@ export async function executeServiceActions(actions: readonly ServiceAction[], r
   return changes;
 }
 
-/** Creates and starts one replica; a container that fails to start is removed, so none is left half-made. */
-async function createAndStart(driver: Driver, desired: DesiredService, slot: number, name: string, reason: string): Promise<void> {
-  const labels = { ...desired.template.Labels, [LABEL.replica]: String(slot), [LABEL.specHash]: desired.specHash };
-  const id = await driver.createContainer({ ...desired.template, name, Labels: labels }, reason);
+/**
+ * Creates and starts one replica; a container that fails to start is removed,
+ * so none is left half-made. `joinWhenReady`: on its networks but without the
+ * service's name, so nothing is sent to it before its check passes.
+ */
+async function createAndStart(driver: Driver, desired: DesiredService, slot: number, name: string, reason: string, joinWhenReady: boolean): Promise<void> {
+  const labels = { ...desired.template.Labels, [LABEL.replica]: String(slot), [LABEL.specHash]: desired.specHash, ...(joinWhenReady ? { [LABEL.joinWhenReady]: "true" } : {}) };
+  const aliases = joinWhenReady ? [] : [desired.service];
+  const networking = joinWhenReady ? { NetworkingConfig: { EndpointsConfig: Object.fromEntries(Object.entries(desired.template.NetworkingConfig?.EndpointsConfig ?? {}).map(([n, endpoint]) => [n, { ...endpoint, Aliases: aliases }])) } } : {};
+  const id = await driver.createContainer({ ...desired.template, ...networking, name, Labels: labels }, reason);
   try {
-    for (const network of desired.extraNetworks) await driver.connectNetwork(network, id, [desired.service], reason);
+    for (const network of desired.extraNetworks) await driver.connectNetwork(network, id, aliases, reason);
     await driver.startContainer(id, reason);
   } catch (error) {
     await driver.removeContainer(id, `${reason}: clean up after failed start`).catch(() => {});

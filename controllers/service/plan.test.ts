@@ -113,7 +113,7 @@ describe("planService on the service's network", () => {
 
   it("a join carries the container's id", () => {
     const unjoined = container(0, { id: "fresh", joinWhenReady: true, unjoined: true });
-    expect(planService(svc(), [unjoined], NETWORK)).toEqual([{ type: "join", id: "fresh", name: unjoined.name, reason: "runs outside its service's name" }]);
+    expect(planService(svc(), [unjoined], NETWORK)).toEqual([{ type: "join", id: "fresh", name: unjoined.name, networks: unjoined.networks, reason: "runs outside its service's name" }]);
   });
 
   it("a steady plan never creates a container outside the service's name", () => {
@@ -124,8 +124,8 @@ describe("planService on the service's network", () => {
 });
 
 describe("join and retire, as plan prints them and drift records them", () => {
-  const join: ServiceAction = { type: "join", id: "c1", name: "shop-dev-web-0-aaaaaaa", reason: "ready" };
-  const retire = (remove: boolean): ServiceAction => ({ type: "retire", id: "c0", name: "shop-dev-web-0-bbbbbbb", slot: 0, remove, reason: "replacement is ready" });
+  const join: ServiceAction = { type: "join", id: "c1", name: "shop-dev-web-0-aaaaaaa", networks: ["shop-dev"], reason: "ready" };
+  const retire = (remove: boolean): ServiceAction => ({ type: "retire", id: "c0", name: "shop-dev-web-0-bbbbbbb", slot: 0, networks: ["shop-dev"], remove, reason: "replacement is ready" });
 
   it("prints `join <name> (<reason>)` and `retire <name> (<reason>)`", () => {
     expect([join, retire(false)].map(describeServiceAction)).toEqual(["join shop-dev-web-0-aaaaaaa (ready)", "retire shop-dev-web-0-bbbbbbb (replacement is ready)"]);

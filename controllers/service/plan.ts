@@ -8,7 +8,12 @@ import type { Change } from "../../src/engine/observer.ts";
 export type ServiceAction =
   | { type: "pull"; ref: string; reason: string }
   | { type: "build"; ref: string; reason: string }
-  | { type: "create"; slot: number; name: string; revision: string; reason: string }
+  /** joinWhenReady: created outside the service's name (its aliases), joined by a `join` once ready. */
+  | { type: "create"; slot: number; name: string; revision: string; reason: string; joinWhenReady?: boolean }
+  /** A ready container created outside the service's name takes its aliases on its networks: from now on it gets requests. */
+  | { type: "join"; id: string; name: string; networks: readonly string[]; reason: string }
+  /** Off its networks (out of the service's name) at once, then stopped (and removed) without waiting for its grace period. */
+  | { type: "retire"; id: string; name: string; slot: number; networks: readonly string[]; remove: boolean; reason: string }
   | { type: "start"; id: string; name: string; reason: string }
   | { type: "stop"; id: string; name: string; reason: string }
   | { type: "remove"; id: string; name: string; slot: number; reason: string }
@@ -42,7 +47,7 @@ export function completed(c: ObservedContainer, restartPolicy: ServiceDesired["r
  * Containers to create, start, stop or remove so that every replica slot runs
  * exactly one container of the desired spec. Pure: same input, same plan.
  */
-export function planService(desired: ServiceDesired, observed: readonly ObservedContainer[]): ServiceAction[] {
+export function planService(desired: ServiceDesired, observed: readonly ObservedContainer[], network?: string): ServiceAction[] {
   const actions: ServiceAction[] = [];
   const byNewest = [...observed].sort((a, b) => b.created - a.created || a.name.localeCompare(b.name));
 
@@ -59,8 +64,15 @@ export function planService(desired: ServiceDesired, observed: readonly Observed
       if (current.state === "dead") {
         actions.push(removal(current, "container is dead"));
         actions.push(create(desired, slot, "replace dead container"));
+      } else if (network && !current.networks.includes(network)) {
+        // Taken out of service by a rollout (kept for a rollback): started again it would be unreachable.
+        actions.push(removal(current, `not on network ${network}`));
+        actions.push(create(desired, slot, "replace a container taken out of service"));
       } else if (STOPPED.has(current.state) && shouldStart(current, desired.restartPolicy)) {
         actions.push({ type: "start", id: current.id, name: current.name, reason: `container is ${current.state}` });
+      } else if (current.unjoined && current.state === "running") {
+        // A rollout ended (or Berth stopped) between its start and its joining the service's name.
+        actions.push({ type: "join", id: current.id, name: current.name, networks: current.networks, reason: "runs outside its service's name" });
       }
       for (const c of others) actions.push(removal(c, c.specHash === desired.specHash ? "duplicate in its replica slot" : "outdated spec"));
       continue;
@@ -79,9 +91,9 @@ export function planService(desired: ServiceDesired, observed: readonly Observed
 }
 
 /** A create action for a slot, named after the spec it runs. */
-export function create(desired: Pick<ServiceDesired, "project" | "environment" | "service" | "specHash">, slot: number, reason: string): ServiceAction {
+export function create(desired: Pick<ServiceDesired, "project" | "environment" | "service" | "specHash">, slot: number, reason: string, joinWhenReady = false): ServiceAction {
   const name = containerName(desired.project, desired.environment, desired.service, slot, desired.specHash);
-  return { type: "create", slot, name, revision: desired.specHash, reason };
+  return { type: "create", slot, name, revision: desired.specHash, reason, ...(joinWhenReady ? { joinWhenReady } : {}) };
 }
 
 /** Stop-and-remove of one container. */
@@ -121,6 +133,10 @@ export function serviceChange(action: ServiceAction): Change {
       return { path: `container ${action.name}`, observed: "running", desired: `stopped (${action.reason})` };
     case "remove":
       return { path: `container ${action.name}`, observed: action.reason, desired: "absent" };
+    case "join":
+      return { path: `container ${action.name}`, observed: "outside the service's name", desired: `answers to it (${action.reason})` };
+    case "retire":
+      return { path: `container ${action.name}`, observed: "serving", desired: `out of service, ${action.remove ? "removed" : "stopped"} (${action.reason})` };
     case "prune-images":
       return { path: "image (old builds)", observed: "present", desired: "pruned" };
     case "probe":

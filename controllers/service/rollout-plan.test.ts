@@ -340,13 +340,13 @@ describe("planRolloutStep: joining the service's name once ready", () => {
 
   it("a ready new container outside the name is joined; its slot's old container is not retired in the same step", () => {
     const result = planRolloutStep(checked({ replicas: 1 }), [old(0), unjoined(0, { id: "fresh-0" })]);
-    expect(result).toEqual({ actions: [{ type: "join", id: "fresh-0", name: "shop-dev-web-0-aaaaaaa", reason: "ready" }], waiting: [0], done: false });
+    expect(result).toEqual({ actions: [{ type: "join", id: "fresh-0", name: "shop-dev-web-0-aaaaaaa", networks: ["shop-dev"], reason: "ready" }], waiting: [0], done: false });
   });
 
   it("once it has joined, the old container is retired: out of the name, stopped in the background, kept (remove false)", () => {
     const stale = old(0, { id: "old-0" });
     expect(planRolloutStep(checked({ replicas: 1 }), [stale, unjoined(0, { unjoined: false })])).toEqual({
-      actions: [{ type: "retire", id: "old-0", name: "shop-dev-web-0-bbbbbbb", slot: 0, remove: false, reason: "replacement is ready" }],
+      actions: [{ type: "retire", id: "old-0", name: "shop-dev-web-0-bbbbbbb", slot: 0, networks: ["shop-dev"], remove: false, reason: "replacement is ready" }],
       waiting: [],
       done: false,
     });
@@ -647,6 +647,15 @@ describe("planRestore", () => {
   });
 });
 
+describe("planRolloutStep: a revert to a revision whose container was retired", () => {
+  it("replaces the retired container (unreachable off its network) instead of starting it again", () => {
+    const retired = replica(0, { state: "exited", detached: true, networks: [] });
+    const result = step(rollout({ replicas: 1 }), [retired, old(0)]);
+    expect(result.actions).toEqual([`remove ${retired.name} (taken out of service by an earlier rollout)`, "create shop-dev-web-0-aaaaaaa (new revision beside the old one)"]);
+    expect(result.done).toBe(false);
+  });
+});
+
 describe("planCleanup", () => {
   /** A plain observed container, as cleanup takes them (no readiness; detached when a rollout took it out of service). */
   function observedContainer(slot: number, specHash: string, overrides: Partial<ObservedContainer & Pick<ReplicaView, "detached">> = {}): ObservedContainer & Pick<ReplicaView, "detached"> {
@@ -704,7 +713,7 @@ describe("planCleanup", () => {
   it("a retired container still stopping is retired again with remove true, carrying id and slot", () => {
     const stopping = observedContainer(0, OLD, { id: "stopping", detached: true, networks: [] });
     expect(planCleanup({ replicas: 1, specHash: NEW }, [stopping, observedContainer(0, NEW)])).toEqual([
-      { type: "retire", id: "stopping", name: "shop-dev-web-0-bbbbbbb", slot: 0, remove: true, reason: "old revision, no longer needed for a rollback" },
+      { type: "retire", id: "stopping", name: "shop-dev-web-0-bbbbbbb", slot: 0, networks: [], remove: true, reason: "old revision, no longer needed for a rollback" },
     ]);
   });
 

@@ -5,6 +5,8 @@ import { create, removal, type ServiceAction, type ServiceDesired } from "./plan
 export type RolloutDesired = Pick<ServiceDesired, "project" | "environment" | "service" | "replicas" | "specHash" | "strategy" | "restartPolicy"> & {
   maxSurge: number;
   maxUnavailable: number;
+  /** With a check, a container started beside serving ones joins the service's name only once ready. */
+  healthCheck?: unknown;
 };
 
 /** A container as a rollout sees it: its state plus whether its health check passes. */
@@ -15,6 +17,8 @@ export interface ReplicaView extends ObservedContainer {
   unhealthy: boolean;
   /** A one-shot container that ran to completion (exit 0 under restart policy no or on-failure): done, never restarted. */
   completed?: boolean;
+  /** Not on the service's network: taken out of service by a rollout (running: stopping in the background). */
+  detached?: boolean;
 }
 
 /** The next step of a rollout. */
@@ -31,6 +35,12 @@ export interface RolloutStep {
 const RUNNING = new Set(["running", "restarting"]);
 
 const restarts = (policy: RolloutDesired["restartPolicy"]) => policy === "always" || policy === "unless-stopped";
+
+/** Runs and can be routed to: on the service's network and in its name. */
+const inService = (c: ReplicaView) => RUNNING.has(c.state) && !c.detached && !c.unjoined;
+
+/** Out of the service's name first, then stopped in the background: the next step does not wait out its grace period. */
+const retire = (c: ObservedContainer, reason: string, remove = false): ServiceAction => ({ type: "retire", id: c.id, name: c.name, slot: c.slot, networks: c.networks, remove, reason });
 
 /** Why a container of the revision cannot become ready, if it cannot: unhealthy, crash-looping, or exited under a policy that does not restart it. */
 function brokenWhy(c: ReplicaView, policy: RolloutDesired["restartPolicy"]): string | undefined {
@@ -64,14 +74,21 @@ export function planRolloutStep(desired: RolloutDesired, observed: readonly Repl
   // A new attempt (a retry, or the same revision again) starts over from the containers that failed the last one.
   const failed = options.replaceFailed ? observed.filter((c) => c.specHash === desired.specHash && brokenWhy(c, desired.restartPolicy)) : [];
   for (const c of failed) stops.push(removal(c, "failed an earlier attempt"));
-  const slots = slotsOf(desired.specHash, desired.replicas, observed.filter((c) => !failed.includes(c)));
+  // A container of this revision that a rollout retired (a revert mid-rollout) is unreachable: replaced, never started again.
+  const retired = observed.filter((c) => c.specHash === desired.specHash && c.detached && !failed.includes(c));
+  for (const c of retired) stops.push(removal(c, "taken out of service by an earlier rollout"));
+  const slots = slotsOf(desired.specHash, desired.replicas, observed.filter((c) => !failed.includes(c) && !retired.includes(c)));
   const creates: ServiceAction[] = [];
   const waiting: number[] = [];
   const stop = (c: ReplicaView, reason: string) => stops.push({ type: "stop", id: c.id, name: c.name, reason });
 
   // A dead container still holds its name: it goes before its slot gets a new one.
   for (const { others } of slots) for (const c of others) if (c.state === "dead") stops.push(removal(c, "container is dead"));
-  const beyond = observed.filter((c) => (c.slot < 0 || c.slot >= desired.replicas) && RUNNING.has(c.state));
+  // A container taken out of service is already leaving: it neither serves nor counts against the surge.
+  const beyond = observed.filter((c) => (c.slot < 0 || c.slot >= desired.replicas) && RUNNING.has(c.state) && !c.detached);
+  // A check says when a new container is ready: until then it stays out of the name while others serve.
+  const othersServe = () => !!desired.healthCheck && observed.some((c) => inService(c) && c.ready && !stops.some((a) => "id" in a && a.id === c.id));
+  const joins: ServiceAction[] = [];
 
   for (const { fresh, slot } of slots) {
     if (!fresh || fresh.completed) continue;
@@ -79,41 +96,44 @@ export function planRolloutStep(desired: RolloutDesired, observed: readonly Repl
     if (broken) return { actions: [], waiting: [], done: false, failure: broken };
     // Not started yet, or stopped by an earlier rollout that this one reverses.
     if (fresh.state === "created" || (fresh.state === "exited" && !fresh.completed)) creates.push({ type: "start", id: fresh.id, name: fresh.name, reason: fresh.state === "created" ? "new revision not started yet" : "revision's container is stopped" });
-    if (!fresh.ready) waiting.push(slot);
+    if (fresh.ready && fresh.unjoined && RUNNING.has(fresh.state)) joins.push({ type: "join", id: fresh.id, name: fresh.name, networks: fresh.networks, reason: "ready" });
+    if (!fresh.ready || fresh.unjoined) waiting.push(slot);
   }
 
   if (desired.strategy === "recreate") {
-    for (const { others } of slots) for (const c of others) if (RUNNING.has(c.state)) stop(c, "recreate: old revision stops first");
+    for (const { others } of slots) for (const c of others) if (RUNNING.has(c.state) && !c.detached) stop(c, "recreate: old revision stops first");
     for (const c of beyond) stop(c, "recreate: old revision stops first");
     for (const { fresh, slot } of slots) if (!fresh) creates.push(create(desired, slot, "new revision"));
   } else {
-    const oldRunning = (others: ReplicaView[]) => others.filter((c) => RUNNING.has(c.state));
-    let surge = slots.filter((s) => s.fresh && !s.fresh.ready && oldRunning(s.others).length > 0).length;
-    let unavailable = slots.filter((s) => !s.fresh?.ready && !oldRunning(s.others).some((c) => c.ready)).length;
+    const oldRunning = (others: ReplicaView[]) => others.filter((c) => RUNNING.has(c.state) && !c.detached);
+    const serving = (c: ReplicaView | undefined) => !!c && c.ready && !c.unjoined;
+    let surge = slots.filter((s) => s.fresh && !serving(s.fresh) && oldRunning(s.others).length > 0).length;
+    let unavailable = slots.filter((s) => !serving(s.fresh) && !oldRunning(s.others).some((c) => c.ready)).length;
     for (const { fresh, others, slot } of slots) {
       const running = oldRunning(others);
-      if (fresh?.ready) for (const c of running) stop(c, "replacement is ready");
+      if (serving(fresh)) for (const c of running) stops.push(retire(c, "replacement is ready"));
       if (fresh) continue;
       if (!running.some((c) => c.ready)) {
         // Nothing serves this slot anyway: no budget to spend.
-        for (const c of running) stop(c, "replaced by the new revision");
-        creates.push(create(desired, slot, "new revision"));
+        for (const c of running) stops.push(retire(c, "replaced by the new revision"));
+        creates.push(create(desired, slot, "new revision", othersServe()));
       } else if (surge < desired.maxSurge) {
         surge++;
-        creates.push(create(desired, slot, "new revision beside the old one"));
+        creates.push(create(desired, slot, "new revision beside the old one", othersServe()));
       } else if (unavailable < desired.maxUnavailable) {
         unavailable++;
         for (const c of running) stop(c, "makes room for the new revision");
-        creates.push(create(desired, slot, "new revision in place of the old one"));
+        creates.push(create(desired, slot, "new revision in place of the old one", othersServe()));
       }
     }
   }
 
   // Rolling: containers beyond the replica count keep serving until every slot runs the new revision.
-  if (desired.strategy === "rolling" && slots.every((s) => s.fresh?.ready || s.fresh?.completed)) for (const c of beyond) stop(c, "outside the replica count");
-  const actions = [...stops, ...creates];
-  const strays = beyond.length > 0 || slots.some((s) => s.others.some((c) => RUNNING.has(c.state)));
-  const done = actions.length === 0 && waiting.length === 0 && !strays && slots.every((s) => s.fresh?.ready || s.fresh?.completed);
+  const allServing = slots.every((s) => (s.fresh?.ready && !s.fresh.unjoined) || s.fresh?.completed);
+  if (desired.strategy === "rolling" && allServing) for (const c of beyond) stops.push(retire(c, "outside the replica count"));
+  const actions = [...stops, ...joins, ...creates];
+  const strays = beyond.length > 0 || slots.some((s) => s.others.some((c) => RUNNING.has(c.state) && !c.detached));
+  const done = actions.length === 0 && waiting.length === 0 && !strays && allServing;
   return { actions, waiting: [...new Set([...waiting, ...creates.flatMap((a) => (a.type === "create" ? [a.slot] : []))])], done };
 }
 
@@ -143,14 +163,25 @@ export function planRestore(previous: Pick<RolloutDesired, "project" | "environm
   for (const { fresh, others, slot } of slotsOf(previous.specHash, previous.replicas, observed)) {
     for (const c of others) removals.push(removal(c, c.specHash === previous.specHash ? "duplicate in its replica slot" : "rolled back"));
     if (!fresh) starts.push(create(previous, slot, "restore the previous revision"));
-    else if (!RUNNING.has(fresh.state) && !fresh.completed) starts.push({ type: "start", id: fresh.id, name: fresh.name, reason: "restore the previous revision" });
+    else if (fresh.detached) {
+      // Taken off its network when the rollout retired it: a new container is reachable, the old one would not be.
+      removals.push(removal(fresh, "restore the previous revision: taken out of service"));
+      starts.push(create(previous, slot, "restore the previous revision"));
+    } else if (!RUNNING.has(fresh.state) && !fresh.completed) starts.push({ type: "start", id: fresh.id, name: fresh.name, reason: "restore the previous revision" });
+    else if (fresh.unjoined) starts.push({ type: "join", id: fresh.id, name: fresh.name, networks: fresh.networks, reason: "restore the previous revision" });
   }
   for (const c of observed) if (c.slot < 0 || c.slot >= previous.replicas) removals.push(removal(c, "outside the replica count"));
   return [...removals, ...starts];
 }
 
 /** Once a rollout succeeded: the old revision's stopped containers and any beyond the replica count go. */
-export function planCleanup(desired: Pick<RolloutDesired, "replicas" | "specHash">, observed: readonly ObservedContainer[]): ServiceAction[] {
+export function planCleanup(desired: Pick<RolloutDesired, "replicas" | "specHash">, observed: readonly (ObservedContainer & Pick<ReplicaView, "detached">)[]): ServiceAction[] {
   const keep = new Set(slotsOf(desired.specHash, desired.replicas, observed as ReplicaView[]).flatMap((s) => (s.fresh ? [s.fresh.id] : [])));
-  return observed.filter((c) => !keep.has(c.id)).map((c) => removal(c, c.slot >= desired.replicas || c.slot < 0 ? "outside the replica count" : "old revision, no longer needed for a rollback"));
+  return observed
+    .filter((c) => !keep.has(c.id))
+    .map((c) => {
+      const why = c.slot >= desired.replicas || c.slot < 0 ? "outside the replica count" : "old revision, no longer needed for a rollback";
+      // Still in its stop grace period: removed once stopped, without holding up the rollout's end.
+      return c.detached && RUNNING.has(c.state) ? retire(c, why, true) : removal(c, why);
+    });
 }

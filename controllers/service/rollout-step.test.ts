@@ -174,7 +174,7 @@ describe("stepRollout: deploying", () => {
   it("the new container is ready but outside the service's name: it joins, the old one keeps serving, the slot still waits", () => {
     const fresh = view(TARGET, 0, { joinWhenReady: true, unjoined: true });
     const result = stepRollout(record(into.deployingAgain), TARGET, PREVIOUS, world([view(PREVIOUS, 0), fresh]), POLL_MS);
-    expect(result.actions).toEqual([{ type: "join", id: fresh.id, name: nameOf(TARGET, 0), reason: "ready" }]);
+    expect(result.actions).toEqual([{ type: "join", id: fresh.id, name: nameOf(TARGET, 0), networks: fresh.networks, reason: "ready" }]);
     expect(result.record.state).toBe("healthCheck");
     expect(result.record.context).toMatchObject({ steps: 2, waiting: [0] });
     expect(result.requeueAfterMs).toBe(POLL_MS);
@@ -295,7 +295,7 @@ describe("stepRollout: completing", () => {
     const stopping = view(PREVIOUS, 0, { detached: true, networks: [] });
     const result = stepRollout(record(into.completing), TARGET, PREVIOUS, world([stopping, view(TARGET, 0)]), POLL_MS);
     expect(result.record.state).toBe("complete");
-    expect(result.actions).toEqual([{ type: "retire", id: stopping.id, name: nameOf(PREVIOUS, 0), slot: 0, remove: true, reason: "old revision, no longer needed for a rollback" }]);
+    expect(result.actions).toEqual([{ type: "retire", id: stopping.id, name: nameOf(PREVIOUS, 0), slot: 0, networks: stopping.networks, remove: true, reason: "old revision, no longer needed for a rollback" }]);
     expect(result.requeueAfterMs).toBe(0);
   });
 

@@ -25,14 +25,16 @@ export async function observeService(
   manifest: DesiredService,
   records: ServiceRecords,
   model: DesiredModel,
-  driver: ObserveDriver & Pick<Driver, "imageExists">,
+  driver: ObserveDriver & Pick<Driver, "imageExists" | "containerAliases">,
   probes: ProbeView,
   now: number,
   assumed?: Assumed,
 ): Promise<ServiceWorld> {
   const environment = model.environments.get(manifest.environment);
   const observed = await observe(driver, { project: manifest.project, environment: manifest.environment }, environment?.volumes ?? []);
+  const network = manifest.template.HostConfig?.NetworkMode ?? "";
   const own = observed.containers.filter((c) => c.service === manifest.service);
+  await markUnjoined(driver, own, network, manifest.service);
   const portHolders = hostPortsOf(manifest).size ? (await observeContainers(driver, {})).filter((c) => Object.keys(c.published).length > 0) : [];
   const images: Record<string, boolean> = {};
   for (const ref of imagesToCheck(manifest, records, own)) images[ref] = await driver.imageExists(ref);
@@ -54,6 +56,20 @@ export async function observeService(
     checkOutput,
     declared,
   };
+}
+
+/**
+ * Marks the containers a rollout created outside the service's name that
+ * have not joined it. A list does not show aliases: only those created so
+ * are inspected, and the driver remembers the answer until Berth changes
+ * their networks, so a steady pass inspects nothing new.
+ */
+async function markUnjoined(driver: Pick<Driver, "containerAliases">, own: ObservedContainer[], network: string, service: string): Promise<void> {
+  for (const c of own) {
+    if (!c.joinWhenReady || !c.networks.includes(network)) continue;
+    if (c.state === "created") c.unjoined = true;
+    else if (c.state === "running" || c.state === "restarting") c.unjoined = !((await driver.containerAliases(c.id))[network] ?? []).includes(service);
+  }
 }
 
 /**

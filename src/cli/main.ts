@@ -1,18 +1,7 @@
-import { readdirSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import type { CliIO, CommandModule, ExitCode } from "./context.ts";
+import { COMMANDS } from "./commands/index.ts";
+import type { CliIO, ExitCode } from "./context.ts";
 import { readPackageVersion } from "./version-info.ts";
-
-const COMMANDS_DIR = new URL("./commands/", import.meta.url);
-
-/** Loads every command module; adding a command is adding one file to src/cli/commands/. */
-async function loadCommands(): Promise<CommandModule[]> {
-  const files = readdirSync(COMMANDS_DIR)
-    // .ts in the sources, .js once compiled.
-    .filter((name) => /\.(ts|js)$/.test(name) && !/\.d\.ts$|\.test\.(ts|js)$/.test(name))
-    .sort();
-  return Promise.all(files.map(async (name) => (await import(new URL(name, COMMANDS_DIR).href)) as CommandModule));
-}
 
 /** Builds the `berth` program with every command registered. */
 export async function buildProgram(io: CliIO, setExitCode: (code: ExitCode) => void): Promise<Command> {
@@ -22,7 +11,7 @@ export async function buildProgram(io: CliIO, setExitCode: (code: ExitCode) => v
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  for (const command of await loadCommands()) command.register(program, io, setExitCode);
+  for (const command of COMMANDS) command.register(program, io, setExitCode);
   return program;
 }
 

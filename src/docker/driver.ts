@@ -5,6 +5,7 @@ import { pack as packContext } from "tar-fs";
 import type Docker from "dockerode";
 import type { Dialer } from "./dial.ts";
 import { digestOf, EngineStreamError, type RegistryAuth } from "./registry-auth.ts";
+import { Retirements } from "./retirements.ts";
 
 /** One call made to an engine, as reported to metrics and the audit log. */
 export interface DockerCall {
@@ -131,6 +132,18 @@ export interface Driver {
   removeContainer(id: string, reason: string): Promise<void>;
   createNetwork(options: Docker.NetworkCreateOptions, reason: string): Promise<void>;
   connectNetwork(network: string, containerId: string, aliases: string[], reason: string): Promise<void>;
+  /** The aliases a container answers to on each network it is attached to (one inspect). */
+  containerAliases(id: string): Promise<Record<string, string[]>>;
+  /**
+   * Stops a container without making the caller wait for its grace period, and
+   * removes it afterwards when asked. Once per container: asking again while it
+   * stops changes nothing but `remove` (which only ever turns on).
+   */
+  retireContainer(id: string, options: { graceSeconds?: number; remove: boolean }, reason: string): void;
+  /** Waits until every retired container has stopped (and been removed when asked). */
+  awaitRetirements(): Promise<void>;
+  /** Takes a container off a network: its name and aliases stop resolving there at once (a container already off it is no error). */
+  disconnectNetwork(network: string, containerId: string, reason: string): Promise<void>;
   removeNetwork(id: string, reason: string): Promise<void>;
   createVolume(options: Docker.VolumeCreateOptions, reason: string): Promise<void>;
   removeVolume(name: string, reason: string): Promise<void>;
@@ -296,6 +309,12 @@ export class DockerDriver implements Driver {
 
   /** Stops gracefully: SIGTERM, then SIGKILL after the timeout (default: the container's own StopTimeout). */
   async stopContainer(id: string, timeoutSeconds: number | undefined, reason: string): Promise<void> {
+    // Already stopping in the background: wait for that stop rather than send another.
+    if (await this.retiring.settled(id)) return;
+    await this.stopNow(id, timeoutSeconds, reason);
+  }
+
+  private async stopNow(id: string, timeoutSeconds: number | undefined, reason: string): Promise<void> {
     await this.call("container.stop", () => this.docker.getContainer(id).stop(timeoutSeconds === undefined ? {} : { t: timeoutSeconds }), { mutating: true, object: id, reason }).catch((error) => {
       if (error instanceof DockerCallError && (error.statusCode === 304 || error.statusCode === 404)) return; // already stopped, or gone
       throw error;
@@ -315,6 +334,29 @@ export class DockerDriver implements Driver {
 
   async connectNetwork(network: string, containerId: string, aliases: string[], reason: string): Promise<void> {
     await this.call("network.connect", () => this.docker.getNetwork(network).connect({ Container: containerId, EndpointConfig: { Aliases: aliases } }), { mutating: true, object: `${network}/${containerId}`, reason });
+  }
+
+  async containerAliases(id: string): Promise<Record<string, string[]>> {
+    const info = await this.call("container.inspect", () => this.docker.getContainer(id).inspect(), { object: id });
+    return Object.fromEntries(Object.entries(info.NetworkSettings?.Networks ?? {}).map(([network, endpoint]) => [network, endpoint.Aliases ?? []]));
+  }
+
+  private readonly retiring = new Retirements({ stopNow: (id, grace, reason) => this.stopNow(id, grace, reason), removeContainer: (id, reason) => this.removeContainer(id, reason) });
+
+  retireContainer(id: string, options: { graceSeconds?: number; remove: boolean }, reason: string): void {
+    this.retiring.retire(id, options, reason);
+  }
+
+  awaitRetirements(): Promise<void> {
+    return this.retiring.all();
+  }
+
+  async disconnectNetwork(network: string, containerId: string, reason: string): Promise<void> {
+    await this.call("network.disconnect", () => this.docker.getNetwork(network).disconnect({ Container: containerId }), { mutating: true, object: `${network}/${containerId}`, reason }).catch((error) => {
+      // Already off the network ("is not connected", 403 or 500 depending on the engine), or the container or network is gone.
+      if (error instanceof DockerCallError && (error.statusCode === 403 || error.statusCode === 404 || /is not connected/i.test(error.message))) return;
+      throw error;
+    });
   }
 
   async removeNetwork(id: string, reason: string): Promise<void> {

@@ -9,6 +9,8 @@ export const LABEL = {
   revision: "dev.berth.revision",
   target: "dev.berth.target",
   volume: "dev.berth.volume",
+  /** Set on a container created outside its service's name, to join it once ready (a rolling update's surge). */
+  joinWhenReady: "dev.berth.join-when-ready",
 } as const;
 
 /** Label filter values selecting Berth's objects on one target, optionally narrowed to one environment or service. */

@@ -29,6 +29,10 @@ export interface ObservedContainer {
   networks: string[];
   /** Named volumes it mounts. */
   volumes: string[];
+  /** Created outside its service's name, to join it once ready: only an inspect tells whether it has. */
+  joinWhenReady?: boolean;
+  /** Known not to answer to its service's name yet (set by the service's observation, from that inspect). */
+  unjoined?: boolean;
 }
 
 export interface ObservedNetwork {
@@ -89,6 +93,7 @@ export function toObservedContainer(info: Docker.ContainerInfo): ObservedContain
     published,
     networks: Object.keys(info.NetworkSettings?.Networks ?? {}),
     volumes: (info.Mounts ?? []).flatMap((m) => (m.Type === "volume" && m.Name ? [m.Name] : [])),
+    ...(labels[LABEL.joinWhenReady] === "true" ? { joinWhenReady: true } : {}),
   };
 }
 

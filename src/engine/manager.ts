@@ -140,6 +140,7 @@ export class Manager {
     // A removed service is queued once more: its pass ends its rollout, drops its pin and stops its probes.
     for (const key of previous.services.keys()) if (!this.model.services.has(key)) this.runner.queue.add(key);
     this.targets.sync(this.model.targets);
+    this.targets.refresh();
     this.enqueueAll();
   }
 
@@ -161,6 +162,8 @@ export class Manager {
     clearInterval(this.resyncTimer);
     await this.runner.stop();
     this.prober.stop();
+    // Old containers a rollout took out of service finish their stop grace before the connections close.
+    await this.targets.awaitRetirements();
     this.targets.stop();
   }
 
@@ -185,6 +188,8 @@ export class Manager {
     } catch (error) {
       this.options.log.warn("resync could not re-read the manifests", { error });
     }
+    // A resync trusts nothing read before it: what changed without an event (a network, a missed stream) shows now.
+    this.targets.refresh();
     for (const t of this.targets.status()) if (t.phase === "Active") await this.discoverOrphans(t.name);
     this.enqueueAll();
   }

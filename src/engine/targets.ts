@@ -32,6 +32,10 @@ export interface TargetConnections {
   /** The driver of a connected target; throws TargetUnavailableError otherwise. */
   driver(name: string): Driver;
   isActive(name: string): boolean;
+  /** Forgets what was read of every target: the next pass looks again (a resync, a new desired state). */
+  refresh(): void;
+  /** Waits for the containers each target stops in the background. */
+  awaitRetirements(): Promise<void>;
   status(): TargetView[];
   stop(): void;
 }

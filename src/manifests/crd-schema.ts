@@ -94,6 +94,24 @@ function mapValues<T, U>(record: Record<string, T>, fn: (value: T) => U): Record
   return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, fn(value)]));
 }
 
+/**
+ * The JSON Schema of every kind as shipped in crds/json (generated from the
+ * CRDs by `npm run crds:json`; a unit test keeps them equal): reading JSON
+ * spares every command that validates from parsing the CRDs' YAML.
+ */
+export function readJsonSchemas(dir = join(CRD_DIR, "json")): Record<Kind, JsonSchema> {
+  return Object.fromEntries(
+    KINDS.map((kind) => {
+      const file = join(dir, `${kind.toLowerCase()}.schema.json`);
+      try {
+        return [kind, JSON.parse(readFileSync(file, "utf8")) as JsonSchema];
+      } catch (error) {
+        throw new CrdError(`cannot read the JSON Schema of ${kind} from ${file}; expected the package installed whole, or npm run crds:json in a checkout`, { cause: error });
+      }
+    }),
+  ) as Record<Kind, JsonSchema>;
+}
+
 /** The JSON Schema of every kind, read from the CRDs. */
 export function loadJsonSchemas(dir = CRD_DIR): Record<Kind, JsonSchema> {
   return Object.fromEntries(KINDS.map((kind) => [kind, toJsonSchema(kind, readCrdSchema(kind, dir))])) as Record<

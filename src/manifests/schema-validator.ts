@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
-import { loadJsonSchemas, type JsonSchema } from "./crd-schema.ts";
+import { readJsonSchemas, type JsonSchema } from "./crd-schema.ts";
 import { inlineYaml } from "./errors.ts";
 import { KINDS, type Kind } from "./kinds.ts";
 import { closestMatch } from "./suggest.ts";
@@ -42,7 +42,7 @@ const FORMAT_NAMES: Record<string, string> = {
 export class SchemaValidator {
   private readonly validators: Record<Kind, ValidateFunction>;
 
-  constructor(schemas: Record<Kind, JsonSchema> = loadJsonSchemas()) {
+  constructor(schemas: Record<Kind, JsonSchema> = readJsonSchemas()) {
     const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictRequired: false });
     addFormats(ajv);
     const isIp = (value: string) => ajv.formats.ipv4 instanceof RegExp && (ajv.formats.ipv4.test(value) || (ajv.formats.ipv6 as RegExp).test(value));

@@ -36,6 +36,9 @@ export class ConcurrentUpdateError extends Error {
   }
 }
 
+/** What a write callback returns when it wrote nothing: the row need not be read again. */
+const UNCHANGED = Symbol("unchanged");
+
 /** Resource rows: spec and generation from the manifests, phase and conditions from the controllers. */
 export class ResourceRepository {
   constructor(private readonly db: Database, private readonly now: () => number = Date.now) {}
@@ -57,7 +60,7 @@ export class ResourceRepository {
         return;
       }
       const sameSpec = current.specHash === row.specHash && current.spec === values.spec;
-      if (sameSpec && current.revision === values.revision && current.sourceFile === values.sourceFile) return;
+      if (sameSpec && current.revision === values.revision && current.sourceFile === values.sourceFile) return UNCHANGED;
       // Any change of the spec is a new generation (as in Kubernetes), also one that leaves the container revision alone.
       const generation = sameSpec ? current.generation : current.generation + 1;
       return this.update(current, { ...values, generation });
@@ -80,7 +83,7 @@ export class ResourceRepository {
       };
       const next = JSON.stringify([...conditions.filter((c) => c.type !== "Ready"), ready]);
       const observedGeneration = status.converged ? current.generation : current.observedGeneration;
-      if (current.phase === status.phase && current.message === status.message && current.conditions === next && current.observedGeneration === observedGeneration) return;
+      if (current.phase === status.phase && current.message === status.message && current.conditions === next && current.observedGeneration === observedGeneration) return UNCHANGED;
       return this.update(current, { phase: status.phase, message: status.message, conditions: next, observedGeneration, updatedAt: this.now() });
     });
   }
@@ -99,10 +102,12 @@ export class ResourceRepository {
   }
 
   /** Optimistic concurrency: re-read and retry when another writer got there first. */
+  /** Reads the row, writes, and reads it again only when the write changed it (most passes change nothing). */
   private async withRetry(key: string, write: (current: ResourceRow | undefined) => Promise<unknown>): Promise<ResourceRow> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await write(await this.get(key));
+        const current = await this.get(key);
+        if ((await write(current)) === UNCHANGED && current) return current;
         return (await this.get(key))!;
       } catch (error) {
         if (!(error instanceof ConcurrentUpdateError) || attempt >= 5) throw error;

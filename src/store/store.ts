@@ -58,6 +58,9 @@ export async function openDatabase(url: string = DEFAULT_DB_URL, options: { migr
       // WAL lets CLI readers run while the daemon writes.
       await client.execute("PRAGMA journal_mode = WAL");
       await client.execute("PRAGMA busy_timeout = 5000");
+      // With WAL, NORMAL syncs at checkpoints rather than at every commit: a power cut may lose the last
+      // commits but never corrupts the file; a rollout resumes from the record before them and re-plans from Docker.
+      await client.execute("PRAGMA synchronous = NORMAL");
     }
     const db = drizzle(client, { schema });
     await migrate(db, { migrationsFolder: options.migrationsDir ?? MIGRATIONS_DIR });

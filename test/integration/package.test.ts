@@ -16,7 +16,7 @@ describe("the npm package", () => {
     expect(tarball).toBeDefined();
     const { stdout: listing } = await run("tar", ["-tzf", join(work, tarball!)]);
     // Compiled code, CRDs and migrations ship; TypeScript sources and tests do not.
-    expect(listing).toContain("package/dist/src/cli/main.js");
+    expect(listing).toContain("package/dist/berth.js");
     expect(listing).toContain("package/crds/service.yaml");
     expect(listing).toContain("package/src/store/migrations/0000_initial.sql");
     expect(listing).not.toMatch(/package\/src\/.*\.ts\n|package\/test\//);

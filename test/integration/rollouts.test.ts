@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
+import { demuxLogs } from "../../src/docker/driver.ts";
 import type { Daemon } from "../../src/engine/daemon.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { createLogger } from "../../src/log/logger.ts";
@@ -76,6 +77,61 @@ async function revisionOf(project: string, service: string): Promise<string> {
 }
 
 describe("rollouts", () => {
+  it("a client calling a 2-replica backend by name through a rolling update is never sent to a replica that is not ready or has left, and old replicas that ignore SIGTERM do not pace it", async () => {
+    const project = newProject();
+    // The container's main process (sh) ignores SIGTERM and keeps httpd serving: only the 10 s grace's SIGKILL ends it.
+    const stubborn = (version: string): TestService => ({
+      replicas: 2,
+      command: ["sh", "-c", "trap '' TERM; sleep 1; httpd -f -p 8080 -h /www & wait"],
+      env: { V: version },
+      healthCheck: CHECK,
+      stopGracePeriod: "10s",
+      update: "{strategy: rolling, maxSurge: 1, maxUnavailable: 0, healthTimeout: 30s}",
+    });
+    // Resolves the name through Docker's DNS on every request, as a frontend calling its backend does.
+    const client: TestService = {
+      // (busybox wget's own -T crashes in this image: timeout bounds each request instead.)
+      command: ["sh", "-c", "while true; do if timeout 3 wget -q -O /dev/null http://api:8080/; then echo ok; else echo FAIL; fi; sleep 0.05; done"],
+      dependsOn: [{ service: "api", condition: "service_healthy" }],
+    };
+    writeProject(dir!, project, rt.dockerHost, { api: stubborn("1"), client });
+    daemon = await runDaemon(dir!.dir, rt);
+    expect((await daemon.manager.settle({ timeoutMs: 60_000, ready: true })).pending).toEqual([]);
+    const store = await rt.store;
+    const key = `Service/${project}-dev/api`;
+    const first = await finishedRollout(store, key);
+    const [clientContainer] = await running(project, "client");
+    const log = async () => demuxLogs(await rt.docker.getContainer(clientContainer!.id).logs({ stdout: true, stderr: true }));
+    await eventually(async () => ((await log()).includes("ok") ? true : undefined), 20_000, "the client's first answer");
+
+    writeService(dir!, project, "api", stubborn("2"));
+    const second = await eventually(async () => {
+      const rows = await store.deployments.list({ service: key });
+      return rows[0] && rows[0].id !== first.id && rows[0].status === "success" ? rows[0] : undefined;
+    }, 90_000, "the rolling update to succeed");
+    // The rollout ended while the old replicas were still inside their grace period: it did not wait for them.
+    const all = await projectContainers(rt.docker, project);
+    const old = all.filter((c) => c.Labels["dev.berth.service"] === "api" && c.Labels["dev.berth.spec-hash"] === first.revision);
+    expect(old.length).toBeGreaterThan(0);
+    // Taken out of the service's name (off its network) before they were sent SIGTERM.
+    for (const c of old) expect(Object.keys(c.NetworkSettings.Networks)).toEqual([]);
+    const fresh = all.filter((c) => c.Labels["dev.berth.spec-hash"] === second.revision);
+    expect(fresh).toHaveLength(2);
+    // Each new replica answers to the name: it joined once ready.
+    for (const c of fresh) expect((await rt.docker.getContainer(c.Id).inspect()).NetworkSettings.Networks[`${project}-${project}-dev`]?.Aliases).toContain("api");
+    // The old ones still get their full grace, then go.
+    await eventually(async () => ((await projectContainers(rt.docker, project)).some((c) => c.Labels["dev.berth.spec-hash"] === first.revision) ? undefined : true), 30_000, "the old replicas to stop and be removed");
+
+    const lines = (await log()).split("\n").filter(Boolean);
+    expect(lines.filter((l) => l === "ok").length).toBeGreaterThan(20);
+    // Nothing is sent to a replica before it is ready, nor after it left the name. Docker takes a name and
+    // an address away together, so the one request that may fail is one in flight to an old replica at the
+    // instant it leaves (this client has one at a time): at most one per retired replica, and mostly none.
+    // Sending new replicas requests before they listen, as a create with the alias did, fails many more.
+    expect(lines.filter((l) => l !== "ok" && l !== "FAIL")).toEqual([]);
+    expect(lines.filter((l) => l === "FAIL").length).toBeLessThanOrEqual(old.length);
+  }, 180_000);
+
   it("rolls 3 replicas over to a healthy revision while at least replicas - maxUnavailable answer HTTP throughout", async () => {
     const project = newProject();
     const web: TestService = { replicas: 3, command: serving(0), healthCheck: PATIENT_CHECK, update: "{strategy: rolling, maxSurge: 1, maxUnavailable: 0, healthTimeout: 30s}", env: { V: "1" } };

@@ -2,7 +2,7 @@ import type { ObservedContainer } from "../../src/docker/observe.ts";
 
 let created = 1000;
 
-/** A running container of shop/dev/web in `slot`, named as Berth names it; each call is newer than the last. */
+/** A running container of shop/dev/web in `slot` on the environment's network, named as Berth names it; each call is newer than the last. */
 export function observedContainer(slot: number, specHash: string, overrides: Partial<ObservedContainer> = {}): ObservedContainer {
   const n = created++;
   return {
@@ -17,7 +17,7 @@ export function observedContainer(slot: number, specHash: string, overrides: Par
     created: n,
     addresses: {},
     published: {},
-    networks: [],
+    networks: ["shop-dev"],
     volumes: [],
     ...overrides,
   };

@@ -1,5 +1,6 @@
 import type Docker from "dockerode";
 import { DockerCallError, type Driver, type DriverHooks, type EngineEvent } from "../../src/docker/driver.ts";
+import { Retirements } from "../../src/docker/retirements.ts";
 import { LABEL } from "../../src/docker/labels.ts";
 import { FakeEngine } from "./fake-world/engine.ts";
 import { type Behaviour, type Clock, type ContainerRecord, engineError, type FakeClock, hasHealthcheck, type Health, type HealthLogEntry, matchesLabels, normalizeRef, settableClock } from "./fake-world/model.ts";
@@ -163,8 +164,30 @@ export class FakeWorld implements Driver {
     await this.call("container.start", { mutating: true, object: id, reason }, () => this.engine.start(id)).catch(tolerating(304));
   }
 
-  async stopContainer(id: string, _timeoutSeconds: number | undefined, reason: string): Promise<void> {
+  async stopContainer(id: string, timeoutSeconds: number | undefined, reason: string): Promise<void> {
+    if (await this.retiring.settled(id)) return;
+    await this.stopNow(id, timeoutSeconds, reason);
+  }
+
+  private async stopNow(id: string, _timeoutSeconds: number | undefined, reason: string): Promise<void> {
     await this.call("container.stop", { mutating: true, object: id, reason }, () => this.engine.stop(id)).catch(tolerating(304, 404));
+  }
+
+  private readonly retiring = new Retirements({ stopNow: (id, grace, reason) => this.stopNow(id, grace, reason), removeContainer: (id, reason) => this.removeContainer(id, reason) });
+
+  retireContainer(id: string, options: { graceSeconds?: number; remove: boolean }, reason: string): void {
+    this.retiring.retire(id, options, reason);
+  }
+
+  awaitRetirements(): Promise<void> {
+    return this.retiring.all();
+  }
+
+  async containerAliases(id: string): Promise<Record<string, string[]>> {
+    return this.call("container.inspect", { object: id }, () => {
+      const c = this.engine.container(id);
+      return Object.fromEntries([...c.networks].map(([network, endpoint]) => [network, [...endpoint.aliases]]));
+    });
   }
 
   async removeContainer(id: string, reason: string): Promise<void> {
@@ -177,6 +200,10 @@ export class FakeWorld implements Driver {
 
   async connectNetwork(network: string, containerId: string, aliases: string[], reason: string): Promise<void> {
     await this.call("network.connect", { mutating: true, object: `${network}/${containerId}`, reason }, () => this.engine.connect(network, containerId, aliases));
+  }
+
+  async disconnectNetwork(network: string, containerId: string, reason: string): Promise<void> {
+    await this.call("network.disconnect", { mutating: true, object: `${network}/${containerId}`, reason }, () => this.engine.disconnect(network, containerId)).catch(tolerating(403, 404));
   }
 
   async removeNetwork(id: string, reason: string): Promise<void> {

@@ -13,6 +13,8 @@ export interface TestService {
   ports?: string;
   /** The update block as flow YAML, e.g. "{maxSurge: 1, healthTimeout: 20s}". */
   update?: string;
+  /** Default 1s. */
+  stopGracePeriod?: string;
 }
 
 const httpd = ["httpd", "-f", "-p", "8080", "-h", "/www"];
@@ -78,7 +80,7 @@ spec:
   imagePullPolicy: Never
   command: ${JSON.stringify(s.command ?? httpd)}
   replicas: ${s.replicas ?? 1}
-  stopGracePeriod: 1s
+  stopGracePeriod: ${s.stopGracePeriod ?? "1s"}
 ${env ? `  env:\n${env}\n` : ""}${depends ? `  dependsOn:\n${depends}\n` : ""}${s.healthCheck ? `  healthCheck: ${s.healthCheck}\n` : ""}${s.volumes ? `  volumes: ${s.volumes}\n` : ""}${s.ports ? `  ports: ${s.ports}\n` : ""}${s.update ? `  update: ${s.update}\n` : ""}`,
   );
 }

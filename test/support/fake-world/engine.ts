@@ -229,6 +229,14 @@ export class FakeEngine {
     c.networks.set(n.name, { aliases, ip: c.state === "running" ? this.address(n) : undefined });
   }
 
+  disconnect(networkRef: string, containerRef: string): void {
+    const n = this.findNetwork(networkRef);
+    if (!n) throw engineError(404, `network ${networkRef} not found`);
+    const c = this.container(containerRef);
+    if (!c.networks.has(n.name)) throw engineError(403, `container ${c.name} is not connected to network ${n.name}`);
+    c.networks.delete(n.name);
+  }
+
   removeNetwork(ref: string): void {
     const n = this.findNetwork(ref);
     if (!n) throw engineError(404, `network ${ref} not found`);
