@@ -1,4 +1,8 @@
-import type { Driver } from "./driver.ts";
+/** The two engine calls a retirement makes; the driver passes its own (this module knows nothing else of it). */
+interface RetireCalls {
+  stopNow(id: string, graceSeconds: number | undefined, reason: string): Promise<void>;
+  removeContainer(id: string, reason: string): Promise<void>;
+}
 
 interface Retirement {
   remove: boolean;
@@ -14,7 +18,7 @@ interface Retirement {
 export class Retirements {
   private readonly inFlight = new Map<string, Retirement>();
 
-  constructor(private readonly driver: Pick<Driver, "removeContainer"> & { stopNow: Driver["stopContainer"] }) {}
+  constructor(private readonly driver: RetireCalls) {}
 
   retire(id: string, options: { graceSeconds?: number; remove: boolean }, reason: string): void {
     const existing = this.inFlight.get(id);
