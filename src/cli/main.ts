@@ -34,6 +34,10 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<Exi
 }
 
 function processIO(): CliIO {
+  // A reader that goes away (`berth history | head`) ends the output, not the command with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
   return {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
