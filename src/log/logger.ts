@@ -94,6 +94,8 @@ export class Redactor {
 
   /** Adds a secret that stays masked across manifest changes. */
   addOwnSecret(value: string): void {
+    // Pulls hand their credentials in every time: a value already masked rebuilds nothing.
+    if (this.own.has(value)) return;
     this.own.add(value);
     this.setSecrets(this.manifest);
   }
