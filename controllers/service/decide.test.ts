@@ -343,6 +343,16 @@ describe("decideService: a rollout begins", () => {
     expect(d.writes.begin?.previous).toBe(WEB1.specHash);
     expect(d.change?.fields).toEqual([]);
   });
+
+  // The rollout that retired it succeeded: the old container in its stop grace is not another revision running.
+  it("an old revision's container retiring in the background after a success: no new rollout, nothing to do", () => {
+    const fresh = running(WEB2);
+    const leaving = running(WEB1, 0, { networks: [], retiring: true });
+    const d = decide(WEB2, world({ containers: [fresh, leaving], probed: probedAs("healthy", fresh) }), records({ deployed: WEB2.specHash, hasHistory: true, deployedSpec: revisionSpecOf(WEB2), at: atOf(WEB2, WEB1) }));
+    expect(d.writes).toEqual({});
+    expect(d.actions.map((a) => a.type)).toEqual(["probe"]);
+    expect(d.facts.converged).toBe(true);
+  });
 });
 
 describe("decideService: nothing can begin yet", () => {

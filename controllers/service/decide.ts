@@ -61,7 +61,8 @@ export function decideService(key: string, manifest: DesiredService | undefined,
   if (!desired) return { actions: [], writes, facts: serviceFacts.none("revision spec unknown"), error: { message: `revision ${wanted.slice(0, 12)} of ${key} was never rolled out by Berth, so its spec is unknown; expected a revision from berth history`, terminal: true, retry: false } };
 
   const waiting = unmetDependencies(desired, records.peers, world.containers, healthOf);
-  const revisionRuns = own.some((c) => c.specHash !== desired.specHash && c.slot >= 0 && c.slot < desired.replicas && c.state === "running");
+  // A container a rollout took out of service is leaving, not running another revision.
+  const revisionRuns = own.some((c) => c.specHash !== desired.specHash && c.slot >= 0 && c.slot < desired.replicas && c.state === "running" && !c.retiring && (!network || c.networks.includes(network)));
   const needsRollout = !desired.suspended && desired.replicas > 0 && (records.deployed !== desired.specHash || revisionRuns);
   let actions = needsRollout ? [] : planService(desired, own, network);
   if (waiting.length) actions = holdBackStarts(actions);

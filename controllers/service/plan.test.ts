@@ -34,6 +34,7 @@ describe("planService", () => {
     { name: "replicas 0 -> remove all", desired: svc({ replicas: 0 }), observed: [container(0)], want: ["remove shop-dev-web-0-aaaaaaa (scaled down)"] },
     { name: "old and new side by side after an interrupted rollout -> drop the old", desired: svc(), observed: [container(0, { specHash: OLD }), container(0)], want: ["remove shop-dev-web-0-bbbbbbb (outdated spec)"] },
     { name: "container without a slot label -> remove", desired: svc(), observed: [container(0), container(-1, { name: "stray" })], want: ["remove stray (no replica slot label)"] },
+    { name: "old revision retiring in the background -> left to finish, nothing planned for it", desired: svc(), observed: [container(0), container(0, { specHash: OLD, networks: [], retiring: true })], want: [] },
     { name: "suspended -> stop running containers, remove nothing", desired: svc({ suspended: true, replicas: 2 }), observed: [container(0), container(1, { state: "exited" })], want: ["stop shop-dev-web-0-aaaaaaa (environment suspended)"] },
   ])("$name", ({ desired, observed, want }) => {
     expect(plan(desired, observed)).toEqual(want);
@@ -93,7 +94,10 @@ describe("planService on the service's network", () => {
       want: ["remove shop-dev-web-0-aaaaaaa (not on network shop-dev)", "create shop-dev-web-0-aaaaaaa (replace a container taken out of service)"],
     },
     { name: "on another network only -> replaced", observed: () => [container(0, { networks: ["shop-dev-backend"] })], want: ["remove shop-dev-web-0-aaaaaaa (not on network shop-dev)", "create shop-dev-web-0-aaaaaaa (replace a container taken out of service)"] },
-    { name: "an old revision's container off the network beside a current one -> only the outdated one goes", observed: () => [container(0, { specHash: OLD, networks: [] }), container(0)], want: ["remove shop-dev-web-0-bbbbbbb (outdated spec)"] },
+    { name: "an old revision's container off the network, still running, beside a current one (retired before a restart) -> retired again, in the background", observed: () => [container(0, { specHash: OLD, networks: [] }), container(0)], want: ["retire shop-dev-web-0-bbbbbbb (outdated spec)"] },
+    { name: "an old revision's container off the network and stopped -> removed", observed: () => [container(0, { specHash: OLD, networks: [], state: "exited" }), container(0)], want: ["remove shop-dev-web-0-bbbbbbb (outdated spec)"] },
+    { name: "an old revision's container still retiring -> nothing: it is on its way out", observed: () => [container(0, { specHash: OLD, networks: [], retiring: true }), container(0)], want: [] },
+    { name: "the current revision's container retiring (a revert) -> removed (after its stop) and created again", observed: () => [container(0, { networks: [], retiring: true })], want: ["remove shop-dev-web-0-aaaaaaa (not on network shop-dev)", "create shop-dev-web-0-aaaaaaa (replace a container taken out of service)"] },
   ])("$name", ({ observed, want }) => {
     expect(planOn(svc(), observed())).toEqual(want);
   });

@@ -49,7 +49,9 @@ export function completed(c: ObservedContainer, restartPolicy: ServiceDesired["r
  */
 export function planService(desired: ServiceDesired, observed: readonly ObservedContainer[], network?: string): ServiceAction[] {
   const actions: ServiceAction[] = [];
-  const byNewest = [...observed].sort((a, b) => b.created - a.created || a.name.localeCompare(b.name));
+  // A container of another revision that a rollout retired is leaving on its own: nothing more to do with it.
+  const byNewest = observed.filter((c) => !c.retiring || c.specHash === desired.specHash).sort((a, b) => b.created - a.created || a.name.localeCompare(b.name));
+  const detached = (c: ObservedContainer) => !!network && !c.networks.includes(network);
 
   if (desired.suspended) {
     for (const c of byNewest) if (!STOPPED.has(c.state)) actions.push({ type: "stop", id: c.id, name: c.name, reason: "environment suspended" });
@@ -64,7 +66,7 @@ export function planService(desired: ServiceDesired, observed: readonly Observed
       if (current.state === "dead") {
         actions.push(removal(current, "container is dead"));
         actions.push(create(desired, slot, "replace dead container"));
-      } else if (network && !current.networks.includes(network)) {
+      } else if (detached(current)) {
         // Taken out of service by a rollout (kept for a rollback): started again it would be unreachable.
         actions.push(removal(current, `not on network ${network}`));
         actions.push(create(desired, slot, "replace a container taken out of service"));
@@ -74,10 +76,10 @@ export function planService(desired: ServiceDesired, observed: readonly Observed
         // A rollout ended (or Berth stopped) between its start and its joining the service's name.
         actions.push({ type: "join", id: current.id, name: current.name, networks: current.networks, reason: "runs outside its service's name" });
       }
-      for (const c of others) actions.push(removal(c, c.specHash === desired.specHash ? "duplicate in its replica slot" : "outdated spec"));
+      for (const c of others) actions.push(leave(c, c.specHash === desired.specHash ? "duplicate in its replica slot" : "outdated spec"));
       continue;
     }
-    const outdated = others.map((c) => removal(c, "outdated spec"));
+    const outdated = others.map((c) => leave(c, "outdated spec"));
     const replacement = create(desired, slot, others.length ? "spec changed" : "missing replica");
     // Rolling: the new container runs before the old one goes; recreate: never two at once.
     if (desired.strategy === "rolling") actions.push(replacement, ...outdated);
@@ -85,15 +87,25 @@ export function planService(desired: ServiceDesired, observed: readonly Observed
   }
 
   for (const c of byNewest) {
-    if (c.slot < 0 || c.slot >= desired.replicas) actions.push(removal(c, c.slot < 0 ? "no replica slot label" : "scaled down"));
+    if (c.slot < 0 || c.slot >= desired.replicas) actions.push(leave(c, c.slot < 0 ? "no replica slot label" : "scaled down"));
   }
   return actions;
+
+  /** Out of service already (a rollout retired it before Berth restarted) and still in its grace period: stopped in the background. */
+  function leave(c: ObservedContainer, reason: string): ServiceAction {
+    return detached(c) && c.state === "running" ? retire(c, reason, true) : removal(c, reason);
+  }
 }
 
 /** A create action for a slot, named after the spec it runs. */
 export function create(desired: Pick<ServiceDesired, "project" | "environment" | "service" | "specHash">, slot: number, reason: string, joinWhenReady = false): ServiceAction {
   const name = containerName(desired.project, desired.environment, desired.service, slot, desired.specHash);
   return { type: "create", slot, name, revision: desired.specHash, reason, ...(joinWhenReady ? { joinWhenReady } : {}) };
+}
+
+/** Out of the service's name first, then stopped in the background: the next step does not wait out its grace period. */
+export function retire(c: ObservedContainer, reason: string, remove = false): ServiceAction {
+  return { type: "retire", id: c.id, name: c.name, slot: c.slot, networks: c.networks, remove, reason };
 }
 
 /** Stop-and-remove of one container. */

@@ -1,5 +1,5 @@
 import type { ObservedContainer } from "../../src/docker/observe.ts";
-import { create, removal, type ServiceAction, type ServiceDesired } from "./plan.ts";
+import { create, removal, retire, type ServiceAction, type ServiceDesired } from "./plan.ts";
 
 /** What a rollout step needs to know of the revision it rolls out. */
 export type RolloutDesired = Pick<ServiceDesired, "project" | "environment" | "service" | "replicas" | "specHash" | "strategy" | "restartPolicy"> & {
@@ -38,9 +38,6 @@ const restarts = (policy: RolloutDesired["restartPolicy"]) => policy === "always
 
 /** Runs and can be routed to: on the service's network and in its name. */
 const inService = (c: ReplicaView) => RUNNING.has(c.state) && !c.detached && !c.unjoined;
-
-/** Out of the service's name first, then stopped in the background: the next step does not wait out its grace period. */
-const retire = (c: ObservedContainer, reason: string, remove = false): ServiceAction => ({ type: "retire", id: c.id, name: c.name, slot: c.slot, networks: c.networks, remove, reason });
 
 /** Why a container of the revision cannot become ready, if it cannot: unhealthy, crash-looping, or exited under a policy that does not restart it. */
 function brokenWhy(c: ReplicaView, policy: RolloutDesired["restartPolicy"]): string | undefined {

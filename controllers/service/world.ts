@@ -25,7 +25,7 @@ export async function observeService(
   manifest: DesiredService,
   records: ServiceRecords,
   model: DesiredModel,
-  driver: ObserveDriver & Pick<Driver, "imageExists" | "containerAliases">,
+  driver: ObserveDriver & Pick<Driver, "imageExists" | "containerAliases" | "isRetiring">,
   probes: ProbeView,
   now: number,
   assumed?: Assumed,
@@ -35,6 +35,7 @@ export async function observeService(
   const network = manifest.template.HostConfig?.NetworkMode ?? "";
   const own = observed.containers.filter((c) => c.service === manifest.service);
   await markUnjoined(driver, own, network, manifest.service);
+  for (const c of own) if (driver.isRetiring(c.id)) c.retiring = true;
   const portHolders = hostPortsOf(manifest).size ? (await observeContainers(driver, {})).filter((c) => Object.keys(c.published).length > 0) : [];
   const images: Record<string, boolean> = {};
   for (const ref of imagesToCheck(manifest, records, own)) images[ref] = await driver.imageExists(ref);

@@ -140,6 +140,8 @@ export interface Driver {
    * stops changes nothing but `remove` (which only ever turns on).
    */
   retireContainer(id: string, options: { graceSeconds?: number; remove: boolean }, reason: string): void;
+  /** Whether a retired container is still being stopped in the background (it is leaving: nothing else to do with it). */
+  isRetiring(id: string): boolean;
   /** Waits until every retired container has stopped (and been removed when asked). */
   awaitRetirements(): Promise<void>;
   /** Takes a container off a network: its name and aliases stop resolving there at once (a container already off it is no error). */
@@ -345,6 +347,10 @@ export class DockerDriver implements Driver {
 
   retireContainer(id: string, options: { graceSeconds?: number; remove: boolean }, reason: string): void {
     this.retiring.retire(id, options, reason);
+  }
+
+  isRetiring(id: string): boolean {
+    return this.retiring.has(id);
   }
 
   awaitRetirements(): Promise<void> {

@@ -33,6 +33,8 @@ export interface ObservedContainer {
   joinWhenReady?: boolean;
   /** Known not to answer to its service's name yet (set by the service's observation, from that inspect). */
   unjoined?: boolean;
+  /** Being stopped in the background after a rollout took it out of service: leaving, nothing more to do with it. */
+  retiring?: boolean;
 }
 
 export interface ObservedNetwork {

@@ -157,6 +157,10 @@ export class CachedDriver implements Driver {
     this.invalidate();
     this.inner.retireContainer(id, options, reason);
   }
+  isRetiring(id: string) {
+    return this.inner.isRetiring(id);
+  }
+
   awaitRetirements() {
     return this.inner.awaitRetirements();
   }

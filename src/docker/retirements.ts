@@ -40,6 +40,11 @@ export class Retirements {
     this.inFlight.set(id, retirement);
   }
 
+  /** Whether `id` is being stopped in the background now. */
+  has(id: string): boolean {
+    return this.inFlight.has(id);
+  }
+
   /** Waits for a background stop of `id`, if one runs; true when there was one. */
   async settled(id: string): Promise<boolean> {
     const retirement = this.inFlight.get(id);

@@ -179,6 +179,10 @@ export class FakeWorld implements Driver {
     this.retiring.retire(id, options, reason);
   }
 
+  isRetiring(id: string): boolean {
+    return this.retiring.has(id);
+  }
+
   awaitRetirements(): Promise<void> {
     return this.retiring.all();
   }
