@@ -20,7 +20,7 @@ import { startTestEngine, type TestEngine } from "../test/support/engine.ts";
 import { startApiCounter } from "./support/api-counter.ts";
 import { IMAGE, removeByLabel, sleepers, writeManifests, type Row } from "./suite/common.ts";
 import { convergeRows } from "./suite/converge.ts";
-import { footprint, footprintRows, healRow, startDaemon } from "./suite/daemon.ts";
+import { converged, footprint, footprintRows, healRow, startDaemon } from "./suite/daemon.ts";
 import { machine, renderMarkdown, renderTable, writeResults } from "./suite/report.ts";
 import { rolloutRows } from "./suite/rollout.ts";
 import { startupRows } from "./suite/startup.ts";
@@ -34,7 +34,10 @@ if (given) process.env.BERTH_TEST_DOCKER_HOST = given;
 let engine: TestEngine | undefined;
 const work = mkdtempSync(join(tmpdir(), "berth-bench-"));
 const rows: Row[] = [];
+const daemons: { stop(): Promise<void> }[] = [];
 const step = (what: string) => process.stderr.write(`bench: ${what}\n`);
+// A stray failure is shown with its stack before the teardown, whatever raised it.
+for (const event of ["unhandledRejection", "uncaughtException"] as const) process.on(event, (error) => process.stderr.write(`bench: ${event}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`));
 try {
   engine = await startTestEngine();
   const docker = connectDocker(engine.host);
@@ -53,7 +56,10 @@ try {
   rows.push(...(await rolloutRows(docker, engine.host, work)));
 
   step("daemon footprint with the example");
-  const example = await startDaemon("manifests", { DOCKER_HOST: engine.host });
+  // The example's store goes to the scratch directory, never into the repository's manifests.
+  const example = await startDaemon("manifests", { DOCKER_HOST: engine.host }, undefined, join(work, "example.db"));
+  daemons.push(example);
+  await converged(docker, "dev.berth.project=demo");
   rows.push(...footprintRows("example (3 services, 2 environments)", await footprint(example.child.pid!, Number(values.idle) * 1000), 90));
   await example.stop();
   await removeByLabel(docker, "dev.berth.project=demo");
@@ -62,6 +68,8 @@ try {
   const dir = mkdtempSync(join(work, "many-"));
   writeManifests(dir, engine.host, "many", sleepers(many).berth);
   const daemon = await startDaemon(dir, {});
+  daemons.push(daemon);
+  await converged(docker, "dev.berth.project=many", many);
   rows.push(...footprintRows(`${many} services`, await footprint(daemon.child.pid!, Number(values.idle) * 1000), 120, 1));
   rows.push(await healRow(docker, "many", "many-manye", Number(values.heals)));
   await daemon.stop();
@@ -71,7 +79,12 @@ try {
   const info = await machine(docker);
   process.stdout.write(`${renderTable(rows, info)}\n`);
   writeResults(rows, info, renderMarkdown(rows, info));
+} catch (error) {
+  // Said first: a failure while the engine is torn down must not hide it.
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
 } finally {
-  await engine?.stop();
+  for (const daemon of daemons) await daemon.stop().catch(() => {});
+  await engine?.stop().catch((error) => process.stderr.write(`bench: the private engine did not stop cleanly: ${String(error)}\n`));
   rmSync(work, { recursive: true, force: true });
 }

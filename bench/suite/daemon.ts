@@ -15,9 +15,9 @@ export async function freePort(): Promise<number> {
 }
 
 /** `berth run DIR` as a separate process, as operators run it; resolves once /readyz says every resource converged. */
-export async function startDaemon(dir: string, env: NodeJS.ProcessEnv, timeoutMs = 600_000): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
+export async function startDaemon(dir: string, env: NodeJS.ProcessEnv, timeoutMs = 600_000, db = join(dir, "berth.db")): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["bin/berth.js", "run", dir, "--db", `file:${join(dir, "berth.db")}`, "--listen", `127.0.0.1:${port}`, "--log-level", "warn"], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
+  const child = spawn(process.execPath, ["bin/berth.js", "run", dir, "--db", `file:${db}`, "--listen", `127.0.0.1:${port}`, "--log-level", "warn"], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
   const stop = async () => {
     if (child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
@@ -47,6 +47,22 @@ function rssMb(pid: number): number {
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Waits until the daemon has converged the project: `count` containers
+ * running, or (count unknown) the same number running for 3 s. Ready
+ * (/readyz) only says the daemon serves; footprint is measured once idle.
+ */
+export async function converged(docker: Docker, label: string, count?: number): Promise<void> {
+  let last = -1;
+  let stableSince = performance.now();
+  await until(async () => {
+    const running = (await docker.listContainers({ filters: { label: [label] } })).length;
+    if (running !== last) [last, stableSince] = [running, performance.now()];
+    if (count !== undefined) return running >= count ? true : undefined;
+    return running > 0 && performance.now() - stableSince >= 3_000 ? true : undefined;
+  }, 600_000, 250);
 }
 
 /** After the daemon converged: RSS once settled, and idle CPU over `idleMs` with nothing to do. */

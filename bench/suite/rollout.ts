@@ -42,8 +42,9 @@ export async function rolloutRows(docker: Docker, host: string, work: string): P
   try {
     const deployments = async () => ((await (await fetch(`http://127.0.0.1:${daemon.port}/api/v1/deployments?service=Service/rolle/api`)).json()) as { items: { id: number; status: string; startedAt: number; completedAt: number | null }[] }).items;
     const first = await until(async () => (await deployments()).find((d) => d.status === "success"), 120_000, 100);
-    const [clientContainer] = await docker.listContainers({ filters: { label: ["dev.berth.project=roll", "dev.berth.service=client"] } });
-    const log = async () => demuxLogs(await docker.getContainer(clientContainer!.Id).logs({ stdout: true, stderr: true }));
+    // The client waits for the backend to be healthy: it starts after the backend's rollout.
+    const clientContainer = await until(async () => (await docker.listContainers({ filters: { label: ["dev.berth.project=roll", "dev.berth.service=client"] } }))[0], 60_000, 100);
+    const log = async () => demuxLogs(await docker.getContainer(clientContainer.Id).logs({ stdout: true, stderr: true }));
     await until(async () => ((await log()).includes("ok") ? true : undefined), 30_000, 100);
     const before = (await log()).split("\n").filter(Boolean).length;
 
