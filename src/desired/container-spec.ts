@@ -21,6 +21,8 @@ export interface TemplateInput {
   network: string;
   /** Absolute paths of bind mount sources. */
   resolvePath: (path: string) => string;
+  /** Docker names the Environment gives its volumes (spec.volumeNames). */
+  volumeNames?: Readonly<Record<string, string>>;
 }
 
 const NS_PER_MS = 1_000_000;
@@ -56,7 +58,7 @@ export function containerTemplate(input: TemplateInput): ContainerTemplate {
     HostConfig: {
       NetworkMode: input.network,
       PortBindings: Object.keys(bindings).length ? bindings : undefined,
-      Mounts: spec.volumes?.map((v) => mount(v, input.target, project, environment, input.resolvePath)),
+      Mounts: spec.volumes?.map((v) => mount(v, input, project, environment)),
       RestartPolicy: { Name: spec.restartPolicy === "no" ? "" : spec.restartPolicy },
       ...resourceLimits(input.resources),
     },
@@ -74,10 +76,11 @@ function dockerHealthcheck(check: HealthCheck): Docker.HealthConfig {
   };
 }
 
-function mount(volume: VolumeMount, target: string, project: string, environment: string, resolvePath: (p: string) => string): Docker.MountSettings {
+function mount(volume: VolumeMount, input: Pick<TemplateInput, "target" | "resolvePath" | "volumeNames">, project: string, environment: string): Docker.MountSettings {
+  const { target } = input;
   if (volume.type === "tmpfs") return { Type: "tmpfs", Source: "", Target: volume.target, ReadOnly: volume.readOnly };
-  if (volume.type === "bind") return { Type: "bind", Source: resolvePath(volume.source!), Target: volume.target, ReadOnly: volume.readOnly };
-  const name = volumeName(project, environment, volume.source!);
+  if (volume.type === "bind") return { Type: "bind", Source: input.resolvePath(volume.source!), Target: volume.target, ReadOnly: volume.readOnly };
+  const name = volumeName(project, environment, volume.source!, input.volumeNames);
   // Should Docker ever create the volume itself, it still carries Berth's labels and stays visible to pruning rules.
   const labels = { [LABEL.managed]: "true", [LABEL.target]: target, [LABEL.project]: project, [LABEL.environment]: environment, [LABEL.volume]: name };
   return { Type: "volume", Source: name, Target: volume.target, ReadOnly: volume.readOnly, VolumeOptions: { NoCopy: false, Labels: labels, DriverConfig: { Name: "local", Options: {} } } };

@@ -136,7 +136,7 @@ export function buildDesiredModel(state: DesiredState, options: ModelOptions = {
       pruneVolumes: env.spec.pruneVolumes,
       network: networkName(project, environment),
       extraNetworks: [...new Set(own.flatMap((s) => s.spec.networks ?? []))].map((n) => networkName(project, environment, n)),
-      volumes: [...new Set(own.flatMap((s) => (s.spec.volumes ?? []).filter((v) => v.type === "volume").map((v) => v.source!)))].map((v) => volumeName(project, environment, v)),
+      volumes: [...new Set(own.flatMap((s) => (s.spec.volumes ?? []).filter((v) => v.type === "volume").map((v) => v.source!)))].map((v) => volumeName(project, environment, v, env.spec.volumeNames)),
       services: ordered,
       labels: projectLabels,
     });
@@ -207,6 +207,7 @@ function desiredService(
       labels: { ...projectLabels, ...(spec.labels ?? {}), ...routingLabels(spec.routing, { project, environment, service: name, network: networkName(project, environment), ...routing }) },
       network: networkName(project, environment),
       resolvePath: bindSource,
+      volumeNames: env.spec.volumeNames,
     });
     // The revision label is informational: a new commit alone must not recreate containers.
     const specHash = revisionHash({ template, extraNetworks: base.extraNetworks, healthCheck: base.healthCheck });

@@ -10,9 +10,9 @@ export function networkName(project: string, environment: string, network?: stri
   return network ? `${environmentPrefix(project, environment)}-${network}` : environmentPrefix(project, environment);
 }
 
-/** Name of a named volume, scoped to its environment. */
-export function volumeName(project: string, environment: string, volume: string): string {
-  return `${environmentPrefix(project, environment)}-${volume}`;
+/** Name of a named volume, scoped to its environment, unless the Environment names it (an existing volume, used in place). */
+export function volumeName(project: string, environment: string, volume: string, named?: Readonly<Record<string, string>>): string {
+  return named?.[volume] ?? `${environmentPrefix(project, environment)}-${volume}`;
 }
 
 /**

@@ -2,8 +2,11 @@ import type { CommandModule } from "../context.ts";
 import * as apply from "./apply.ts";
 import * as diffEnv from "./diff-env.ts";
 import * as events from "./events.ts";
+import * as exec from "./exec.ts";
 import * as health from "./health.ts";
 import * as history from "./history.ts";
+import * as importCommand from "./import.ts";
+import * as logs from "./logs.ts";
 import * as plan from "./plan.ts";
 import * as rollback from "./rollback.ts";
 import * as rollout from "./rollout.ts";
@@ -17,4 +20,4 @@ import * as version from "./version.ts";
  * Every command, in the order --help lists them. Each module registers its
  * options only and imports what it runs when it runs, so this list stays light.
  */
-export const COMMANDS: readonly CommandModule[] = [apply, diffEnv, events, health, history, plan, rollback, rollout, run, secrets, status, validate, version];
+export const COMMANDS: readonly CommandModule[] = [apply, diffEnv, events, exec, health, history, importCommand, logs, plan, rollback, rollout, run, secrets, status, validate, version];

@@ -7,7 +7,7 @@ import { hostPortsAreFree } from "./ports.ts";
 import { referencesExist } from "./references.ts";
 import { registriesAreDistinct } from "./registries.ts";
 import { secretLiteralsCanBeMasked } from "./secrets.ts";
-import { healthIntervalCoversTimeout, projectsAreComplete, targetsMatchTheirType, volumesAreWellFormed } from "./shape.ts";
+import { healthIntervalCoversTimeout, projectsAreComplete, targetsMatchTheirType, volumeNamesAreMounted, volumesAreWellFormed } from "./shape.ts";
 import { rollingUpdatesShareNoVolume } from "./strategy.ts";
 import type { ManifestWarning } from "./warning.ts";
 
@@ -23,6 +23,7 @@ export const RULES: readonly Rule[] = [
   healthyDependenciesHaveChecks,
   healthIntervalCoversTimeout,
   volumesAreWellFormed,
+  volumeNamesAreMounted,
   hostPortsAreFree,
   generatedNamesAreUnique,
   registriesAreDistinct,

@@ -2,12 +2,16 @@ import { parseDuration } from "../duration.ts";
 import type { ManifestError } from "../errors.ts";
 import { declaredNames, problemAt, type Rule } from "./catalog.ts";
 
-/** A health check must be allowed to finish before the next one starts. */
+/**
+ * A check Berth probes (http, tcp) must be allowed to finish before the next
+ * one starts. An exec check is Docker's, which starts the next one only after
+ * the last finished (as compose files rely on: interval 2s, default timeout 30s).
+ */
 export const healthIntervalCoversTimeout: Rule = (catalog) => {
   const errors: ManifestError[] = [];
   for (const service of catalog.byKind.Service.values()) {
     const check = service.resource.spec.healthCheck;
-    if (!check) continue;
+    if (!check || check.exec) continue;
     const interval = parseDuration(check.interval);
     const timeout = parseDuration(check.timeout);
     if (interval === undefined || timeout === undefined || interval >= timeout) continue;
@@ -74,6 +78,30 @@ export const volumesAreWellFormed: Rule = (catalog) => {
       }
       seen.add(volume.target);
     });
+  }
+  return errors;
+};
+
+/**
+ * Every name in an Environment's volumeNames is a volume one of its Project's
+ * Services mounts: a misspelt key would leave the data in the old volume and
+ * give the Service a new, empty one.
+ */
+export const volumeNamesAreMounted: Rule = (catalog) => {
+  const errors: ManifestError[] = [];
+  for (const environment of catalog.byKind.Environment.values()) {
+    const { project, volumeNames } = environment.resource.spec;
+    if (!volumeNames) continue;
+    const mounted = new Set<string>();
+    for (const service of catalog.byKind.Service.values()) {
+      if (service.resource.spec.project !== project) continue;
+      for (const v of service.resource.spec.volumes ?? []) if (v.type === "volume" && v.source) mounted.add(v.source);
+    }
+    for (const key of Object.keys(volumeNames)) {
+      if (mounted.has(key)) continue;
+      const known = [...mounted].sort();
+      errors.push(problemAt(environment, ["spec", "volumeNames", key], `volumeNames names volume "${key}", which no Service of Project/${project} mounts`, { expected: known.length ? `one of ${known.join(", ")}` : "a volume a Service mounts (spec.volumes with type volume)", example: `${known[0] ?? "data"}: ${volumeNames[key]}`, target: "key" }));
+    }
   }
   return errors;
 };

@@ -88,6 +88,11 @@ describe("cross-resource rules", () => {
       ],
     },
     {
+      name: "an exec check (Docker's, never overlapping) may time out later than its interval",
+      files: { "web.yaml": doc("Service", "web", "project: shop\nimage: web:1\nhealthCheck:\n  exec: {command: [pg_isready]}\n  interval: 2s\n  timeout: 30s") },
+      want: [],
+    },
+    {
       name: "host port collision between environments on one target, with a free alternative",
       files: {
         "web.yaml": doc("Service", "web", "project: shop\nimage: web:1\nports:\n  - container: 80\n    host: 8080"),
@@ -141,6 +146,11 @@ describe("cross-resource rules", () => {
       want: [
         'remote.yaml:6:9: DeploymentTarget/remote: type ssh needs an "ssh" block; expected ssh: {host, user, hostKey}, e.g. ssh: {host: deploy.example.com, user: deploy, hostKey: "SHA256:…"}',
       ],
+    },
+    {
+      name: "volumeNames for a volume no Service mounts (a misspelt key would strand the data)",
+      files: { "web.yaml": doc("Service", "web", "project: shop\nimage: web:1\nvolumes:\n  - {source: pgdata, target: /data}"), "prod.yaml": doc("Environment", "prod", "project: shop\ntarget: local\nvolumeNames:\n  pgdata: shop_pgdata\n  pgdta: shop_pgdata") },
+      want: ['prod.yaml:10:5: Environment/prod: volumeNames names volume "pgdta", which no Service of Project/shop mounts; expected one of pgdata, e.g. pgdata: shop_pgdata'],
     },
     {
       name: "named volume without a source, path mounted twice",
