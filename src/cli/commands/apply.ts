@@ -7,6 +7,7 @@ import type { ResourceStatus } from "../../engine/controller.ts";
 import type { Manager } from "../../engine/manager.ts";
 import type { Redactor } from "../../log/logger.ts";
 import { gitOptions, gitSetup, type GitFlags } from "../git-options.ts";
+import { ProgressReporter, type ProgressMode } from "../progress.ts";
 
 /** `berth apply [DIR]`: one full reconcile of every resource, optionally waiting for health. */
 export const register: CommandModule["register"] = (program, io, setExitCode) => {
@@ -19,12 +20,14 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .addOption(dbOption())
     .addOption(allowHostPathOption())
     .addOption(ageKeyFileOption())
+    .addOption(new Option("--progress <mode>", "live lines on a terminal (tty), one line per change (plain), or none; auto: tty on a terminal, else plain").choices(["auto", "tty", "plain", "none"]).default("auto"))
+    .addOption(new Option("-o, --output <format>", "text, or json: progress and the final status as JSON lines on stdout").choices(["text", "json"]).default("text"))
     .addHelpText(
       "after",
       "\nExit status: 0 when everything converged (and, with --wait, is healthy), 1 otherwise. A failure that waiting cannot fix\n(a rollout failed or rolled back, an image missing under imagePullPolicy Never, a name owned by another target, a host\nport held outside Berth) ends the wait at once, naming the resource, the reason and the container's last log lines.",
     );
   for (const option of [...gitOptions(), ...logOptions()]) command.addOption(option);
-  command.action(async (dir: string, options: LogOptions & GitFlags & { wait?: boolean; timeout: number; allowHostPath?: string[]; ageKeyFile?: string }) => {
+  command.action(async (dir: string, options: LogOptions & GitFlags & { wait?: boolean; timeout: number; allowHostPath?: string[]; ageKeyFile?: string; progress: "auto" | ProgressMode | "none"; output: "text" | "json" }) => {
     const git = gitSetup(options, "apply");
     // Loaded when the command runs: --help and version stay light.
     const [{ createRuntime, loadValid }, { Manager }, { fetchOnce }] = await Promise.all([import("../runtime.ts"), import("../../engine/manager.ts"), import("../../source/fetch-once.ts")]);
@@ -44,8 +47,10 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     const manager = new Manager(runtime.managerOptions);
     manager.setDesired(state);
     await manager.start();
-    const result = await manager.settle({ timeoutMs: options.timeout, ready: !!options.wait });
-    io.stdout(runtime.redactor.redact(renderStatusTable(manager.status())));
+    const progress = startProgress(options.output === "json" ? "json" : options.progress, options.output === "json" ? io.stdout : io.stderr, runtime.redactor, () => manager.status());
+    const result = await manager.settle({ timeoutMs: options.timeout, ready: !!options.wait }).finally(() => progress?.stop());
+    if (options.output === "json") io.stdout(runtime.redactor.redact(`${JSON.stringify({ ok: result.ok, status: manager.status() })}\n`));
+    else io.stdout(runtime.redactor.redact(renderStatusTable(manager.status())));
     if (!result.ok) io.stdout(runtime.redactor.redact(await describeFailures(manager, result.pending, runtime.redactor)));
     await manager.stop();
     // The outcomes of this apply are told now; a receiver that is down gets them from the daemon's retries.
@@ -54,6 +59,19 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     setExitCode(result.ok ? 0 : 1);
   });
 };
+
+/** Shows progress from status snapshots every 200 ms until stopped (then once more, so the last state is shown). */
+function startProgress(mode: "auto" | ProgressMode | "none", write: (text: string) => void, redactor: Pick<Redactor, "redact">, statuses: () => ResourceStatus[]): { stop(): void } | undefined {
+  if (mode === "none") return undefined;
+  const reporter = new ProgressReporter(mode === "auto" ? (process.stderr.isTTY ? "tty" : "plain") : mode, (text) => write(redactor.redact(text)));
+  const timer = setInterval(() => reporter.update(statuses()), 200);
+  return {
+    stop() {
+      clearInterval(timer);
+      reporter.update(statuses());
+    },
+  };
+}
 
 /**
  * Names what did not converge and shows the last lines its newest container printed (asked of the manager).
