@@ -4,6 +4,7 @@ import { rolloutApi, type RolloutApi } from "../../controllers/service/requests.
 import type { Manager, ManagerOptions } from "../engine/manager.ts";
 import { createLogger, Redactor, type Logger } from "../log/logger.ts";
 import { loadManifests, type DesiredState } from "../manifests/load.ts";
+import { deprecationNote } from "./deprecation.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { Recorder } from "../record/recorder.ts";
 import { AgeKeyring, ageKeySource } from "../secrets/age-keys.ts";
@@ -18,6 +19,8 @@ import type { CliIO } from "./context.ts";
 /** Reads manifests for a command that acts on them; prints every problem and returns undefined when invalid. */
 export async function loadValid(dir: string, io: CliIO, options?: Parameters<typeof loadManifests>[1]): Promise<DesiredState | undefined> {
   const state = await loadManifests(dir, options);
+  const note = deprecationNote(dir, state);
+  if (note) io.stderr(note);
   if (state.errors.length === 0) return state;
   for (const error of state.errors) io.stderr(`${error.message}\n`);
   io.stderr(`${dir}: ${state.errors.length} problem(s); nothing was changed\n`);

@@ -3,7 +3,8 @@
  * with what could not be mapped written as comments above it.
  */
 import { Document } from "yaml";
-import { API_VERSION } from "../manifests/kinds.ts";
+import type { Kind } from "../manifests/kinds.ts";
+import { convertData, PREFERRED_API_VERSION, V1ALPHA1 } from "../manifests/versions.ts";
 import type { Imported, ReportItem } from "./convert.ts";
 
 export interface ManifestFile {
@@ -12,8 +13,9 @@ export interface ManifestFile {
   text: string;
 }
 
-function render(header: string[], resource: Record<string, unknown>): string {
-  const doc = new Document(resource);
+/** Renders a resource built in Berth's own form (v1alpha1 values) in the preferred apiVersion. */
+function render(header: string[], resource: Record<string, unknown> & { kind: Kind }): string {
+  const doc = new Document(convertData(resource.kind, structuredClone({ apiVersion: V1ALPHA1, ...resource }), PREFERRED_API_VERSION));
   doc.commentBefore = header.map((line) => ` ${line}`).join("\n");
   return doc.toString({ lineWidth: 0 });
 }
@@ -24,19 +26,19 @@ export function manifestFiles(imported: Imported, composeFiles: readonly string[
   const metadata = (name: string, annotations: Record<string, string>) => ({ name, ...(Object.keys(annotations).length ? { annotations } : {}) });
   const projectWide = imported.report.filter((r) => r.service === "(project)");
   const files: ManifestFile[] = [
-    { path: "project.yaml", text: render([origin, ...notMapped(projectWide)], { apiVersion: API_VERSION, kind: "Project", metadata: metadata(project.name, project.annotations), spec: {} }) },
-    { path: "target.yaml", text: render([origin, "The Docker engine compose ran on: this host's (DOCKER_HOST, else /var/run/docker.sock)."], { apiVersion: API_VERSION, kind: "DeploymentTarget", metadata: { name: "local" }, spec: { type: "local" } }) },
+    { path: "project.yaml", text: render([origin, ...notMapped(projectWide)], { kind: "Project" as const, metadata: metadata(project.name, project.annotations), spec: {} }) },
+    { path: "target.yaml", text: render([origin, "The Docker engine compose ran on: this host's (DOCKER_HOST, else /var/run/docker.sock)."], { kind: "DeploymentTarget" as const, metadata: { name: "local" }, spec: { type: "local" } }) },
     {
       path: `${environment.name}.yaml`,
       text: render(
         [origin, ...(Object.keys(environment.volumeNames).length ? ["volumeNames: the Docker volumes compose made, used in place so their data stays."] : [])],
-        { apiVersion: API_VERSION, kind: "Environment", metadata: { name: environment.name }, spec: { project: project.name, target: "local", tier: "production", ...(Object.keys(environment.volumeNames).length ? { volumeNames: environment.volumeNames } : {}) } },
+        { kind: "Environment" as const, metadata: { name: environment.name }, spec: { project: project.name, target: "local", tier: "production", ...(Object.keys(environment.volumeNames).length ? { volumeNames: environment.volumeNames } : {}) } },
       ),
     },
   ];
   for (const service of imported.services) {
     const header = [origin, ...notMapped(service.unmapped.map((u) => ({ ...u, service: service.name })))];
-    files.push({ path: `services/${service.name}.yaml`, text: render(header, { apiVersion: API_VERSION, kind: "Service", metadata: metadata(service.name, service.annotations), spec: service.spec }) });
+    files.push({ path: `services/${service.name}.yaml`, text: render(header, { kind: "Service" as const, metadata: metadata(service.name, service.annotations), spec: service.spec }) });
   }
   return files;
 }

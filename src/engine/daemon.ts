@@ -86,6 +86,7 @@ function reportManifestState(log: Logger, state: DesiredState): void {
     complete: state.complete,
     heldBack: heldBack.length ? heldBack.join(",") : undefined,
     revision: state.revision?.commit,
+    deprecatedApiVersionFiles: state.deprecations?.length || undefined,
   });
 }
 

@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../package-root.ts";
 import { parse } from "yaml";
-import { API_VERSION, KINDS, type Kind } from "./kinds.ts";
+import { KINDS, type Kind } from "./kinds.ts";
+import { V1ALPHA1, type ApiVersion } from "./versions.ts";
 
 /** A JSON Schema (draft-07) as plain data. */
 export type JsonSchema = { [key: string]: unknown };
@@ -19,20 +20,20 @@ export class CrdError extends Error {
   }
 }
 
-/** Reads `crds/<kind>.yaml` and returns its openAPIV3Schema for the served version. */
-export function readCrdSchema(kind: Kind, dir = CRD_DIR): JsonSchema {
+/** Reads `crds/<kind>.yaml` and returns its openAPIV3Schema for `apiVersion` (one the CRD serves). */
+export function readCrdSchema(kind: Kind, dir = CRD_DIR, apiVersion: ApiVersion = V1ALPHA1, text?: string): JsonSchema {
   const file = `${dir}/${kind.toLowerCase()}.yaml`;
   let crd: any;
   try {
-    crd = parse(readFileSync(file, "utf8"));
+    crd = parse(text ?? readFileSync(file, "utf8"));
   } catch (error) {
     throw new CrdError(`cannot read the CRD of ${kind} from ${file}`, { cause: error });
   }
-  const [group, version] = API_VERSION.split("/");
+  const [group, version] = apiVersion.split("/");
   if (crd?.kind !== "CustomResourceDefinition" || crd.spec?.group !== group || crd.spec?.names?.kind !== kind) {
-    throw new CrdError(`${file} is not the CustomResourceDefinition of ${API_VERSION} ${kind}`);
+    throw new CrdError(`${file} is not the CustomResourceDefinition of ${apiVersion} ${kind}`);
   }
-  const served = (crd.spec.versions ?? []).find((v: any) => v.name === version);
+  const served = (crd.spec.versions ?? []).find((v: any) => v.name === version && v.served);
   const schema = served?.schema?.openAPIV3Schema;
   if (!schema) throw new CrdError(`${file} has no openAPIV3Schema for version ${version}`);
   return schema as JsonSchema;
@@ -44,10 +45,10 @@ export function readCrdSchema(kind: Kind, dir = CRD_DIR): JsonSchema {
  * would rather hear about a typo), and apiVersion, kind and metadata get their
  * exact shapes.
  */
-export function toJsonSchema(kind: Kind, openApi: JsonSchema): JsonSchema {
+export function toJsonSchema(kind: Kind, openApi: JsonSchema, apiVersion: ApiVersion = V1ALPHA1): JsonSchema {
   const converted = convertNode(openApi) as JsonSchema;
   const properties = { ...(converted.properties as Record<string, JsonSchema>) };
-  properties.apiVersion = { type: "string", const: API_VERSION, examples: [API_VERSION] };
+  properties.apiVersion = { type: "string", const: apiVersion, examples: [apiVersion] };
   properties.kind = { type: "string", const: kind, examples: [kind] };
   properties.metadata = {
     type: "object",
@@ -62,8 +63,8 @@ export function toJsonSchema(kind: Kind, openApi: JsonSchema): JsonSchema {
   };
   return {
     $schema: "http://json-schema.org/draft-07/schema#",
-    $id: `https://berth.dev/schemas/${API_VERSION}/${kind.toLowerCase()}.json`,
-    title: `${kind} (${API_VERSION})`,
+    $id: `https://berth.dev/schemas/${apiVersion}/${kind.toLowerCase()}.json`,
+    title: `${kind} (${apiVersion})`,
     ...converted,
     properties,
   };
@@ -99,10 +100,10 @@ function mapValues<T, U>(record: Record<string, T>, fn: (value: T) => U): Record
  * CRDs by `npm run crds:json`; a unit test keeps them equal): reading JSON
  * spares every command that validates from parsing the CRDs' YAML.
  */
-export function readJsonSchemas(dir = join(CRD_DIR, "json")): Record<Kind, JsonSchema> {
+export function readJsonSchemas(dir = join(CRD_DIR, "json"), apiVersion: ApiVersion = V1ALPHA1): Record<Kind, JsonSchema> {
   return Object.fromEntries(
     KINDS.map((kind) => {
-      const file = join(dir, `${kind.toLowerCase()}.schema.json`);
+      const file = join(dir, jsonSchemaFile(kind, apiVersion));
       try {
         return [kind, JSON.parse(readFileSync(file, "utf8")) as JsonSchema];
       } catch (error) {
@@ -112,9 +113,14 @@ export function readJsonSchemas(dir = join(CRD_DIR, "json")): Record<Kind, JsonS
   ) as Record<Kind, JsonSchema>;
 }
 
+/** File name of a kind's JSON Schema in crds/json: v1alpha1's keep their first names (editors' modelines point at them). */
+export function jsonSchemaFile(kind: Kind, apiVersion: ApiVersion): string {
+  return apiVersion === V1ALPHA1 ? `${kind.toLowerCase()}.schema.json` : `${kind.toLowerCase()}.${apiVersion.split("/")[1]}.schema.json`;
+}
+
 /** The JSON Schema of every kind, read from the CRDs. */
-export function loadJsonSchemas(dir = CRD_DIR): Record<Kind, JsonSchema> {
-  return Object.fromEntries(KINDS.map((kind) => [kind, toJsonSchema(kind, readCrdSchema(kind, dir))])) as Record<
+export function loadJsonSchemas(dir = CRD_DIR, apiVersion: ApiVersion = V1ALPHA1): Record<Kind, JsonSchema> {
+  return Object.fromEntries(KINDS.map((kind) => [kind, toJsonSchema(kind, readCrdSchema(kind, dir, apiVersion), apiVersion)])) as Record<
     Kind,
     JsonSchema
   >;

@@ -1,6 +1,3 @@
-/** The API group and version every Berth manifest declares. */
-export const API_VERSION = "berth.dev/v1alpha1";
-
 /** Every kind Berth understands, in the order resources are listed and reconciled. */
 export const KINDS = ["DeploymentTarget", "Project", "Environment", "Service"] as const;
 

@@ -34,6 +34,8 @@ export interface DesiredState {
   errors: ManifestError[];
   /** What is allowed but probably not meant, about the resources in force; never affects `complete` or file states. Always set by the loader. */
   warnings?: ManifestWarning[];
+  /** Files written in a deprecated apiVersion, one each (at its first such document); told apart from warnings about meaning. */
+  deprecations?: ManifestWarning[];
   files: FileStatus[];
   /** Hash of every file's path and content: equal hashes mean identical input. */
   contentHash: string;
@@ -116,6 +118,7 @@ export class ManifestLoader {
       resources: sortResources(declared.map((p) => p.resource)),
       errors: sortedErrors,
       warnings: warnings.sort(compareProblems),
+      deprecations: files.flatMap((f) => f.parsed.deprecations ?? []).sort(compareProblems),
       files: statuses,
       contentHash: hashFiles(files.map((f) => [f.parsed.file, f.sha256])),
       revision: await this.revision(),

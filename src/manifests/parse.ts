@@ -1,9 +1,11 @@
 import { Alias, LineCounter, isAlias, isScalar, parseAllDocuments, visit, type Document, type Node } from "yaml";
 import { ManifestError } from "./errors.ts";
-import { API_VERSION, KINDS, isKind, type Kind } from "./kinds.ts";
+import { KINDS, isKind, type Kind } from "./kinds.ts";
+import { ManifestWarning } from "./rules/warning.ts";
 import type { SchemaValidator } from "./schema-validator.ts";
 import { closestMatch } from "./suggest.ts";
 import type { Resource } from "./types.ts";
+import { API_VERSIONS, convertData, isApiVersion, PREFERRED_API_VERSION, V1ALPHA1 } from "./versions.ts";
 import { createLocator, type Locator } from "./yaml-locator.ts";
 
 /** A schema-valid resource together with the means to point into its source text. */
@@ -26,6 +28,8 @@ export interface ParsedFile {
   errors: ManifestError[];
   /** Known by name, so other resources referring to them are not reported as well. */
   invalid: InvalidDocument[];
+  /** Once per file that uses a deprecated apiVersion, at its first such document. */
+  deprecations: ManifestWarning[];
 }
 
 const SYNTAX_HINT = "valid YAML: consistent indentation, a space after each ':', quotes around values containing ': ' or '#'";
@@ -41,7 +45,7 @@ const MAX_ALIAS_COUNT = 100;
 export function parseManifestFile(file: string, text: string, validator: SchemaValidator): ParsedFile {
   const lineCounter = new LineCounter();
   const documents = parseAllDocuments(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  const result: ParsedFile = { file, resources: [], errors: [], invalid: [] };
+  const result: ParsedFile = { file, resources: [], errors: [], invalid: [], deprecations: [] };
   // A stray non-document (e.g. only comments) comes back as an empty list.
   const docs = Array.isArray(documents) ? documents : [];
   docs.forEach((doc, index) => {
@@ -62,7 +66,7 @@ export function unreadableFile(file: string, error: unknown): ParsedFile {
   // Node names the path again at the end ("…, open '/path'"): the location already says it.
   const what = (error instanceof Error ? error.message : String(error)).replace(/, \w+ '[^']*'$/, "");
   const problem = { file, line: 1, col: 1, resource: "file", problem: `cannot read the file: ${what}`, expected: "a YAML file the daemon's user can read, or a symlink to one" };
-  return { file, resources: [], errors: [new ManifestError(problem, { cause: error })], invalid: [] };
+  return { file, resources: [], errors: [new ManifestError(problem, { cause: error })], invalid: [], deprecations: [] };
 }
 
 function parseDocument(doc: Document, index: number, lineCounter: LineCounter, validator: SchemaValidator, out: ParsedFile): void {
@@ -92,15 +96,15 @@ function parseDocument(doc: Document, index: number, lineCounter: LineCounter, v
   }
   const data = read.data;
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
-    fail(locate([]), label, "a manifest document must be a mapping", "apiVersion, kind, metadata and spec", `{apiVersion: ${API_VERSION}, kind: Service, metadata: {name: web}, spec: {project: shop, image: "nginx:1.27"}}`);
+    fail(locate([]), label, "a manifest document must be a mapping", "apiVersion, kind, metadata and spec", `{apiVersion: ${PREFERRED_API_VERSION}, kind: Service, metadata: {name: web}, spec: {project: shop, image: "nginx:1.27"}}`);
     return;
   }
   const fields = data as Record<string, unknown>;
   // A SOPS-encrypted YAML file (secrets kept beside the manifests) is an input of a Service, not a manifest.
   if (isSopsDocument(fields)) return;
-  if (fields.apiVersion !== API_VERSION) {
+  if (!isApiVersion(fields.apiVersion)) {
     const problem = fields.apiVersion === undefined ? `missing "apiVersion"` : `unknown apiVersion ${JSON.stringify(fields.apiVersion)}`;
-    fail(locate(["apiVersion"], "value"), label, problem, API_VERSION, `apiVersion: ${API_VERSION}`);
+    fail(locate(["apiVersion"], "value"), label, problem, `one of ${API_VERSIONS.join(", ")}`, `apiVersion: ${PREFERRED_API_VERSION}`);
   }
   if (!isKind(fields.kind)) {
     const guess = typeof fields.kind === "string" ? closestMatch(fields.kind, KINDS) : undefined;
@@ -108,16 +112,22 @@ function parseDocument(doc: Document, index: number, lineCounter: LineCounter, v
     fail(locate(["kind"], "value"), label, problem, `one of ${KINDS.join(", ")}`, `kind: ${guess ?? "Service"}`);
     return;
   }
-  if (fields.apiVersion !== API_VERSION) return;
+  if (!isApiVersion(fields.apiVersion)) return;
+  if (fields.apiVersion === V1ALPHA1 && out.deprecations.length === 0) {
+    const at = locate(["apiVersion"], "value");
+    // Once per file: berth migrate rewrites every document of it at once.
+    out.deprecations.push(new ManifestWarning({ file: out.file, ...at, resource: label, problem: `apiVersion ${V1ALPHA1} is deprecated`, expected: `${PREFERRED_API_VERSION}, as berth migrate DIR writes it (keeping comments and formatting)`, example: `apiVersion: ${PREFERRED_API_VERSION}` }));
+  }
 
-  const issues = validator.validate(fields.kind, fields);
+  const issues = validator.validate(fields.kind, fields, fields.apiVersion);
   for (const issue of issues) fail(locate(issue.path, issue.target), label, issue.problem, issue.expected, issue.example);
   if (issues.length > 0) {
     rememberInvalid(fields, out);
     return;
   }
 
-  const resource = fields as unknown as Resource;
+  // Berth reconciles one form of every resource, whichever version it was written in; positions hold for both.
+  const resource = convertData(fields.kind, fields, V1ALPHA1) as unknown as Resource;
   resource.source = { file: out.file, ...locate([]) };
   out.resources.push({ resource, locate });
 }
@@ -220,3 +230,4 @@ function isSopsDocument(fields: Record<string, unknown>): boolean {
   const sops = fields.sops as Record<string, unknown> | undefined;
   return fields.apiVersion === undefined && fields.kind === undefined && !!sops && typeof sops === "object" && "mac" in sops;
 }
+

@@ -4,6 +4,7 @@ import { readJsonSchemas, type JsonSchema } from "./crd-schema.ts";
 import { inlineYaml } from "./errors.ts";
 import { KINDS, type Kind } from "./kinds.ts";
 import { closestMatch } from "./suggest.ts";
+import { V1ALPHA1, type ApiVersion } from "./versions.ts";
 import type { FieldPath } from "./yaml-locator.ts";
 
 // ajv-formats ships CommonJS; under NodeNext its default export is the module object.
@@ -40,24 +41,33 @@ const FORMAT_NAMES: Record<string, string> = {
 
 /** Validates manifest documents against the JSON Schemas derived from the CRDs. */
 export class SchemaValidator {
-  private readonly validators: Record<Kind, ValidateFunction>;
+  private readonly ajv: Ajv;
+  /** Compiled when a version is first met: most directories use one. */
+  private readonly validators = new Map<ApiVersion, Record<Kind, ValidateFunction>>();
 
-  constructor(schemas: Record<Kind, JsonSchema> = readJsonSchemas()) {
+  constructor(private readonly schemasOf: (apiVersion: ApiVersion) => Record<Kind, JsonSchema> = (apiVersion) => readJsonSchemas(undefined, apiVersion)) {
     const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictRequired: false });
     addFormats(ajv);
     const isIp = (value: string) => ajv.formats.ipv4 instanceof RegExp && (ajv.formats.ipv4.test(value) || (ajv.formats.ipv6 as RegExp).test(value));
     const hostname = ajv.formats.hostname as RegExp;
     // A fully qualified name (it has a dot), localhost, or an address.
     ajv.addFormat("hostname-or-ip", (value: string) => isIp(value) || value === "localhost" || (hostname.test(value) && value.includes(".") && /[a-z]/i.test(value)));
-    this.validators = Object.fromEntries(KINDS.map((kind) => [kind, ajv.compile(schemas[kind])])) as Record<
-      Kind,
-      ValidateFunction
-    >;
+    this.ajv = ajv;
   }
 
-  /** Checks one document of a known kind, filling in defaults; returns every violation found. */
-  validate(kind: Kind, document: unknown): SchemaIssue[] {
-    const validate = this.validators[kind];
+  private compiled(apiVersion: ApiVersion): Record<Kind, ValidateFunction> {
+    let validators = this.validators.get(apiVersion);
+    if (!validators) {
+      const schemas = this.schemasOf(apiVersion);
+      validators = Object.fromEntries(KINDS.map((kind) => [kind, this.ajv.compile(schemas[kind])])) as Record<Kind, ValidateFunction>;
+      this.validators.set(apiVersion, validators);
+    }
+    return validators;
+  }
+
+  /** Checks one document of a known kind against its version's schema, filling in defaults; returns every violation found. */
+  validate(kind: Kind, document: unknown, apiVersion: ApiVersion = V1ALPHA1): SchemaIssue[] {
+    const validate = this.compiled(apiVersion)[kind];
     if (validate(document)) return [];
     const errors = (validate.errors ?? []).filter((e) => !insideCombinatorBranch(e));
     return dedupe(errors.map(describe));

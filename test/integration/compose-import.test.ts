@@ -272,7 +272,7 @@ volumes:
       },
     });
     const api = await run("cat", [join(dir, "berth/services/api.yaml")]);
-    expect(api.stdout).toContain("condition: service_completed_successfully");
+    expect(api.stdout).toContain("condition: Completed");
     expect(api.stdout).toContain("target: /run/secrets/api_key");
   }, 240_000);
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -43,6 +43,33 @@ describe("the example project", () => {
     expect(again.ok).toBe(true);
     expect(rt.mutations()).toEqual([]);
     expect(rt.calls.length).toBeGreaterThan(0);
+  });
+
+  it("migrates to v1beta1 with only the changed values rewritten, and the result validates and plans no changes", async () => {
+    const copy = join(dbDir, "manifests");
+    cpSync("manifests", copy, { recursive: true });
+    const check = await berth("migrate", copy, "--check");
+    expect(check.code).toBe(2);
+    expect(check.stdout).toContain("would migrate");
+    const migrated = await berth("migrate", copy);
+    expect(migrated.code).toBe(0);
+    // Every line is as it was, comments included, but for the apiVersion and the renamed values.
+    for (const file of ["development.yaml", "services/api.yaml", "services/web.yaml"]) {
+      const before = readFileSync(join("manifests", file), "utf8").split("\n");
+      const after = readFileSync(join(copy, file), "utf8").split("\n");
+      expect(after).toHaveLength(before.length);
+      const changed = after.map((line, i) => [before[i], line]).filter(([a, b]) => a !== b);
+      for (const [was, is] of changed) expect(`${was} -> ${is}`).toMatch(/^(apiVersion: berth\.dev\/v1alpha1 -> apiVersion: berth\.dev\/v1beta1|\s+tier: development -> \s+tier: Development|\s+condition: service_healthy -> \s+condition: Healthy|\s+strategy: rolling -> \s+strategy: Rolling)$/);
+      expect(before.filter((l) => l.trimStart().startsWith("#"))).toEqual(after.filter((l) => l.trimStart().startsWith("#")));
+    }
+    expect((await berth("migrate", copy, "--check")).code).toBe(0);
+    const validated = await berth("validate", copy);
+    expect(validated.stdout).toMatch(/valid \(7 files/);
+    expect(validated.stderr).toBe("");
+    expect((await berth("validate", "manifests")).stderr).toContain("7 files use apiVersion berth.dev/v1alpha1, which is deprecated");
+    const plan = await berth("plan", copy, "--detailed-exitcode", "--db", db);
+    expect(plan.stdout).toContain("No changes: Docker matches the manifests.");
+    expect(plan.code).toBe(0);
   });
 
   it("left its observations in the store, and `berth status -o json` shows them", async () => {

@@ -7,6 +7,7 @@ import * as health from "./health.ts";
 import * as history from "./history.ts";
 import * as importCommand from "./import.ts";
 import * as logs from "./logs.ts";
+import * as migrate from "./migrate.ts";
 import * as plan from "./plan.ts";
 import * as rollback from "./rollback.ts";
 import * as rollout from "./rollout.ts";
@@ -20,4 +21,4 @@ import * as version from "./version.ts";
  * Every command, in the order --help lists them. Each module registers its
  * options only and imports what it runs when it runs, so this list stays light.
  */
-export const COMMANDS: readonly CommandModule[] = [apply, diffEnv, events, exec, health, history, importCommand, logs, plan, rollback, rollout, run, secrets, status, validate, version];
+export const COMMANDS: readonly CommandModule[] = [apply, diffEnv, events, exec, health, history, importCommand, logs, migrate, plan, rollback, rollout, run, secrets, status, validate, version];

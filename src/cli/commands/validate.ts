@@ -4,6 +4,7 @@ import { parseOutputFormat, type CommandModule, type OutputFormat } from "../con
 import { ManifestError } from "../../manifests/errors.ts";
 import type { DesiredState } from "../../manifests/load.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
+import { deprecationNote } from "../deprecation.ts";
 
 /** `berth validate [DIR]`: schema and cross-resource checks, every problem at once. */
 export const register: CommandModule["register"] = (program, io, setExitCode) => {
@@ -27,6 +28,10 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
         return;
       }
       io.stdout(options.output === "json" ? `${JSON.stringify(toJson(state), null, 2)}\n` : toText(dir, state));
+      if (options.output !== "json") {
+        const note = deprecationNote(dir, state);
+        if (note) io.stderr(note);
+      }
       setExitCode(state.errors.length === 0 ? 0 : 1);
     });
 };
@@ -55,6 +60,7 @@ function toJson(state: DesiredState) {
     contentHash: state.contentHash,
     errors: state.errors.map((e) => e.toJSON()),
     warnings: (state.warnings ?? []).map((w) => w.toJSON()),
+    deprecations: (state.deprecations ?? []).map((w) => w.toJSON()),
     files: state.files,
     resources: state.resources.map((r) => ({ kind: r.kind, name: r.metadata.name, ...r.source })),
   };

@@ -1,5 +1,6 @@
 import type { ManifestError } from "../errors.ts";
-import { API_VERSION, type Kind } from "../kinds.ts";
+import type { Kind } from "../kinds.ts";
+import { PREFERRED_API_VERSION } from "../versions.ts";
 import type { ParsedResource } from "../parse.ts";
 import { closestMatch } from "../suggest.ts";
 import type { FieldPath } from "../yaml-locator.ts";
@@ -15,7 +16,7 @@ export const referencesExist: Rule = (catalog) => {
       problemAt(from, path, `${kind}/${name} does not exist${scope}${guess ? ` (did you mean "${guess}"?)` : ""}`, {
         expected: names.length ? `the name of a declared ${kind}: ${names.join(", ")}` : `a ${kind} named ${name} declared in the manifests`,
         example: names.length === 0
-          ? `{apiVersion: ${API_VERSION}, kind: ${kind}, metadata: {name: ${name}}}`
+          ? `{apiVersion: ${PREFERRED_API_VERSION}, kind: ${kind}, metadata: {name: ${name}}}`
           : target === "key" ? `${guess ?? names[0]}: {replicas: 2}` : `${String(path.at(-1))}: ${guess ?? names[0]}`,
         target,
       }),

@@ -57,7 +57,7 @@ describe("berth", () => {
   it("prints its version", async () => {
     const { code, stdout } = await berth("version");
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^berth \d+\.\d+\.\d+\nmanifest API: berth\.dev\/v1alpha1\n/);
+    expect(stdout).toMatch(/^berth \d+\.\d+\.\d+\nmanifest API: berth\.dev\/v1beta1 \(also served: berth\.dev\/v1alpha1, deprecated\)\n/);
   });
 
   it("fails on an unknown command", async () => {

@@ -126,7 +126,7 @@ describe("schema validation", () => {
       file: "apiVersion: berth.dev/v1\nkind: Servce\nmetadata:\n  name: web\n",
       as: "typo.yaml",
       want: [
-        "typo.yaml:1:13: document 1: unknown apiVersion \"berth.dev/v1\"; expected berth.dev/v1alpha1, e.g. apiVersion: berth.dev/v1alpha1",
+        "typo.yaml:1:13: document 1: unknown apiVersion \"berth.dev/v1\"; expected one of berth.dev/v1alpha1, berth.dev/v1beta1, e.g. apiVersion: berth.dev/v1beta1",
         "typo.yaml:2:7: document 1: unknown kind \"Servce\" (did you mean Service?); expected one of DeploymentTarget, Project, Environment, Service, e.g. kind: Service",
       ].map((m) => m.replace(/document 1/g, "Servce/web")),
     },
