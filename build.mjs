@@ -3,6 +3,22 @@
 import { build } from "esbuild";
 import { rmSync, writeFileSync } from "node:fs";
 
+/**
+ * dockerode loads its BuildKit session support (gRPC, protobuf: about a megabyte of code run at start-up)
+ * whenever it is loaded. Berth builds with the engine's classic builder and never opens a session, so the
+ * daemon carries a stub that says so instead.
+ */
+const withoutBuildKitSession = {
+  name: "without-buildkit-session",
+  setup(build) {
+    build.onResolve({ filter: /^\.\/session$/ }, (args) => (args.importer.includes("/node_modules/dockerode/") ? { path: "dockerode-session", namespace: "berth-stub" } : undefined));
+    build.onLoad({ filter: /.*/, namespace: "berth-stub" }, () => ({
+      contents: 'module.exports = (docker, auth, callback) => callback(new Error("BuildKit sessions (build version 2) are not part of Berth; it builds with the classic builder"));',
+      loader: "js",
+    }));
+  },
+};
+
 rmSync("dist", { recursive: true, force: true });
 const result = await build({
   entryPoints: { berth: "src/cli/main.ts" },
@@ -20,6 +36,7 @@ const result = await build({
   legalComments: "linked",
   logLevel: "warning",
   metafile: true,
+  plugins: [withoutBuildKitSession],
 });
 // Which sources and packages each output holds: the lazy-start test reads it to see what a command loads.
 writeFileSync("dist/meta.json", JSON.stringify(result.metafile));
