@@ -50,7 +50,7 @@ try {
   rows.push(...(await startupRows()));
   for (const n of sizes) {
     step(`cold converge and no-op pass, N=${n}`);
-    rows.push(...(await convergeRows(docker, counter, work, n)));
+    rows.push(...(await convergeRows(docker, counter, work, n, engine.host)));
   }
   step("rolling update");
   rows.push(...(await rolloutRows(docker, engine.host, work)));

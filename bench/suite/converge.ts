@@ -23,10 +23,11 @@ async function floor(docker: Docker, n: number): Promise<number> {
 }
 
 /**
- * Cold converge of N services (floor, docker-compose, berth apply), then a
- * no-op re-apply of each with the engine calls Berth made counted at the socket.
+ * Cold converge of N services (floor, docker-compose, berth apply), all on
+ * the engine's own socket as the floor is, then a no-op pass of each, Berth's
+ * through the counting proxy so that its engine calls are counted.
  */
-export async function convergeRows(docker: Docker, counter: Counter, work: string, n: number): Promise<Row[]> {
+export async function convergeRows(docker: Docker, counter: Counter, work: string, n: number, engineHost: string): Promise<Row[]> {
   const floorMs = await floor(docker, n);
   const stacks = sleepers(n);
   const rows: Row[] = [];
@@ -35,17 +36,19 @@ export async function convergeRows(docker: Docker, counter: Counter, work: strin
   if (composeAvailable()) {
     const file = join(work, `compose-${n}.yml`);
     writeFileSync(file, stacks.compose);
-    composeCold = await compose(counter.host, file, `c${n}`, ["up", "-d"]);
-    composeNoop = await compose(counter.host, file, `c${n}`, ["up", "-d"], { noop: true });
-    await compose(counter.host, file, `c${n}`, ["down", "-t", "0"]);
+    composeCold = await compose(engineHost, file, `c${n}`, ["up", "-d"]);
+    composeNoop = await compose(engineHost, file, `c${n}`, ["up", "-d"], { noop: true });
+    await compose(engineHost, file, `c${n}`, ["down", "-t", "0"]);
   }
   const hangs = composeHangs.splice(0);
   const dir = mkdtempSync(join(work, `berth-${n}-`));
-  writeManifests(dir, counter.host, `b${n}`, stacks.berth);
+  writeManifests(dir, engineHost, `b${n}`, stacks.berth);
   const db = `file:${join(dir, "berth.db")}`;
-  const cold = (await berth(["apply", dir, "--db", db, "--log-level", "warn"])).ms;
+  const cold = (await berth(["apply", dir, "--db", db, "--log-level", "warn", "--progress", "none"])).ms;
+  // The same target through the proxy: only where the engine is reached changes, not a container.
+  writeManifests(dir, counter.host, `b${n}`, stacks.berth);
   counter.reset();
-  const noop = (await berth(["apply", dir, "--db", db, "--log-level", "warn"])).ms;
+  const noop = (await berth(["apply", dir, "--db", db, "--log-level", "warn", "--progress", "none"])).ms;
   const calls = counter.counts();
   await removeByLabel(docker, `dev.berth.project=b${n}`);
 

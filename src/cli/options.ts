@@ -57,3 +57,10 @@ export function parseDurationFlag(value: string): number {
   if (ms === undefined) throw new Error(`invalid duration "${value}"; expected e.g. 30s, 5m or 1h`);
   return ms;
 }
+
+/** Parses a count flag such as --workers: a whole number of at least 1. */
+export function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a whole number of at least 1, e.g. ${flag} 4`);
+  return n;
+}

@@ -1,4 +1,9 @@
+import { migrateText } from "../../src/manifests/migrate.ts";
+import { V1BETA1 } from "../../src/manifests/versions.ts";
 import type { ManifestDir } from "./manifest-dir.ts";
+
+/** Tests write what an operator should: the preferred apiVersion (the fields below are given in Berth's v1alpha1 words). */
+const preferred = (text: string) => migrateText(text, V1BETA1).text;
 
 export interface TestService {
   image?: string;
@@ -24,7 +29,7 @@ export function writeProject(dir: ManifestDir, project: string, dockerHost: stri
   const environment = options.environment ?? "dev";
   dir.write(
     "base.yaml",
-    `apiVersion: berth.dev/v1alpha1
+    preferred(`apiVersion: berth.dev/v1alpha1
 kind: DeploymentTarget
 metadata:
   name: ${project}-engine
@@ -34,18 +39,18 @@ apiVersion: berth.dev/v1alpha1
 kind: Project
 metadata:
   name: ${project}
-`,
+`),
   );
   dir.write(
     `env-${environment}.yaml`,
-    `apiVersion: berth.dev/v1alpha1
+    preferred(`apiVersion: berth.dev/v1alpha1
 kind: Environment
 metadata:
   name: ${project}-${environment}
 spec:
   project: ${project}
   target: ${project}-engine
-`,
+`),
   );
   for (const [name, s] of Object.entries(services)) writeService(dir, project, name, s);
 }
@@ -70,7 +75,7 @@ export function writeService(dir: ManifestDir, project: string, name: string, s:
   const depends = (s.dependsOn ?? []).map((d) => `    - {service: ${d.service}, condition: ${d.condition}}`).join("\n");
   dir.write(
     `svc-${name}.yaml`,
-    `apiVersion: berth.dev/v1alpha1
+    preferred(`apiVersion: berth.dev/v1alpha1
 kind: Service
 metadata:
   name: ${name}
@@ -81,6 +86,6 @@ spec:
   command: ${JSON.stringify(s.command ?? httpd)}
   replicas: ${s.replicas ?? 1}
   stopGracePeriod: ${s.stopGracePeriod ?? "1s"}
-${env ? `  env:\n${env}\n` : ""}${depends ? `  dependsOn:\n${depends}\n` : ""}${s.healthCheck ? `  healthCheck: ${s.healthCheck}\n` : ""}${s.volumes ? `  volumes: ${s.volumes}\n` : ""}${s.ports ? `  ports: ${s.ports}\n` : ""}${s.update ? `  update: ${s.update}\n` : ""}`,
+${env ? `  env:\n${env}\n` : ""}${depends ? `  dependsOn:\n${depends}\n` : ""}${s.healthCheck ? `  healthCheck: ${s.healthCheck}\n` : ""}${s.volumes ? `  volumes: ${s.volumes}\n` : ""}${s.ports ? `  ports: ${s.ports}\n` : ""}${s.update ? `  update: ${s.update}\n` : ""}`),
   );
 }

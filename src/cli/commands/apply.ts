@@ -1,7 +1,7 @@
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { ageKeyFileOption, allowHostPathOption, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../options.ts";
+import { ageKeyFileOption, allowHostPathOption, dbOption, logOptions, parseDurationFlag, positiveInt, type LogOptions } from "../options.ts";
 import { renderStatusTable } from "../status-table.ts";
 import type { ResourceStatus } from "../../engine/controller.ts";
 import type { Manager } from "../../engine/manager.ts";
@@ -20,6 +20,8 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .addOption(dbOption())
     .addOption(allowHostPathOption())
     .addOption(ageKeyFileOption())
+    // One pass over everything: services are independent until a dependency says otherwise, so more run at once than in the daemon.
+    .addOption(new Option("--workers <n>", "services reconciled at once").default(16).argParser((v) => positiveInt(v, "--workers")))
     .addOption(new Option("--progress <mode>", "live lines on a terminal (tty), one line per change (plain), or none; auto: tty on a terminal, else plain").choices(["auto", "tty", "plain", "none"]).default("auto"))
     .addOption(new Option("-o, --output <format>", "text, or json: progress and the final status as JSON lines on stdout").choices(["text", "json"]).default("text"))
     .addHelpText(
@@ -27,7 +29,7 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
       "\nExit status: 0 when everything converged (and, with --wait, is healthy), 1 otherwise. A failure that waiting cannot fix\n(a rollout failed or rolled back, an image missing under imagePullPolicy Never, a name owned by another target, a host\nport held outside Berth) ends the wait at once, naming the resource, the reason and the container's last log lines.",
     );
   for (const option of [...gitOptions(), ...logOptions()]) command.addOption(option);
-  command.action(async (dir: string, options: LogOptions & GitFlags & { wait?: boolean; timeout: number; allowHostPath?: string[]; ageKeyFile?: string; progress: "auto" | ProgressMode | "none"; output: "text" | "json" }) => {
+  command.action(async (dir: string, options: LogOptions & GitFlags & { wait?: boolean; timeout: number; allowHostPath?: string[]; ageKeyFile?: string; progress: "auto" | ProgressMode | "none"; output: "text" | "json"; workers: number }) => {
     const git = gitSetup(options, "apply");
     // Loaded when the command runs: --help and version stay light.
     const [{ createRuntime, loadValid }, { Manager }, { fetchOnce }] = await Promise.all([import("../runtime.ts"), import("../../engine/manager.ts"), import("../../source/fetch-once.ts")]);
@@ -44,7 +46,7 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
       return setExitCode(1);
     }
     // Engine events are followed while apply runs too: Docker's own health changes land in the store.
-    const manager = new Manager(runtime.managerOptions);
+    const manager = new Manager({ ...runtime.managerOptions, workers: options.workers });
     manager.setDesired(state);
     await manager.start();
     const progress = startProgress(options.output === "json" ? "json" : options.progress, options.output === "json" ? io.stdout : io.stderr, runtime.redactor, () => manager.status());

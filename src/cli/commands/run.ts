@@ -2,7 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
-import { ageKeyFileOption, allowHostPathOption, dbOption, logOptions, parseDurationFlag, type LogOptions } from "../options.ts";
+import { ageKeyFileOption, allowHostPathOption, dbOption, logOptions, parseDurationFlag, positiveInt, type LogOptions } from "../options.ts";
 import type { Daemon } from "../../engine/daemon.ts";
 import { parseAllowedHost } from "../../http/host-check.ts";
 import { DEFAULT_LISTEN, isLoopbackHost, listenRefusal, parseListen } from "../../http/listen.ts";
@@ -193,11 +193,6 @@ function readSecretFile(path: string, what: string): string {
   return secret;
 }
 
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a whole number of at least 1, e.g. ${flag} 4`);
-  return n;
-}
 
 /** A warning when others than the daemon's user can read the token file (Berth never writes it; the operator does). */
 export function tokenFileWarning(path: string): string | undefined {
