@@ -49,7 +49,8 @@ Docker engine, so the ratio holds where the absolute figures would not.
 - floor: the same containers created and started through the Docker API,
   all at once (what no tool can beat on this engine);
 - docker-compose: Debian's docker-compose ${"1.29"} on the same services;
-- engine calls are counted by a proxy in front of the engine's socket.
+- Berth's engine calls in the no-op pass are counted by a proxy in front of
+  the engine's socket; everything else runs on the socket itself, as the floor does.
 
 Machine: ${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB memory; Linux ${info.kernel};
 Node ${info.node}; Docker ${info.docker}. Run at ${info.date}.
