@@ -5,6 +5,7 @@ import type { Controller, OrphanEnvironment, PassContext, PassResult } from "../
 import { TargetUnavailableError } from "../../src/engine/errors.ts";
 import type { Change } from "../../src/engine/observer.ts";
 import type { PlanChange } from "../../src/engine/plan-change.ts";
+import { finishComposeTakeover, type ComposeTakeover } from "./adopt.ts";
 import { executeEnvironmentActions } from "./execute.ts";
 import { environmentPhase } from "./phase.ts";
 import { adoptedVolumes, describeAdoptedVolumes, environmentChange, planChanges, planEnvironment, releasedLater, type EnvironmentAction } from "./plan.ts";
@@ -25,6 +26,7 @@ export async function reconcileEnvironment(key: string, ctx: PassContext): Promi
   let adopted: string[] = [];
   let created = false;
   let releasing = false;
+  let takeover: ComposeTakeover | undefined;
 
   const act = async (owner: OrphanEnvironment, actions: EnvironmentAction[]) => {
     plan.push(...planChanges(name, actions));
@@ -48,6 +50,13 @@ export async function reconcileEnvironment(key: string, ctx: PassContext): Promi
     if (ctx.dryRun) plan.push(...planChanges(name, later));
     created = actions.some((a) => a.type.startsWith("create"));
     pruneBlocked = !model.complete && observed.containers.some((c) => !desired.services.some((s) => s.service === c.service));
+    if (desired.adoptCompose) {
+      takeover = await finishComposeTakeover(ctx.driver(desired.target), desired.adoptCompose, { dryRun: !!ctx.dryRun, key });
+      for (const network of takeover.networks) {
+        plan.push({ resource: `Network/${network}`, action: "delete", strategy: null, reason: `network of the adopted compose project ${desired.adoptCompose}: nothing uses it`, fields: [] });
+        if (!ctx.dryRun) changes.push({ path: `network ${network}`, observed: "present (compose's)", desired: "absent" });
+      }
+    }
   }
 
   for (const owner of ctx.orphans(name)) {
@@ -73,15 +82,16 @@ export async function reconcileEnvironment(key: string, ctx: PassContext): Promi
     : desired
       ? `${services.filter((s) => s.phase === "Running").length}/${services.length} services running`
       : "not declared; its containers and networks were removed";
-  const adoptedNote = describeAdoptedVolumes(adopted);
+  const adoptedNote = [describeAdoptedVolumes(adopted), takeover?.remaining ? `taking over compose project ${desired?.adoptCompose}: ${takeover.remaining} of its container(s) still to replace` : ""].filter(Boolean).join("; ");
   return {
     phase,
     message: adoptedNote ? `${base}; ${adoptedNote}` : base,
     ready: phase === "Healthy" || phase === "Stopped",
-    converged: changes.length === 0 && plan.length === 0 && !releasing,
+    converged: changes.length === 0 && plan.length === 0 && !releasing && !takeover?.remaining,
     changes,
     // After a change, look again to confirm it (level-triggered); the next pass is normally a no-op.
-    requeueAfterMs: changes.length ? 200 : undefined,
+    // While the Services replace compose's containers, look every 2 s for the moment its networks can go.
+    requeueAfterMs: changes.length ? 200 : takeover?.remaining ? 2_000 : undefined,
     specHash: specHashOf(name, model, ctx.orphans(name)),
     // New networks and volumes unblock services waiting for them.
     enqueue: created ? (desired?.services.map((s) => s.key) ?? []) : [],

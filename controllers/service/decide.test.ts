@@ -833,3 +833,37 @@ describe("decideUnrecorded: stopped containers of another revision", () => {
     expect(d.error?.message).toContain("a change of revision waits for it");
   });
 });
+
+describe("decideService: taking over from docker compose", () => {
+  const composeWeb = { id: "compose-web", name: "shop_web_1", state: "running" };
+  const kinds = (d: ReturnType<typeof decide>) => d.actions.filter((a) => a.type !== "probe").map((a) => `${a.type} ${"name" in a ? a.name : ""}`.trim());
+
+  it("compose's container steps aside (stopped, kept) right before Berth's first container is created", () => {
+    const d = decide(WEB2, world({ images: { "web:2": true }, adoptees: [composeWeb] }), records());
+    const steps = kinds(d);
+    expect(steps).toContain("stop shop_web_1");
+    expect(steps.indexOf("stop shop_web_1")).toBe(steps.findIndex((s) => s.startsWith("create ")) - 1);
+    expect(steps).not.toContain("remove shop_web_1");
+  });
+
+  it("once Berth's revision succeeded, compose's container goes", () => {
+    const c = running(WEB2);
+    const d = decide(WEB2, world({ containers: [c], probed: probedAs("healthy", c), adoptees: [{ ...composeWeb, state: "exited" }] }), records({ deployed: WEB2.specHash, hasHistory: true, deployedSpec: revisionSpecOf(WEB2) }));
+    expect(kinds(d)).toEqual(["remove shop_web_1"]);
+    expect(d.change).toMatchObject({ action: "adopt" });
+    expect(d.facts.converged).toBe(false);
+  });
+
+  it("when Berth's first revision failed, compose's container serves again", () => {
+    const d = decide(BROKEN, world({ adoptees: [{ ...composeWeb, state: "exited" }] }), records());
+    expect(d.error).toBeDefined();
+    expect(kinds(d)).toEqual(["start shop_web_1"]);
+  });
+
+  it("nothing of compose's left: the decision is Berth's alone", () => {
+    const c = running(WEB2);
+    const plain = decide(WEB2, world({ containers: [c], probed: probedAs("healthy", c) }), records({ deployed: WEB2.specHash, hasHistory: true, deployedSpec: revisionSpecOf(WEB2) }));
+    const adopting = decide(WEB2, world({ containers: [c], probed: probedAs("healthy", c), adoptees: [] }), records({ deployed: WEB2.specHash, hasHistory: true, deployedSpec: revisionSpecOf(WEB2) }));
+    expect(adopting).toEqual(plain);
+  });
+});

@@ -5,8 +5,8 @@ import { durationMs } from "../../src/desired/units.ts";
 import { changedFields, describeStrategy, steadyChange } from "./changes.ts";
 import { unmetDependencies, type HealthOf } from "./dependencies.ts";
 import { continueRollout, ending, probe } from "./decide-rollout.ts";
-import { NEW_DEPLOYMENT, type DecideOptions, type RecordWrites, type ServiceDecision, type ServiceRecords, type ServiceWorld } from "./decision.ts";
-import { holdBackStarts, planImage, planService } from "./plan.ts";
+import { NEW_DEPLOYMENT, type Adoptee, type DecideOptions, type RecordWrites, type ServiceDecision, type ServiceRecords, type ServiceWorld } from "./decision.ts";
+import { holdBackStarts, planImage, planService, type ServiceAction } from "./plan.ts";
 import { freeHostPorts } from "./ports.ts";
 import { advanceRollout, startRollout } from "./rollout-machine.ts";
 import { supersedeRollout } from "./rollout-step.ts";
@@ -22,6 +22,10 @@ export type { DecideOptions, RecordWrites, ServiceDecision, ServiceRecords, Serv
  * daemon all call it; only the executor differs.
  */
 export function decideService(key: string, manifest: DesiredService | undefined, world: ServiceWorld, records: ServiceRecords, options: DecideOptions = {}): ServiceDecision {
+  return takingOver(key, decideOwn(key, manifest, world, records, options), world, records);
+}
+
+function decideOwn(key: string, manifest: DesiredService | undefined, world: ServiceWorld, records: ServiceRecords, options: DecideOptions): ServiceDecision {
   const resource = key;
   const writes: RecordWrites = {};
   if (!manifest) return removed(key, records);
@@ -144,4 +148,32 @@ function mostCommonRunning(containers: readonly ObservedContainer[], except: str
   const counts = new Map<string, number>();
   for (const c of containers) if (c.state === "running" && c.specHash !== except) counts.set(c.specHash, (counts.get(c.specHash) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+}
+
+/**
+ * Taking over from docker compose (Environment spec.adopt): compose's
+ * container of the service steps aside (stopped, not removed) right before
+ * Berth's starts, goes once Berth's revision succeeded, and runs again when
+ * Berth's failed, so a failure mid-way leaves the service served. Each
+ * Service does this on its own, in dependency order, as its turn comes.
+ */
+function takingOver(key: string, decision: ServiceDecision, world: ServiceWorld, records: ServiceRecords): ServiceDecision {
+  const adoptees = world.adoptees ?? [];
+  if (adoptees.length === 0) return decision;
+  const running = (a: Adoptee) => a.state === "running" || a.state === "restarting";
+  const starts = (a: ServiceAction) => a.type === "create" || a.type === "start";
+  let moves: ServiceAction[] = [];
+  if (records.deployed && !records.rollout && !decision.writes.rollout) {
+    moves = adoptees.map((a) => ({ type: "remove", id: a.id, name: a.name, slot: -1, reason: "replaced by Berth's container (adopted from compose)" }));
+  } else if (decision.actions.some(starts) || records.rollout || decision.writes.rollout) {
+    moves = adoptees.filter(running).map((a) => ({ type: "stop", id: a.id, name: a.name, reason: "Berth's container takes its place (adopting from compose)" }));
+  } else if (decision.error) {
+    moves = adoptees.filter((a) => !running(a)).map((a) => ({ type: "start", id: a.id, name: a.name, reason: "Berth's container failed: compose's serves again until the next attempt" }));
+  }
+  if (moves.length === 0) return decision;
+  // Right before Berth's own start: a pull or build first does not lengthen the gap.
+  const at = decision.actions.findIndex(starts);
+  const actions = at < 0 ? [...moves, ...decision.actions] : [...decision.actions.slice(0, at), ...moves, ...decision.actions.slice(at)];
+  const change = decision.change ?? { resource: key, action: "adopt" as const, strategy: null, reason: `compose's container: ${moves.map((m) => m.type).join(", ")}`, fields: [] };
+  return { ...decision, actions, change, facts: { ...decision.facts, changed: true, converged: false, requeueAfterMs: decision.facts.requeueAfterMs ?? 200 } };
 }

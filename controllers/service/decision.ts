@@ -28,6 +28,15 @@ export interface ServiceWorld {
   checkOutput: Readonly<Record<string, string | undefined>>;
   /** Services declared in the target's environments, as `<environment>/<service>`: others' containers are leftovers. */
   declared: ReadonlySet<string>;
+  /** Containers of the compose project the environment takes over, of this service (compose's labels). */
+  adoptees?: readonly Adoptee[];
+}
+
+/** A container another tool (docker compose) made for this service, that Berth replaces. */
+export interface Adoptee {
+  id: string;
+  name: string;
+  state: string;
 }
 
 /** What the store holds about the service. */

@@ -1,7 +1,8 @@
 import { observe, observeContainers, type ContainerHealth, type ObserveDriver, type ObservedContainer } from "../../src/docker/observe.ts";
 import type { Driver } from "../../src/docker/driver.ts";
 import type { DesiredModel, DesiredService } from "../../src/desired/model.ts";
-import type { ServiceRecords, ServiceWorld } from "./decision.ts";
+import { dnsLabel } from "../../src/compose/fields.ts";
+import type { Adoptee, ServiceRecords, ServiceWorld } from "./decision.ts";
 import { hostPortsOf } from "./ports.ts";
 
 /** What Berth's prober knows of a container: its status for http/tcp checks, and the latest output. */
@@ -25,7 +26,7 @@ export async function observeService(
   manifest: DesiredService,
   records: ServiceRecords,
   model: DesiredModel,
-  driver: ObserveDriver & Pick<Driver, "imageExists" | "containerAliases" | "isRetiring">,
+  driver: ObserveDriver & Pick<Driver, "imageExists" | "containerAliases" | "isRetiring" | "listContainers">,
   probes: ProbeView,
   now: number,
   assumed?: Assumed,
@@ -44,6 +45,7 @@ export async function observeService(
   // Dependencies are judged by the health of their containers too.
   for (const c of observed.containers) probed[c.id] = probes.status(c.id);
   for (const c of own) checkOutput[c.id] = probes.lastOutput(c.id);
+  const adoptees = manifest.adoptCompose ? await composeContainers(driver, manifest.adoptCompose, manifest.service) : undefined;
   const declared = new Set<string>();
   for (const s of model.services.values()) if (s.target === manifest.target) declared.add(`${s.environment}/${s.service}`);
   return {
@@ -56,7 +58,16 @@ export async function observeService(
     probed,
     checkOutput,
     declared,
+    ...(adoptees ? { adoptees } : {}),
   };
+}
+
+/** The containers compose made for `service` in `project`, by compose's own labels (its service names made DNS labels, as imported). */
+async function composeContainers(driver: Pick<Driver, "listContainers">, project: string, service: string): Promise<Adoptee[]> {
+  const listed = await driver.listContainers([`com.docker.compose.project=${project}`]);
+  return listed
+    .filter((c) => dnsLabel(c.Labels?.["com.docker.compose.service"] ?? "") === service)
+    .map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id).replace(/^\//, ""), state: c.State }));
 }
 
 /**

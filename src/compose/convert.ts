@@ -50,7 +50,7 @@ export interface ImportedService {
 
 export interface Imported {
   project: { name: string; annotations: Record<string, string> };
-  environment: { name: string; volumeNames: Record<string, string> };
+  environment: { name: string; volumeNames: Record<string, string>; adopt: string };
   services: ImportedService[];
   /** Everything not mapped, project-wide and per service. */
   report: ReportItem[];
@@ -96,7 +96,7 @@ export function convertCompose(compose: ComposeProject, options: ImportOptions):
     services.push(imported);
     for (const u of imported.unmapped) report.push({ service: key, ...u });
   }
-  return { project: { name: options.project, annotations }, environment: { name: options.environment, volumeNames }, services, report };
+  return { project: { name: options.project, annotations }, environment: { name: options.environment, volumeNames, adopt: `compose/${compose.name}` }, services, report };
 }
 
 function convertService(key: string, service: Mapping, compose: ComposeProject, options: ImportOptions, names: Map<string, string>, volumes: Mapping): ImportedService {

@@ -31,8 +31,12 @@ export function manifestFiles(imported: Imported, composeFiles: readonly string[
     {
       path: `${environment.name}.yaml`,
       text: render(
-        [origin, ...(Object.keys(environment.volumeNames).length ? ["volumeNames: the Docker volumes compose made, used in place so their data stays."] : [])],
-        { kind: "Environment" as const, metadata: { name: environment.name }, spec: { project: project.name, target: "local", tier: "production", ...(Object.keys(environment.volumeNames).length ? { volumeNames: environment.volumeNames } : {}) } },
+        [
+          origin,
+          `adopt: Berth takes over what compose runs of ${environment.adopt.slice("compose/".length)} on this host, one Service at a time; remove it to start fresh instead.`,
+          ...(Object.keys(environment.volumeNames).length ? ["volumeNames: the Docker volumes compose made, used in place so their data stays."] : []),
+        ],
+        { kind: "Environment" as const, metadata: { name: environment.name }, spec: { project: project.name, target: "local", tier: "production", adopt: environment.adopt, ...(Object.keys(environment.volumeNames).length ? { volumeNames: environment.volumeNames } : {}) } },
       ),
     },
   ];

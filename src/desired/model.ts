@@ -61,6 +61,8 @@ export interface DesiredService {
   secretNames: string[];
   /** Why this service cannot be deployed as written; set instead of a usable template. */
   error?: string;
+  /** The compose project whose container of this service it takes over (Environment spec.adopt). */
+  adoptCompose?: string;
 }
 
 export interface DesiredEnvironment {
@@ -76,6 +78,8 @@ export interface DesiredEnvironment {
   /** Services in dependency order: every service after the ones it depends on. */
   services: DesiredService[];
   labels: Record<string, string>;
+  /** The compose project it takes over (spec.adopt): its networks go once nothing uses them. */
+  adoptCompose?: string;
 }
 
 /** Everything Berth should make true, derived from one desired state. */
@@ -139,6 +143,7 @@ export function buildDesiredModel(state: DesiredState, options: ModelOptions = {
       volumes: [...new Set(own.flatMap((s) => (s.spec.volumes ?? []).filter((v) => v.type === "volume").map((v) => v.source!)))].map((v) => volumeName(project, environment, v, env.spec.volumeNames)),
       services: ordered,
       labels: projectLabels,
+      ...(env.spec.adopt ? { adoptCompose: adoptedProject(env.spec.adopt) } : {}),
     });
   }
   return model;
@@ -190,6 +195,7 @@ function desiredService(
     maxSurge: Math.max(spec.update?.maxSurge ?? 1, spec.update?.maxUnavailable ? 0 : 1),
     autoRollback: spec.update?.autoRollback ?? true,
     extraNetworks: (spec.networks ?? []).map((n) => networkName(project, environment, n)),
+    ...(env.spec.adopt ? { adoptCompose: adoptedProject(env.spec.adopt) } : {}),
   } satisfies Partial<DesiredService>;
   try {
     const image = imageSource(service, override.image, resolvePath, host.policy, where);
@@ -282,4 +288,9 @@ export function secretValuesOf(model: DesiredModel): Set<string> {
   }
   for (const logins of model.registries?.values() ?? []) for (const login of logins) if (login.password) values.add(login.password);
   return values;
+}
+
+/** `compose/shop` -> `shop`: the compose project an Environment takes over. */
+function adoptedProject(adopt: string): string {
+  return adopt.slice(adopt.indexOf("/") + 1);
 }

@@ -101,6 +101,8 @@ export interface EnvironmentSpec {
   variables?: Record<string, string>;
   envFiles?: string[];
   overrides?: Record<string, ServiceOverride>;
+  /** A compose project to take over: `compose/<project>`. */
+  adopt?: string;
   /** Docker names of the Services' named volumes, instead of <project>-<environment>-<volume>: an existing volume is used in place. */
   volumeNames?: Record<string, string>;
   pruneVolumes: boolean;

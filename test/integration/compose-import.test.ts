@@ -4,10 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type Docker from "dockerode";
-import { afterAll, describe, expect, inject, it } from "vitest";
-import { createTestRuntime, projectContainers, removeProject, uniqueProject } from "../support/berth.ts";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createTestRuntime, eventually, projectContainers, removeProject, uniqueProject } from "../support/berth.ts";
 import { cliRunner } from "../support/cli.ts";
-import { freePort } from "../support/processes.ts";
+import { demuxLogs } from "../../src/docker/driver.ts";
+import { freePort, startChild } from "../support/processes.ts";
 
 /**
  * Three compose projects written as such stacks are published, run by the
@@ -105,8 +106,8 @@ async function compareStack(stack: Stack) {
 const busyboxServe = (port: number) => `["sh", "-c", "exec httpd -f -p ${port} -h /www"]`;
 
 describe("berth import compose", () => {
+  beforeAll(() => tagPublishedNames(rt.docker));
   it("a web app with Postgres and Redis: same image, command, env, mounts, ports and health checks as docker-compose, on compose's own volumes", async () => {
-    await tagPublishedNames(rt.docker);
     const port = await freePort();
     const { dir, name, project, imported } = await compareStack({
       composeFiles: ["docker-compose.yml"],
@@ -275,4 +276,111 @@ volumes:
     expect(api.stdout).toContain("condition: Completed");
     expect(api.stdout).toContain("target: /run/secrets/api_key");
   }, 240_000);
+
+  it("adopts a running compose project: its rows stay in its volume, no compose container or network remains, and plan has nothing to do", async () => {
+    const port = await freePort();
+    const { dir, name } = await composeUp({
+      composeFiles: ["docker-compose.yml"],
+      files: {
+        "docker-compose.yml": `services:
+  db:
+    image: postgres:16-alpine
+    command: ["sh", "-c", "echo boot >> /var/lib/postgresql/data/boots; exec httpd -f -p 5432 -h /www"]
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+    healthcheck:
+      test: ["CMD-SHELL", "test -f /var/lib/postgresql/data/boots"]
+      interval: 1s
+  web:
+    image: shop/web:1.4
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    ports:
+      - "127.0.0.1:${port}:8080"
+    depends_on:
+      db:
+        condition: service_healthy
+volumes:
+  pgdata:
+`,
+      },
+    });
+    const composed = () => rt.docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${name}`] } });
+    const [composeDb] = (await composed()).filter((c) => c.Labels["com.docker.compose.service"] === "db");
+    // Rows written while compose runs the stack.
+    await execIn(composeDb!.Id, ["sh", "-c", "echo row-1 >> /var/lib/postgresql/data/rows; echo row-2 >> /var/lib/postgresql/data/rows"]);
+
+    const project = uniqueProject("adp");
+    cleanups.push(() => removeProject(rt.docker, project));
+    const out = join(dir, "berth");
+    expect((await berth("import", "compose", join(dir, "docker-compose.yml"), "-o", out, "--project", project)).code).toBe(0);
+    const applied = await berth("apply", out, "--wait", "--timeout", "90s", "--db", `file:${join(dir, "berth.db")}`, "--allow-host-path", dir);
+    expect(applied.code, applied.out).toBe(0);
+
+    expect(await composed()).toEqual([]);
+    expect(await rt.docker.listNetworks({ filters: { label: [`com.docker.compose.project=${name}`] } })).toEqual([]);
+    const [db] = (await projectContainers(rt.docker, project)).filter((c) => c.Labels["dev.berth.service"] === "db");
+    expect(db!.Mounts.find((m) => m.Destination === "/var/lib/postgresql/data")?.Name).toBe(`${name}_pgdata`);
+    expect(await execIn(db!.Id, ["cat", "/var/lib/postgresql/data/rows"])).toBe("row-1\nrow-2\n");
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+    const plan = await berth("plan", out, "--detailed-exitcode", "--db", `file:${join(dir, "berth.db")}`, "--allow-host-path", dir);
+    expect(plan.stdout).toContain("No changes");
+    expect(plan.code).toBe(0);
+  }, 240_000);
+
+  it("a daemon killed with -9 mid-adoption, started again, finishes it with no data lost", async () => {
+    const { dir, name } = await composeUp({
+      composeFiles: ["docker-compose.yml"],
+      files: {
+        // Slow to become healthy: the daemon is killed while compose's db is stopped and Berth's is not ready yet.
+        "docker-compose.yml": `services:
+  db:
+    image: postgres:16-alpine
+    command: ["sh", "-c", "sleep 3; echo boot >> /var/lib/postgresql/data/boots; exec httpd -f -p 5432 -h /www"]
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+    healthcheck:
+      test: ["CMD-SHELL", "test -f /var/lib/postgresql/data/boots"]
+      interval: 1s
+volumes:
+  pgdata:
+`,
+      },
+    });
+    const composed = () => rt.docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${name}`] } });
+    await execIn((await composed())[0]!.Id, ["sh", "-c", "echo row-1 >> /var/lib/postgresql/data/rows"]);
+    const project = uniqueProject("adk");
+    cleanups.push(() => removeProject(rt.docker, project));
+    const out = join(dir, "berth");
+    expect((await berth("import", "compose", join(dir, "docker-compose.yml"), "-o", out, "--project", project)).code).toBe(0);
+    const start = async () => {
+      const child = startChild(process.execPath, ["bin/berth.js", "run", out, "--db", `file:${join(dir, "berth.db")}`, "--listen", `127.0.0.1:${await freePort()}`, "--allow-host-path", dir], { ...process.env, DOCKER_HOST: rt.dockerHost });
+      cleanups.push(() => child.stop());
+      return child;
+    };
+
+    const first = await start();
+    await eventually(async () => ((await composed())[0]?.State === "exited" ? true : undefined), 60_000, "compose's db to step aside");
+    first.process.kill("SIGKILL");
+    await new Promise((resolve) => first.process.once("exit", resolve));
+
+    const second = await start();
+    await eventually(async () => ((await composed()).length === 0 ? true : undefined), 90_000, "the adoption to finish after the restart");
+    const [db] = (await projectContainers(rt.docker, project)).filter((c) => c.Labels["dev.berth.service"] === "db" && c.State === "running");
+    expect(await execIn(db!.Id, ["cat", "/var/lib/postgresql/data/rows"])).toBe("row-1\n");
+    // The Environment looks every 2 s while compose's containers remain; then its networks go.
+    await eventually(async () => ((await rt.docker.listNetworks({ filters: { label: [`com.docker.compose.project=${name}`] } })).length === 0 ? true : undefined), 10_000, "compose's network to go");
+    await second.stop();
+  }, 240_000);
 });
+
+/** Runs a command in a container and returns what it printed. */
+async function execIn(id: string, cmd: string[]): Promise<string> {
+  const exec = await rt.docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({});
+  const out = await new Promise<string>((resolve) => {
+    let all = Buffer.alloc(0);
+    stream.on("data", (d: Buffer) => (all = Buffer.concat([all, d])));
+    stream.on("end", () => resolve(demuxLogs(all)));
+  });
+  return out;
+}
