@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -313,7 +313,11 @@ volumes:
     cleanups.push(() => removeProject(rt.docker, project));
     const out = join(dir, "berth");
     expect((await berth("import", "compose", join(dir, "docker-compose.yml"), "-o", out, "--project", project)).code).toBe(0);
-    const applied = await berth("apply", out, "--wait", "--timeout", "90s", "--db", `file:${join(dir, "berth.db")}`, "--allow-host-path", dir);
+    // The manifests as a hand-written set would be, without adopt: the flag asks for the takeover instead.
+    const envFile = join(out, "production.yaml");
+    writeFileSync(envFile, readFileSync(envFile, "utf8").replace(/^  adopt: .*\n/m, ""));
+    expect(readFileSync(envFile, "utf8")).not.toMatch(/^  adopt:/m);
+    const applied = await berth("apply", out, "--wait", "--timeout", "90s", "--db", `file:${join(dir, "berth.db")}`, "--allow-host-path", dir, "--adopt-compose", name);
     expect(applied.code, applied.out).toBe(0);
 
     expect(await composed()).toEqual([]);

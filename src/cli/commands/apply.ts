@@ -8,6 +8,7 @@ import type { Manager } from "../../engine/manager.ts";
 import type { Redactor } from "../../log/logger.ts";
 import { gitOptions, gitSetup, type GitFlags } from "../git-options.ts";
 import { ProgressReporter, type ProgressMode } from "../progress.ts";
+import { withComposeAdoption } from "../adopt-flag.ts";
 
 /** `berth apply [DIR]`: one full reconcile of every resource, optionally waiting for health. */
 export const register: CommandModule["register"] = (program, io, setExitCode) => {
@@ -22,6 +23,7 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .addOption(ageKeyFileOption())
     // One pass over everything: services are independent until a dependency says otherwise, so more run at once than in the daemon.
     .addOption(new Option("--workers <n>", "services reconciled at once").default(16).argParser((v) => positiveInt(v, "--workers")))
+    .option("--adopt-compose <project>", "take over the running compose project of this name (as adopt: compose/<project> on the one Environment)")
     .addOption(new Option("--progress <mode>", "live lines on a terminal (tty), one line per change (plain), or none; auto: tty on a terminal, else plain").choices(["auto", "tty", "plain", "none"]).default("auto"))
     .addOption(new Option("-o, --output <format>", "text, or json: progress and the final status as JSON lines on stdout").choices(["text", "json"]).default("text"))
     .addHelpText(
@@ -29,7 +31,7 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
       "\nExit status: 0 when everything converged (and, with --wait, is healthy), 1 otherwise. A failure that waiting cannot fix\n(a rollout failed or rolled back, an image missing under imagePullPolicy Never, a name owned by another target, a host\nport held outside Berth) ends the wait at once, naming the resource, the reason and the container's last log lines.",
     );
   for (const option of [...gitOptions(), ...logOptions()]) command.addOption(option);
-  command.action(async (dir: string, options: LogOptions & GitFlags & { wait?: boolean; timeout: number; allowHostPath?: string[]; ageKeyFile?: string; progress: "auto" | ProgressMode | "none"; output: "text" | "json"; workers: number }) => {
+  command.action(async (dir: string, options: LogOptions & GitFlags & { wait?: boolean; timeout: number; allowHostPath?: string[]; ageKeyFile?: string; progress: "auto" | ProgressMode | "none"; output: "text" | "json"; workers: number; adoptCompose?: string }) => {
     const git = gitSetup(options, "apply");
     // Loaded when the command runs: --help and version stay light.
     const [{ createRuntime, loadValid }, { Manager }, { fetchOnce }] = await Promise.all([import("../runtime.ts"), import("../../engine/manager.ts"), import("../../source/fetch-once.ts")]);
@@ -40,7 +42,14 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
       await runtime.close();
       throw error;
     }));
-    const state = await loadValid(source ? git.mirror.manifestsDir : dir, io, source && { revision: () => ({ commit: source.commit!, dirty: false }) });
+    const loaded = await loadValid(source ? git.mirror.manifestsDir : dir, io, source && { revision: () => ({ commit: source.commit!, dirty: false }) });
+    let state = loaded;
+    try {
+      if (loaded && options.adoptCompose) state = withComposeAdoption(loaded, options.adoptCompose);
+    } catch (error) {
+      await runtime.close();
+      throw error;
+    }
     if (!state) {
       await runtime.close();
       return setExitCode(1);
