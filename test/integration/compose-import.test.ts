@@ -103,6 +103,17 @@ async function compareStack(stack: Stack) {
   return { dir, name, project, imported };
 }
 
+/** A database service as compose runs it, counting its starts in its volume; `delay` seconds before it is healthy. */
+const dbWithBoots = (delay: number) => `  db:
+    image: postgres:16-alpine
+    command: ["sh", "-c", "${delay ? `sleep ${delay}; ` : ""}echo boot >> /var/lib/postgresql/data/boots; exec httpd -f -p 5432 -h /www"]
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+    healthcheck:
+      test: ["CMD-SHELL", "test -f /var/lib/postgresql/data/boots"]
+      interval: 1s
+`;
+
 const busyboxServe = (port: number) => `["sh", "-c", "exec httpd -f -p ${port} -h /www"]`;
 
 describe("berth import compose", () => {
@@ -283,15 +294,7 @@ volumes:
       composeFiles: ["docker-compose.yml"],
       files: {
         "docker-compose.yml": `services:
-  db:
-    image: postgres:16-alpine
-    command: ["sh", "-c", "echo boot >> /var/lib/postgresql/data/boots; exec httpd -f -p 5432 -h /www"]
-    volumes:
-      - pgdata:/var/lib/postgresql/data
-    healthcheck:
-      test: ["CMD-SHELL", "test -f /var/lib/postgresql/data/boots"]
-      interval: 1s
-  web:
+${dbWithBoots(0)}  web:
     image: shop/web:1.4
     command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
     ports:
@@ -337,15 +340,7 @@ volumes:
       files: {
         // Slow to become healthy: the daemon is killed while compose's db is stopped and Berth's is not ready yet.
         "docker-compose.yml": `services:
-  db:
-    image: postgres:16-alpine
-    command: ["sh", "-c", "sleep 3; echo boot >> /var/lib/postgresql/data/boots; exec httpd -f -p 5432 -h /www"]
-    volumes:
-      - pgdata:/var/lib/postgresql/data
-    healthcheck:
-      test: ["CMD-SHELL", "test -f /var/lib/postgresql/data/boots"]
-      interval: 1s
-volumes:
+${dbWithBoots(3)}volumes:
   pgdata:
 `,
       },
