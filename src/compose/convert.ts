@@ -266,7 +266,8 @@ function resourcesOf(resources: Mapping, unmapped: Unmapped[]): ServiceSpec["res
   if (limits.cpus !== undefined) out.cpus = Number(limits.cpus);
   const limit = memory(limits.memory, "deploy.resources.limits.memory");
   if (limit) out.memory = limit;
-  const reserved = { ...(reservations.cpus !== undefined ? { cpus: Number(reservations.cpus) } : {}), ...(memory(reservations.memory, "deploy.resources.reservations.memory") ? { memory: memoryOf(reservations.memory)! } : {}) };
+  const reservedMemory = memory(reservations.memory, "deploy.resources.reservations.memory");
+  const reserved = { ...(reservations.cpus !== undefined ? { cpus: Number(reservations.cpus) } : {}), ...(reservedMemory ? { memory: reservedMemory } : {}) };
   if (Object.keys(reserved).length) out.reservations = reserved;
   if (limits.pids !== undefined) unmapped.push({ field: "deploy.resources.limits.pids", why: "no Berth equivalent" });
   if (reservations.devices !== undefined) unmapped.push({ field: "deploy.resources.reservations.devices", why: "devices are not passed by Berth" });

@@ -3,6 +3,7 @@
  * (short strings or long mappings), read into Berth's shapes. Pure. A value
  * Berth has no equivalent for comes back as `unmapped` with the reason.
  */
+import { parseDuration } from "../manifests/duration.ts";
 import type { HealthCheck, PortMapping, VolumeMount } from "../manifests/types.ts";
 
 export interface Unmapped {
@@ -62,7 +63,7 @@ export function durationOf(value: unknown): string | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   const text = String(value).trim();
   if (/^[0-9]+(\.[0-9]+)?$/.test(text)) return `${text}s`;
-  return /^([0-9]+(\.[0-9]+)?(us|ms|s|m|h))+$/.test(text) && !text.includes("us") ? text : undefined;
+  return parseDuration(text) === undefined ? undefined : text;
 }
 
 /** `healthcheck`: CMD / CMD-SHELL / a string (run by the shell) become an exec check; NONE and disable none. */

@@ -8,8 +8,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
-import { promisify } from "node:util";
-import { parseEnv } from "node:util";
+import { parseEnv, promisify } from "node:util";
 import { parse } from "yaml";
 import type { ComposeProject } from "./convert.ts";
 

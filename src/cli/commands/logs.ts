@@ -1,5 +1,5 @@
 import { Option } from "commander";
-import type { CliIO, CommandModule } from "../context.ts";
+import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
 import { parseDuration } from "../../manifests/duration.ts";
 
@@ -64,7 +64,7 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
           await Promise.all(containers.map((c, i) => containerLogLines(found.driver, c.Id, read, (line) => all.push({ i, ...line }))));
           // One history, in the order it was written.
           all.sort((a, b) => a.time.localeCompare(b.time));
-          writeAll(io, all.map((line) => print(line.i, line)));
+          if (all.length) io.stdout(all.map((line) => print(line.i, line)).join(""));
         }
         setExitCode(0);
       } finally {
@@ -72,10 +72,6 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
       }
     });
 };
-
-function writeAll(io: CliIO, lines: string[]): void {
-  if (lines.length) io.stdout(lines.join(""));
-}
 
 /** `10m` ago, or an absolute time, as Unix seconds. */
 function sinceSeconds(text: string): number {

@@ -13,7 +13,7 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .addHelpText("after", "\nExit status: 0 when nothing (more) needs migrating, 2 with --check when a file would change, 1 on an error.")
     .action(async (dir: string, options: { to: "v1beta1" | "v1alpha1"; check: boolean }) => {
       const { migrateDirectory } = await import("../../manifests/migrate.ts");
-      const to = options.to === "v1beta1" ? "berth.dev/v1beta1" : "berth.dev/v1alpha1";
+      const to = `berth.dev/${options.to}` as const;
       const changed = await migrateDirectory(dir, to, { write: !options.check });
       for (const file of changed) io.stdout(`${options.check ? "would migrate" : "migrated"} ${file.path} (${file.documents} document${file.documents === 1 ? "" : "s"}) to ${to}\n`);
       if (changed.length === 0) io.stdout(`${dir}: every manifest is already ${to}\n`);
