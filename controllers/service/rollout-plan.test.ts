@@ -131,9 +131,9 @@ describe("planRolloutStep: rolling, step by step", () => {
       { ready: [], want: ["create shop-dev-web-0-aaaaaaa (new revision beside the old one)"], waiting: [0], done: false },
       // Slot 0 not ready yet: nothing more is created, the old one keeps serving.
       { ready: [], want: [], waiting: [0], done: false },
-      { ready: [0], want: ["retire shop-dev-web-0-bbbbbbb (replacement is ready)", "create shop-dev-web-1-aaaaaaa (new revision beside the old one)"], waiting: [1], done: false },
+      { ready: [0], want: ["create shop-dev-web-1-aaaaaaa (new revision beside the old one)", "retire shop-dev-web-0-bbbbbbb (replacement is ready)"], waiting: [1], done: false },
       { ready: [], want: [], waiting: [1], done: false },
-      { ready: [1], want: ["retire shop-dev-web-1-bbbbbbb (replacement is ready)", "create shop-dev-web-2-aaaaaaa (new revision beside the old one)"], waiting: [2], done: false },
+      { ready: [1], want: ["create shop-dev-web-2-aaaaaaa (new revision beside the old one)", "retire shop-dev-web-1-bbbbbbb (replacement is ready)"], waiting: [2], done: false },
       { ready: [2], want: ["retire shop-dev-web-2-bbbbbbb (replacement is ready)"], waiting: [], done: false },
       { ready: [], want: [], waiting: [], done: true },
     ]);
@@ -160,7 +160,7 @@ describe("planRolloutStep: rolling, step by step", () => {
     play(rollout({ maxSurge: 2 }), oldFleet(3), [
       { ready: [], want: ["create shop-dev-web-0-aaaaaaa (new revision beside the old one)", "create shop-dev-web-1-aaaaaaa (new revision beside the old one)"], waiting: [0, 1], done: false },
       { ready: [], want: [], waiting: [0, 1], done: false },
-      { ready: [0], want: ["retire shop-dev-web-0-bbbbbbb (replacement is ready)", "create shop-dev-web-2-aaaaaaa (new revision beside the old one)"], waiting: [1, 2], done: false },
+      { ready: [0], want: ["create shop-dev-web-2-aaaaaaa (new revision beside the old one)", "retire shop-dev-web-0-bbbbbbb (replacement is ready)"], waiting: [1, 2], done: false },
       { ready: [1, 2], want: ["retire shop-dev-web-1-bbbbbbb (replacement is ready)", "retire shop-dev-web-2-bbbbbbb (replacement is ready)"], waiting: [], done: false },
       { ready: [], want: [], waiting: [], done: true },
     ]);
@@ -196,7 +196,7 @@ describe("planRolloutStep: slots that serve nothing", () => {
     {
       name: "old container runs but is not ready -> it is retired and the new one replaces it without budget",
       observed: () => [old(0, { ready: false }), old(1), old(2)],
-      want: ["retire shop-dev-web-0-bbbbbbb (replaced by the new revision)", "create shop-dev-web-0-aaaaaaa (new revision)", "create shop-dev-web-1-aaaaaaa (new revision beside the old one)"],
+      want: ["create shop-dev-web-0-aaaaaaa (new revision)", "create shop-dev-web-1-aaaaaaa (new revision beside the old one)", "retire shop-dev-web-0-bbbbbbb (replaced by the new revision)"],
       waiting: [0, 1],
     },
     {
@@ -266,7 +266,7 @@ describe("planRolloutStep: failures", () => {
   it("an unhealthy old container is no failure of the rollout", () => {
     const result = step(rollout({ replicas: 1 }), [old(0, { unhealthy: true, ready: false })]);
     expect(result.failure).toBeUndefined();
-    expect(result.actions).toEqual(["retire shop-dev-web-0-bbbbbbb (replaced by the new revision)", "create shop-dev-web-0-aaaaaaa (new revision)"]);
+    expect(result.actions).toEqual(["create shop-dev-web-0-aaaaaaa (new revision)", "retire shop-dev-web-0-bbbbbbb (replaced by the new revision)"]);
   });
 
   it("an exited new container superseded by a newer one of the same revision is no failure", () => {
@@ -324,9 +324,9 @@ describe("planRolloutStep: joining the service's name once ready", () => {
       { ready: [], want: ["create shop-dev-web-0-aaaaaaa (new revision beside the old one)"], waiting: [0], done: false },
       // Ready but outside the name: it joins, and the slot still counts as waiting; the old container keeps serving.
       { ready: [0], want: ["join shop-dev-web-0-aaaaaaa (ready)"], waiting: [0], done: false },
-      { ready: [], want: ["retire shop-dev-web-0-bbbbbbb (replacement is ready)", "create shop-dev-web-1-aaaaaaa (new revision beside the old one)"], waiting: [1], done: false },
+      { ready: [], want: ["create shop-dev-web-1-aaaaaaa (new revision beside the old one)", "retire shop-dev-web-0-bbbbbbb (replacement is ready)"], waiting: [1], done: false },
       { ready: [1], want: ["join shop-dev-web-1-aaaaaaa (ready)"], waiting: [1], done: false },
-      { ready: [], want: ["retire shop-dev-web-1-bbbbbbb (replacement is ready)", "create shop-dev-web-2-aaaaaaa (new revision beside the old one)"], waiting: [2], done: false },
+      { ready: [], want: ["create shop-dev-web-2-aaaaaaa (new revision beside the old one)", "retire shop-dev-web-1-bbbbbbb (replacement is ready)"], waiting: [2], done: false },
       { ready: [2], want: ["join shop-dev-web-2-aaaaaaa (ready)"], waiting: [2], done: false },
       { ready: [], want: ["retire shop-dev-web-2-bbbbbbb (replacement is ready)"], waiting: [], done: false },
       { ready: [], want: [], waiting: [], done: true },

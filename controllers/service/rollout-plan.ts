@@ -128,7 +128,13 @@ export function planRolloutStep(desired: RolloutDesired, observed: readonly Repl
   // Rolling: containers beyond the replica count keep serving until every slot runs the new revision.
   const allServing = slots.every((s) => (s.fresh?.ready && !s.fresh.unjoined) || s.fresh?.completed);
   if (desired.strategy === "rolling" && allServing) for (const c of beyond) stops.push(retire(c, "outside the replica count"));
-  const actions = [...stops, ...joins, ...creates];
+  // Retirements go last. Docker hands a network address to the next container that joins, and
+  // derives the MAC from it: a new container created right after an old one left would take its
+  // address, and a request already on its way to the old one (its SYN resent a second later) would
+  // reach a replica that is not listening yet. Created first, the new one gets another address; the
+  // old one's goes, at the earliest, to a ready replica joining the name in a later step.
+  const retirements = stops.filter((a) => a.type === "retire");
+  const actions = [...stops.filter((a) => a.type !== "retire"), ...joins, ...creates, ...retirements];
   const strays = beyond.length > 0 || slots.some((s) => s.others.some((c) => RUNNING.has(c.state) && !c.detached));
   const done = actions.length === 0 && waiting.length === 0 && !strays && allServing;
   return { actions, waiting: [...new Set([...waiting, ...creates.flatMap((a) => (a.type === "create" ? [a.slot] : []))])], done };
