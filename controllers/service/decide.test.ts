@@ -867,3 +867,17 @@ describe("decideService: taking over from docker compose", () => {
     expect(adopting).toEqual(plain);
   });
 });
+
+describe("decideService: a restore holds the service", () => {
+  const steadyRecords = records({ deployed: WEB1.specHash, hasHistory: true, deployedSpec: revisionSpecOf(WEB1), restoring: 12 });
+  it.each([
+    { name: "its containers stopped by the restore are not started again", containers: [running(WEB1, 0, { state: "exited", exitCode: 0 })], manifest: WEB1 },
+    { name: "a new revision does not begin", containers: [running(WEB1, 0)], manifest: WEB2 },
+    { name: "a missing replica is not created", containers: [], manifest: WEB1_X3 },
+  ])("$name", ({ containers, manifest }) => {
+    const d = decide(manifest, world({ containers, images: { "web:1": true, "web:2": true } }), steadyRecords);
+    expect(d.actions).toEqual([]);
+    expect(d.writes).toEqual({});
+    expect(d.facts).toMatchObject({ converged: false, held: "held while backup 12 is restored into its volume", requeueAfterMs: 2_000 });
+  });
+});

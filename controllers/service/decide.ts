@@ -42,6 +42,11 @@ function decideOwn(key: string, manifest: DesiredService | undefined, world: Ser
   const healthOf: HealthOf = (c, s) => (s.healthCheck?.exec ? c.health : world.probed[c.id]);
   const at = (revision: string) => (revision === manifest.specHash ? manifest : records.at.get(revision));
 
+  if (records.restoring !== undefined) {
+    // `berth restore` stopped the containers and writes into their volume: nothing starts or changes them until it ends.
+    const message = `held while backup ${records.restoring} is restored into its volume`;
+    return { actions: [], writes, facts: { ...serviceFacts.of(manifest, own, healthOf, false, message, 2_000), held: message } };
+  }
   const view = { key, manifest, own, network, healthOf, at, world, records, pollMs: options.pollMs };
   const rollout = records.rollout;
   if (rollout) {

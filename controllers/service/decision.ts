@@ -53,6 +53,8 @@ export interface ServiceRecords {
   deployedSpec?: RevisionSpec;
   /** Dependencies judged by the revision they run now (a pin or a rollout in flight holds them elsewhere). */
   peers: ReadonlyMap<string, DesiredService>;
+  /** The backup a running `berth restore` puts into the service's volume: the service is held meanwhile. */
+  restoring?: number;
 }
 
 /** Store writes a pass makes before any Docker action, so a crash never loses a decision. */

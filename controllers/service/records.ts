@@ -7,7 +7,7 @@ import type { Pin } from "./pins.ts";
 import { rolloutOutcome, type RolloutRecord, type RolloutState } from "./rollout-machine.ts";
 
 /** The tables a service's decisions live in. */
-export type RecordStore = Pick<Store, "deployments" | "snapshots" | "revisions" | "pins">;
+export type RecordStore = Pick<Store, "deployments" | "snapshots" | "revisions" | "pins"> & Partial<Pick<Store, "backups">>;
 
 /** Rollout records are kept in the snapshots table under this machine name. */
 export const ROLLOUT_MACHINE = "rollout";
@@ -32,7 +32,7 @@ export async function deployedRevision(store: Pick<RecordStore, "deployments">, 
 
 /** Everything the store knows that a service's decision depends on, read fresh every pass. */
 export async function loadServiceRecords(key: string, manifest: DesiredService | undefined, model: DesiredModel, store: RecordStore): Promise<ServiceRecords> {
-  const [stored, pinRow, deployed, latest] = await Promise.all([store.snapshots.load(rolloutRecordId(key)), store.pins.get(key), deployedRevision(store, key), store.deployments.latest(key)]);
+  const [stored, pinRow, deployed, latest, restore] = await Promise.all([store.snapshots.load(rolloutRecordId(key)), store.pins.get(key), deployedRevision(store, key), store.deployments.latest(key), store.backups?.activeRestore(key)]);
   const rollout = readRolloutRecord(stored);
   const pin: Pin | undefined = pinRow ?? undefined;
   const at = new Map<string, DesiredService>();
@@ -50,7 +50,7 @@ export async function loadServiceRecords(key: string, manifest: DesiredService |
     }
     if (deployed) deployedSpec = (await store.revisions.get(key, deployed)) as RevisionSpec | undefined;
   }
-  return { rollout, pin, deployed, hasHistory: !!latest, at, deployedSpec, peers: manifest ? await peersOf(manifest, model, store) : new Map() };
+  return { rollout, pin, deployed, hasHistory: !!latest, at, deployedSpec, peers: manifest ? await peersOf(manifest, model, store) : new Map(), ...(restore ? { restoring: restore.backupId } : {}) };
 }
 
 /** The environment's services as their containers run now: a pin or a rollout in flight holds one on another revision. */

@@ -23,6 +23,7 @@ import { routingLabels } from "./routing.ts";
 import { revisionHash } from "./revision-hash.ts";
 import { environmentKey, networkName, serviceKey, volumeName } from "./names.ts";
 import { durationMs } from "./units.ts";
+import { backupVolumes, desiredBackups, type DesiredBackup } from "./backups.ts";
 
 export interface ImageSource {
   ref: string;
@@ -63,6 +64,8 @@ export interface DesiredService {
   error?: string;
   /** The compose project whose container of this service it takes over (Environment spec.adopt). */
   adoptCompose?: string;
+  /** Its named volumes that are backed up on a schedule (volumes[].backup). */
+  backups: DesiredBackup[];
 }
 
 export interface DesiredEnvironment {
@@ -140,7 +143,12 @@ export function buildDesiredModel(state: DesiredState, options: ModelOptions = {
       pruneVolumes: env.spec.pruneVolumes,
       network: networkName(project, environment),
       extraNetworks: [...new Set(own.flatMap((s) => s.spec.networks ?? []))].map((n) => networkName(project, environment, n)),
-      volumes: [...new Set(own.flatMap((s) => (s.spec.volumes ?? []).filter((v) => v.type === "volume").map((v) => v.source!)))].map((v) => volumeName(project, environment, v, env.spec.volumeNames)),
+      volumes: [
+        ...new Set([
+          ...own.flatMap((s) => (s.spec.volumes ?? []).filter((v) => v.type === "volume").map((v) => volumeName(project, environment, v.source!, env.spec.volumeNames))),
+          ...backupVolumes(ordered.flatMap((s) => s.backups)),
+        ]),
+      ],
       services: ordered,
       labels: projectLabels,
       ...(env.spec.adopt ? { adoptCompose: adoptedProject(env.spec.adopt) } : {}),
@@ -196,6 +204,7 @@ function desiredService(
     autoRollback: spec.update?.autoRollback ?? true,
     extraNetworks: (spec.networks ?? []).map((n) => networkName(project, environment, n)),
     ...(env.spec.adopt ? { adoptCompose: adoptedProject(env.spec.adopt) } : {}),
+    backups: desiredBackups(serviceKey(environment, name), spec.volumes ?? [], project, environment, env.spec.volumeNames),
   } satisfies Partial<DesiredService>;
   try {
     const image = imageSource(service, override.image, resolvePath, host.policy, where);

@@ -1,6 +1,6 @@
 // Longer than our usual file: the Driver interface and its one Docker implementation stay together, so
 // every engine call visibly goes through the same timed, audited `call` path (and nowhere else).
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { pack as packContext } from "tar-fs";
 import type Docker from "dockerode";
 import type { Dialer } from "./dial.ts";
@@ -71,9 +71,17 @@ export interface DriverTimeouts {
   stopMs: number;
   /** Pulls and builds. */
   imageMs: number;
+  /** Jobs run to completion: a backup or restore helper, a backup hook. */
+  jobMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: DriverTimeouts = { callMs: 60_000, stopMs: 5 * 60_000, imageMs: 30 * 60_000 };
+export const DEFAULT_TIMEOUTS: DriverTimeouts = { callMs: 60_000, stopMs: 5 * 60_000, imageMs: 30 * 60_000, jobMs: 6 * 3_600_000 };
+
+/** What a command run to its end left: its exit code and the tail of its output (both streams). */
+export interface JobResult {
+  exitCode: number;
+  output: string;
+}
 
 /** A call that does not answer in time frees its reconcile; level-triggered, the next pass sees what it did. */
 export class DockerTimeoutError extends Error {
@@ -158,6 +166,10 @@ export interface Driver {
   imageDigest(ref: string, image?: string): Promise<string | undefined>;
   buildImage(context: { context: string; src: string[] }, options: Record<string, unknown>, reason: string): Promise<void>;
   logs(id: string, tail?: number): Promise<string>;
+  /** Creates, starts and waits for a short-lived container, then removes it (also when waiting fails). */
+  runJob(options: Docker.ContainerCreateOptions, reason: string): Promise<JobResult>;
+  /** Runs a command in a running container and waits for it to end. */
+  execJob(id: string, cmd: string[], reason: string): Promise<JobResult>;
   events(labels: string[], onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void>;
 }
 
@@ -214,6 +226,7 @@ export class DockerDriver implements Driver {
   private timeoutFor(operation: string): number {
     if (operation === "image.pull" || operation === "image.build") return this.timeouts.imageMs;
     if (operation === "container.stop" || operation === "container.remove") return this.timeouts.stopMs;
+    if (operation === "container.wait" || operation === "exec.run") return this.timeouts.jobMs;
     return this.timeouts.callMs;
   }
 
@@ -423,6 +436,39 @@ export class DockerDriver implements Driver {
     return demuxLogs(buffer);
   }
 
+  async runJob(options: Docker.ContainerCreateOptions, reason: string): Promise<JobResult> {
+    const id = await this.createContainer(options, reason);
+    try {
+      await this.startContainer(id, reason);
+      const waited = (await this.call("container.wait", () => this.docker.getContainer(id).wait(), { object: options.name })) as { StatusCode: number };
+      return { exitCode: waited.StatusCode, output: await this.logs(id, 100) };
+    } finally {
+      // Removed whatever happened: a job that timed out is killed with it.
+      await this.removeContainer(id, `${reason}: job ended`).catch(() => {});
+    }
+  }
+
+  async execJob(id: string, cmd: string[], reason: string): Promise<JobResult> {
+    return this.call(
+      "exec.run",
+      async () => {
+        const exec = await this.docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+        const stream = (await exec.start({ hijack: true, stdin: false })) as Readable;
+        const chunks: Buffer[] = [];
+        const sink = new PassThrough().on("data", (chunk: Buffer) => chunks.push(chunk));
+        this.docker.modem.demuxStream(stream, sink, sink);
+        await new Promise<void>((resolve, reject) => {
+          stream.on("end", resolve);
+          stream.on("close", resolve);
+          stream.on("error", reject);
+        });
+        const info = await exec.inspect();
+        return { exitCode: info.ExitCode ?? 1, output: lastLines(Buffer.concat(chunks).toString("utf8"), 100) };
+      },
+      { mutating: true, object: id, reason },
+    );
+  }
+
   /** Streams engine events about Berth's containers until the signal aborts or the stream ends. */
   async events(labels: string[], onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void> {
     const stream = (await this.call("events", () => this.docker.getEvents({ filters: { label: labels, type: ["container"] }, abortSignal: signal } as object))) as unknown as Readable;
@@ -460,6 +506,11 @@ function followProgress(docker: Docker, stream: Readable): Promise<void> {
       else resolve();
     }),
   );
+}
+
+/** The last `count` lines of a command's output: enough to say why it failed, never a whole dump. */
+function lastLines(text: string, count: number): string {
+  return text.split("\n").slice(-count - 1).join("\n");
 }
 
 /** Docker multiplexes stdout and stderr of non-TTY containers with 8-byte frame headers. */

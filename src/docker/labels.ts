@@ -11,6 +11,8 @@ export const LABEL = {
   volume: "dev.berth.volume",
   /** Set on a container created outside its service's name, to join it once ready (a rolling update's surge). */
   joinWhenReady: "dev.berth.join-when-ready",
+  /** Set on a helper container that runs one job (a backup, a restore) and is removed after it; never managed. */
+  job: "dev.berth.job",
 } as const;
 
 /** Label filter values selecting Berth's objects on one target, optionally narrowed to one environment or service. */

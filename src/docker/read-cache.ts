@@ -189,6 +189,13 @@ export class CachedDriver implements Driver {
   logs(id: string, tail?: number) {
     return this.inner.logs(id, tail);
   }
+  // Jobs run in helper containers Berth does not manage, or in a running replica: nothing read here changes.
+  runJob(...args: Parameters<Driver["runJob"]>) {
+    return this.inner.runJob(...args);
+  }
+  execJob(...args: Parameters<Driver["execJob"]>) {
+    return this.inner.execJob(...args);
+  }
   events(...args: Parameters<Driver["events"]>) {
     return this.inner.events(...args);
   }

@@ -101,7 +101,7 @@ export interface PassContext {
   driver(target: string): Driver;
   /** What the last pass of another key left. */
   status(key: string): KeyStatus | undefined;
-  store: Pick<Store, "deployments" | "snapshots" | "revisions" | "pins">;
+  store: Pick<Store, "deployments" | "snapshots" | "revisions" | "pins"> & Partial<Pick<Store, "backups">>;
   probes: Probes;
   log: Logger;
   now(): number;

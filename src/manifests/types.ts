@@ -115,6 +115,23 @@ export interface VolumeMount {
   source?: string;
   target: string;
   readOnly: boolean;
+  backup?: VolumeBackupSpec;
+}
+
+/** Where a volume's backups go when its backup names no destination: this named volume of the Environment. */
+export const DEFAULT_BACKUP_VOLUME = "backups";
+
+/** Scheduled backups of one named volume (spec.volumes[].backup). */
+export interface VolumeBackupSpec {
+  /** Cron expression (5 fields, or 6 with seconds), or a nickname such as @daily. */
+  schedule: string;
+  retain: { count?: number; age?: string };
+  /** Default: the Environment's named volume `backups`. */
+  destination?: { volume?: string; path?: string };
+  preHook?: string[];
+  postHook?: string[];
+  /** The helper container's image; default the Service's own. */
+  image?: string;
 }
 
 export interface HealthCheck {

@@ -4,6 +4,7 @@ import { ParityRepository } from "./parity-repository.ts";
 import { ManifestFileRepository } from "./manifest-repository.ts";
 import { SourceRepository } from "./source-repository.ts";
 import { NotificationRepository } from "./notification-repository.ts";
+import { BackupRepository } from "./backup-repository.ts";
 import { classifyStoreError, WriteHealth, type StoreFault } from "./faults.ts";
 import { databaseLocation, fileIdentity, openDatabase, type OpenedDatabase } from "./store.ts";
 
@@ -27,6 +28,8 @@ export interface Store {
   sources: SourceRepository;
   /** The notification outbox: what is still to be sent to webhooks, and what was. */
   notifications: NotificationRepository;
+  /** Volume backups and restores. */
+  backups: BackupRepository;
   /** The database file, absolute, or the URL without its query: what fault messages name. */
   location: string;
   /** Whether writes land: the recorder reports each outcome, the readiness check reads it. */
@@ -86,6 +89,7 @@ export function createStore(opened: OpenedDatabase, now: () => number = Date.now
     manifests: new ManifestFileRepository(db, now),
     sources: new SourceRepository(db, now),
     notifications: new NotificationRepository(db, now),
+    backups: new BackupRepository(db, now),
     ping,
     fileProblem,
     async check() {

@@ -256,3 +256,52 @@ export const notificationOutbox = sqliteTable(
   },
   (t) => [uniqueIndex("outbox_dedupe").on(t.dedupeKey), index("outbox_state_next").on(t.state, t.nextAttemptAt)],
 );
+
+/**
+ * Volume backups: one row per run (scheduled or `berth backup now`), from
+ * start to its archive's deletion by retention. Rows hold no data, only
+ * where the archive is and its checksum.
+ */
+export const backups = sqliteTable(
+  "backups",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** The Service key, e.g. `Service/production/db`. */
+    service: text("service").notNull(),
+    /** The volume as the manifests name it. */
+    volume: text("volume").notNull(),
+    /** The Docker volume copied. */
+    dockerVolume: text("docker_volume").notNull(),
+    target: text("target").notNull(),
+    /** `volume:<docker volume>` or `path:<directory on the target host>`. */
+    destination: text("destination").notNull(),
+    /** The archive's path inside the destination. */
+    file: text("file").notNull(),
+    /** `schedule` or `manual`. */
+    trigger: text("trigger").notNull(),
+    /** `running`, `succeeded`, `failed`, or `pruned` (deleted by retention). */
+    status: text("status").notNull(),
+    startedAt: integer("started_at").notNull(),
+    finishedAt: integer("finished_at"),
+    sizeBytes: integer("size_bytes"),
+    sha256: text("sha256"),
+    error: text("error"),
+  },
+  (t) => [index("backups_service_started").on(t.service, t.volume, t.startedAt)],
+);
+
+/** Restores of a backup into its volume; a running one holds its Service (Berth neither starts nor replaces its containers). */
+export const restores = sqliteTable(
+  "restores",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    service: text("service").notNull(),
+    backupId: integer("backup_id").notNull(),
+    /** `running`, `succeeded` or `failed`. */
+    status: text("status").notNull(),
+    startedAt: integer("started_at").notNull(),
+    finishedAt: integer("finished_at"),
+    error: text("error"),
+  },
+  (t) => [index("restores_service_status").on(t.service, t.status)],
+);

@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import { DockerCallError, type Driver, type DriverHooks, type EngineEvent } from "../../src/docker/driver.ts";
+import { DockerCallError, type Driver, type DriverHooks, type EngineEvent, type JobResult } from "../../src/docker/driver.ts";
 import { Retirements } from "../../src/docker/retirements.ts";
 import { LABEL } from "../../src/docker/labels.ts";
 import { FakeEngine } from "./fake-world/engine.ts";
@@ -143,6 +143,15 @@ export class FakeWorld implements Driver {
       const lines = this.engine.container(id).logs.split("\n").slice(0, -1);
       return lines.length ? `${lines.slice(-tail).join("\n")}\n` : "";
     });
+  }
+
+  /** Jobs (backups, restores, hooks) run programs: they are tested against a real engine only. */
+  runJob(): Promise<JobResult> {
+    return Promise.reject(new Error("the fake world runs no job containers; backups and restores are tested on a real engine"));
+  }
+
+  execJob(): Promise<JobResult> {
+    return Promise.reject(new Error("the fake world runs no commands in containers; hooks are tested on a real engine"));
   }
 
   /** Delivers events of changes made after the call (subscribed synchronously), for containers matching the filters, until the signal aborts. */

@@ -1,5 +1,6 @@
 import type { CommandModule } from "../context.ts";
 import * as apply from "./apply.ts";
+import * as backup from "./backup.ts";
 import * as diffEnv from "./diff-env.ts";
 import * as events from "./events.ts";
 import * as exec from "./exec.ts";
@@ -21,4 +22,4 @@ import * as version from "./version.ts";
  * Every command, in the order --help lists them. Each module registers its
  * options only and imports what it runs when it runs, so this list stays light.
  */
-export const COMMANDS: readonly CommandModule[] = [apply, diffEnv, events, exec, health, history, importCommand, logs, migrate, plan, rollback, rollout, run, secrets, status, validate, version];
+export const COMMANDS: readonly CommandModule[] = [apply, backup, diffEnv, events, exec, health, history, importCommand, logs, migrate, plan, rollback, rollout, run, secrets, status, validate, version];

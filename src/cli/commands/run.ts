@@ -76,11 +76,13 @@ export const register: CommandModule["register"] = (program, io) => {
     const refusal = await listenRefusal(options.listen, { token: apiToken !== undefined, insecure: options.insecureListen === true });
     if (refusal) throw new Error(refusal);
     // Loaded once the flags are checked: --help and version stay light.
-    const [{ createRuntime, daemonRollouts }, { DaemonStoppedError, startDaemon }, { startHttpServer }, { manifestHealth }] = await Promise.all([
+    const [{ createRuntime, daemonRollouts }, { DaemonStoppedError, startDaemon }, { startHttpServer }, { manifestHealth }, { BackupScheduler }, { fanOut }] = await Promise.all([
       import("../runtime.ts"),
       import("../../engine/daemon.ts"),
       import("../../http/server.ts"),
       import("../../manifests/health.ts"),
+      import("../../backup/scheduler.ts"),
+      import("../../engine/observer.ts"),
     ]);
     const runtime = await createRuntime(io, options);
     const { log } = runtime;
@@ -104,10 +106,23 @@ export const register: CommandModule["register"] = (program, io) => {
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
     });
-    let daemon: Daemon;
+    let daemon: Daemon | undefined;
+    // Volume backups run on their schedules in the daemon only, on the targets its manager is connected to.
+    const backups = new BackupScheduler({
+      store: runtime.store,
+      log,
+      metrics: runtime.metrics,
+      now: Date.now,
+      redact: (text) => runtime.redactor.redact(text),
+      driverFor: (target) => {
+        if (!daemon) throw new Error("the daemon is still starting");
+        return daemon.manager.driverFor(target);
+      },
+    });
+    const observer = fanOut(runtime.managerOptions.observer!, { desiredChanged: (_state, model) => backups.sync(model) });
     try {
       const recorded = git && (await recordedConditions(runtime.store, git.mirror.spec.url, git.mirror.refName));
-      daemon = await startDaemon({ ...runtime.managerOptions, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.sourceObserver, recorded }, signal: stopping.signal });
+      daemon = await startDaemon({ ...runtime.managerOptions, observer, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.sourceObserver, recorded }, signal: stopping.signal });
     } catch (error) {
       await runtime.close();
       if (error instanceof DaemonStoppedError) return log.info("stopped", { reason: error.message });
@@ -156,6 +171,7 @@ export const register: CommandModule["register"] = (program, io) => {
       });
     } catch (error) {
       // No half-started daemon: without its HTTP server it stops and says why.
+      await backups.stop();
       await daemon.stop();
       await runtime.close();
       throw new Error(`cannot listen on ${options.listen}: ${error instanceof Error ? error.message : error}; expected a free host:port, e.g. --listen 127.0.0.1:9465`, { cause: error });
@@ -174,6 +190,7 @@ export const register: CommandModule["register"] = (program, io) => {
     log.info("stopping", { signal });
     clearInterval(retentionTimer);
     await http.close();
+    await backups.stop();
     await daemon.stop();
     await runtime.close();
   });

@@ -1,4 +1,5 @@
 import type { ManifestError } from "../errors.ts";
+import { backupsAreWellFormed } from "./backups.ts";
 import type { Catalog, Rule, WarningRule } from "./catalog.ts";
 import { healthyDependenciesHaveChecks, noDependencyCycles } from "./dependencies.ts";
 import { generatedNamesAreUnique } from "./names.ts";
@@ -24,6 +25,7 @@ export const RULES: readonly Rule[] = [
   healthIntervalCoversTimeout,
   volumesAreWellFormed,
   volumeNamesAreMounted,
+  backupsAreWellFormed,
   hostPortsAreFree,
   generatedNamesAreUnique,
   registriesAreDistinct,

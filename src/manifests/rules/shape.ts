@@ -1,6 +1,7 @@
 import { parseDuration } from "../duration.ts";
 import type { ManifestError } from "../errors.ts";
 import { declaredNames, problemAt, type Rule } from "./catalog.ts";
+import { DEFAULT_BACKUP_VOLUME } from "../types.ts";
 
 /**
  * A check Berth probes (http, tcp) must be allowed to finish before the next
@@ -95,7 +96,11 @@ export const volumeNamesAreMounted: Rule = (catalog) => {
     const mounted = new Set<string>();
     for (const service of catalog.byKind.Service.values()) {
       if (service.resource.spec.project !== project) continue;
-      for (const v of service.resource.spec.volumes ?? []) if (v.type === "volume" && v.source) mounted.add(v.source);
+      for (const v of service.resource.spec.volumes ?? []) {
+        if (v.type === "volume" && v.source) mounted.add(v.source);
+        // Where its backups go is a volume of the Environment too.
+        if (v.backup) mounted.add(v.backup.destination?.volume ?? DEFAULT_BACKUP_VOLUME);
+      }
     }
     for (const key of Object.keys(volumeNames)) {
       if (mounted.has(key)) continue;

@@ -41,6 +41,7 @@ function service(overrides: Partial<DesiredService> = {}): DesiredService {
     extraNetworks: ["shop-dev-backend"],
     specHash: REVISION,
     secretNames: ["DB_PASSWORD"],
+    backups: [],
     ...overrides,
   };
 }

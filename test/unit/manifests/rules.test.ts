@@ -153,6 +153,29 @@ describe("cross-resource rules", () => {
       want: ['prod.yaml:10:5: Environment/prod: volumeNames names volume "pgdta", which no Service of Project/shop mounts; expected one of pgdata, e.g. pgdata: shop_pgdata'],
     },
     {
+      name: "backups: of a bind mount, on a schedule cron cannot read, into the volume itself",
+      files: {
+        "web.yaml": doc(
+          "Service",
+          "web",
+          'project: shop\nimage: web:1\nvolumes:\n  - {type: bind, source: /srv/www, target: /www, backup: {schedule: "@daily", retain: {count: 7}}}\n  - {source: data, target: /data, backup: {schedule: "61 * * * *", retain: {age: 30d}, destination: {volume: data}}}',
+        ),
+      },
+      want: [
+        'web.yaml:9:52: Service/web: only a named volume can be backed up; this mount has type bind; expected type: volume, e.g. {type: volume, source: data, target: /www, backup: {schedule: "0 3 * * *", retain: {count: 7}}}',
+        'web.yaml:10:56: Service/web: backup schedule "61 * * * *" is not a cron expression: CronPattern: Invalid value for minute: 61; expected 5 fields (minute hour day month weekday), 6 with seconds first, or @hourly/@daily/@weekly, e.g. schedule: "0 3 * * *"',
+        "web.yaml:10:112: Service/web: backups of volume data cannot be written into the volume itself; expected another named volume, or a path on the target host, e.g. volume: backups",
+      ],
+    },
+    {
+      name: "backups: a destination volume the Environment names is mounted as far as volumeNames can tell",
+      files: {
+        "web.yaml": doc("Service", "web", 'project: shop\nimage: web:1\nvolumes:\n  - {source: data, target: /data, backup: {schedule: "*/5 * * * * *", retain: {count: 2, age: 1w}, destination: {volume: archive}}}'),
+        "prod.yaml": doc("Environment", "prod", "project: shop\ntarget: local\nvolumeNames:\n  archive: shop_archive"),
+      },
+      want: [],
+    },
+    {
       name: "named volume without a source, path mounted twice",
       files: { "web.yaml": doc("Service", "web", "project: shop\nimage: web:1\nvolumes:\n  - target: /data\n  - {type: tmpfs, target: /data}") },
       want: [

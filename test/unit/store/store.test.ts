@@ -42,8 +42,8 @@ describe("store", () => {
     const journalPath = join(old, "meta/_journal.json");
     const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: unknown[] };
     expect(journal.entries.length).toBeGreaterThan(1);
-    // The release before the two newest migrations (source commits, outbox claims).
-    writeFileSync(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, -2) }));
+    // The release before the three newest migrations (source commits, outbox claims, backups).
+    writeFileSync(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, -3) }));
 
     const url = `file:${dir}/berth.db`;
     const opened = await openDatabase(url, { migrationsDir: old });
@@ -54,6 +54,7 @@ describe("store", () => {
     await expect(opened.client.execute("SELECT commit FROM events")).rejects.toThrow();
     await expect(createStore(opened, now).sources.list()).rejects.toThrow();
     await expect(opened.client.execute("SELECT claimed_until FROM notification_outbox")).rejects.toThrow();
+    await expect(opened.client.execute("SELECT id FROM backups")).rejects.toThrow();
     const report = { project: "demo", a: "dev", b: "prod", services: [], summary: { identical: 0, different: 0, "missing in A": 0, "missing in B": 0, error: 0, warning: 0, info: 0 }, identical: true };
     const broken = { file: "manifests/web.yaml", state: "stale" as const, errors: [{ line: 8, col: 13, message: "Service/web: bad" }], resources: ["Service/web"] };
     opened.client.close();
@@ -63,6 +64,9 @@ describe("store", () => {
     // A deployment's manifest commit stays where it was, read as its commit.
     expect((await store.deployments.list({ service: "Service/dev/web" })).map((d) => d.commit)).toEqual(["c0ffee"]);
     expect(await store.sources.list()).toEqual([]);
+    const backup = await store.backups.start({ service: "Service/dev/web", volume: "data", dockerVolume: "shop-dev-data", target: "local", destination: "volume:shop-dev-backups", file: "a.tar.gz", trigger: "manual" });
+    await store.backups.succeeded(backup, { sizeBytes: 10, sha256: "f".repeat(64) });
+    expect(await store.backups.list({ service: "Service/dev/web", status: "succeeded" })).toMatchObject([{ id: backup, sizeBytes: 10, finishedAt: clock }]);
     await store.pins.set({ service: "Service/dev/web", manifestRevision: "a", runRevision: "b", reason: "test" });
     expect(await store.pins.get("Service/dev/web")).toMatchObject({ runRevision: "b", reason: "test" });
     const id = await store.deployments.start({ service: "Service/dev/web", revision: "b", image: "web:1" });
