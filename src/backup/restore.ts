@@ -1,6 +1,6 @@
 import type { DesiredService } from "../desired/model.ts";
 import type { Driver } from "../docker/driver.ts";
-import type { BackupRow } from "../store/backup-repository.ts";
+import { RESTORE_HEARTBEAT_MS, type BackupRow } from "../store/backup-repository.ts";
 import { BackupError, helperContainer, parseDestination, serviceContainers, tail } from "./job.ts";
 import type { BackupDeps } from "./run.ts";
 import { restoreScript, VOLUME } from "./script.ts";
@@ -13,20 +13,25 @@ export interface RestoreResult {
 
 /**
  * Puts a backup back into the volume it was taken from: holds the Service
- * (a running daemon neither starts nor replaces its containers meanwhile),
- * stops its running containers, has a helper check the archive's sha256 and
- * unpack it beside the data before replacing the data with it, then starts
- * the same containers again and lets go. On any failure the containers are
- * started again and the error is thrown; a damaged or missing archive leaves
- * the volume as it was.
+ * (a running daemon neither starts nor replaces its containers meanwhile,
+ * for as long as this process renews the hold), stops its running
+ * containers, has a helper check the archive's sha256 and unpack it beside
+ * the data before replacing the data with it, then starts the same
+ * containers again and lets go. On any failure the containers are started
+ * again and the error is thrown; a missing, damaged or unreadable archive
+ * leaves the volume as it was.
  */
 export async function restoreBackup(deps: BackupDeps, driver: Driver, service: DesiredService, row: BackupRow, image?: string): Promise<RestoreResult> {
   if (row.service !== service.key) throw new BackupError(`backup ${row.id} is of ${row.service}, not ${service.key}; expected an id from berth backups ${service.key.replace(/^Service\/[^/]+\//, "Service/")}`);
-  if (row.status !== "succeeded" || !row.sha256) throw new BackupError(`backup ${row.id} is ${row.status}, so there is no archive to restore; expected a succeeded one from berth backups`);
+  const sha256 = row.sha256;
+  if (row.status !== "succeeded" || !sha256) throw new BackupError(`backup ${row.id} is ${row.status}, so there is no archive to restore; expected a succeeded one from berth backups`);
   const { store } = deps;
   const restoreId = await store.backups.startRestore(service.key, row.id);
-  const stopped: string[] = [];
+  // A restore killed half-way stops renewing: the Service is let go again soon after.
+  const heartbeat = setInterval(() => void store.backups.renewRestore(restoreId).catch(() => {}), RESTORE_HEARTBEAT_MS);
   const name = `${service.environment}/${service.service}`;
+  const stopped: string[] = [];
+  let failure: string | undefined;
   try {
     const containers = await serviceContainers(driver, service);
     for (const c of containers.filter((c) => c.State === "running" || c.State === "restarting")) {
@@ -39,7 +44,7 @@ export async function restoreBackup(deps: BackupDeps, driver: Driver, service: D
         name: `${service.project}-${service.environment}-${service.service}-restore-${restoreId}`,
         image: helperImage,
         job: "restore",
-        script: restoreScript(row.file, row.sha256),
+        script: restoreScript(row.file, sha256),
         volume: { Type: "volume", Source: row.dockerVolume, Target: VOLUME, ReadOnly: false },
         destination: parseDestination(row.destination),
         destinationReadOnly: true,
@@ -48,19 +53,18 @@ export async function restoreBackup(deps: BackupDeps, driver: Driver, service: D
     );
     if (result.exitCode !== 0) throw new BackupError(`restoring backup ${row.id} failed in the helper container (image ${helperImage}), exit code ${result.exitCode}${tail(result, deps.redact)}`);
   } catch (error) {
-    const message = deps.redact(error instanceof Error ? error.message : String(error));
-    await startAgain(driver, stopped, row.id);
-    await store.backups.finishRestore(restoreId, message);
-    await store.events.record({ type: "Warning", reason: "RestoreFailed", message, kind: "Service", name });
-    throw error instanceof BackupError ? error : new BackupError(message, { cause: error });
+    failure = deps.redact(error instanceof Error ? error.message : String(error));
+    throw error instanceof BackupError ? error : new BackupError(failure, { cause: error });
+  } finally {
+    clearInterval(heartbeat);
+    // The same containers run again whatever happened; the hold ends even if they cannot be started (the daemon will).
+    try {
+      for (const id of stopped) await driver.startContainer(id, `restore of backup ${row.id} ended`);
+    } finally {
+      await store.backups.finishRestore(restoreId, failure);
+      await store.events.record(failure ? { type: "Warning", reason: "RestoreFailed", message: failure, kind: "Service", name } : { type: "Normal", reason: "Restored", message: `volume ${row.volume} restored from backup ${row.id}`, kind: "Service", name });
+    }
   }
-  await startAgain(driver, stopped, row.id);
-  await store.backups.finishRestore(restoreId);
-  await store.events.record({ type: "Normal", reason: "Restored", message: `volume ${row.volume} restored from backup ${row.id}`, kind: "Service", name });
   deps.log.info("backup restored", { service: service.key, volume: row.volume, backup: row.id, restarted: stopped.length });
   return { restoreId, stopped };
-}
-
-async function startAgain(driver: Driver, ids: readonly string[], backupId: number): Promise<void> {
-  for (const id of ids) await driver.startContainer(id, `restore of backup ${backupId} ended`);
 }

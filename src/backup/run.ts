@@ -7,7 +7,7 @@ import type { Store } from "../store/index.ts";
 import type { BackupRow } from "../store/backup-repository.ts";
 import { BackupError, describeDestination, ensureDestination, helperContainer, runHook, serviceContainers, tail } from "./job.ts";
 import { archivesToPrune } from "./retention.ts";
-import { backupScript, parseBackupOutput, SOURCE } from "./script.ts";
+import { backupScript, parseBackupOutput, pruneScript, SOURCE } from "./script.ts";
 
 /** What a backup or restore runs with; passed in by the daemon or the CLI. */
 export interface BackupDeps {
@@ -29,6 +29,15 @@ function stamp(ms: number): string {
 /** Metric labels of one volume's backups. */
 export function backupLabels(service: DesiredService, backup: DesiredBackup) {
   return { project: service.project, environment: service.environment, service: service.service, volume: backup.volume };
+}
+
+/** Why a backup of the volume cannot start now (one runs, or a restore of the service does), in any process; undefined when it can. */
+export async function backupBusy(store: Pick<Store, "backups">, service: string, volume: string): Promise<string | undefined> {
+  const running = await store.backups.running(service, volume);
+  if (running) return `backup ${running.id} of volume ${volume} of ${service} is still running`;
+  const restore = await store.backups.activeRestore(service);
+  if (restore) return `backup ${restore.backupId} is being restored into ${service}`;
+  return undefined;
 }
 
 /**
@@ -56,27 +65,23 @@ export async function runBackup(deps: BackupDeps, driver: Driver, service: Desir
       hooked = true;
     }
     try {
-      const kept = (await store.backups.list({ service: service.key, volume: backup.volume, status: "succeeded", limit: 10_000 })).filter((r) => r.destination === destination);
-      const prune = archivesToPrune([...kept, { id, startedAt: started }], backup.retain, started);
-      const pruned = kept.filter((r) => prune.includes(r.id));
       await ensureDestination(driver, service, backup.destination);
       const image = backup.image ?? replica?.Image ?? service.image.ref;
-      const result = await driver.runJob(
-        helperContainer(service, {
-          name: `${service.project}-${service.environment}-${service.service}-backup-${id}`,
-          image,
-          job: "backup",
-          script: backupScript(file, pruned.map((r) => r.file)),
-          volume: { Type: "volume", Source: backup.dockerVolume, Target: SOURCE, ReadOnly: true },
-          destination: backup.destination,
-          destinationReadOnly: false,
-        }),
-        `backup of volume ${backup.volume} of ${service.key}`,
-      );
+      const helper = (job: string, script: string) =>
+        helperContainer(service, { name: `${service.project}-${service.environment}-${service.service}-${job}-${id}`, image, job: "backup", script, volume: { Type: "volume", Source: backup.dockerVolume, Target: SOURCE, ReadOnly: true }, destination: backup.destination, destinationReadOnly: false });
+      const result = await driver.runJob(helper("backup", backupScript(file)), `backup of volume ${backup.volume} of ${service.key}`);
       const made = parseBackupOutput(result.output);
       if (result.exitCode !== 0 || !made) throw new BackupError(`the helper container (image ${image}) exited with code ${result.exitCode}${tail(result, deps.redact)}; expected an image with sh, tar, gzip and sha256sum (set backup.image)`);
       await store.backups.succeeded(id, made);
-      await store.backups.pruned(pruned.map((r) => r.id));
+      // Only now, with the new archive on record, do older ones go: by the same destination on the same target.
+      const kept = (await store.backups.list({ service: service.key, volume: backup.volume, status: "succeeded", limit: 10_000 })).filter((r) => r.destination === destination && r.target === service.target);
+      const prune = archivesToPrune(kept, backup.retain, started);
+      const pruned = kept.filter((r) => prune.includes(r.id));
+      if (pruned.length) {
+        const deleted = await driver.runJob(helper("prune", pruneScript(pruned.map((r) => r.file))), `retention of volume ${backup.volume} of ${service.key}`);
+        if (deleted.exitCode === 0) await store.backups.pruned(pruned.map((r) => r.id));
+        else await store.events.record({ type: "Warning", reason: "BackupPruneFailed", message: `old archives of volume ${backup.volume} could not be deleted (exit code ${deleted.exitCode})${tail(deleted, deps.redact)}`, kind: "Service", name: `${service.environment}/${service.service}` });
+      }
       const seconds = (now() - started) / 1000;
       deps.metrics?.backupLastSuccess.set(labels, now() / 1000);
       deps.metrics?.backupSize.set(labels, made.sizeBytes);

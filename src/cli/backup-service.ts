@@ -17,10 +17,12 @@ export interface BackupService {
  * Undefined (problems printed) when the manifests are invalid.
  */
 export async function backupServiceFromArgs(io: CliIO, runtime: Runtime, arg: string, env: string | undefined, dir: string, options: { allowHostPath?: string[] }): Promise<BackupService | undefined> {
-  const [{ loadValid }, { buildDesiredModel }] = await Promise.all([import("./runtime.ts"), import("../desired/model.ts")]);
+  const [{ loadValid }, { buildDesiredModel, secretValuesOf }] = await Promise.all([import("./runtime.ts"), import("../desired/model.ts")]);
   const state = await loadValid(dir, io);
   if (!state) return undefined;
   const model = buildDesiredModel(state, { daemonEnv: io.env, hostPaths: { allow: options.allowHostPath ?? [] }, ageKeys: runtime.managerOptions.ageKeys });
+  // A hook may print what the service's secrets hold: masked in every message, as in the daemon.
+  runtime.redactor.setSecrets(secretValuesOf(model));
   const parts = arg.replace(/^Service\//, "").split("/");
   const [environment, name] = parts.length === 2 ? [parts[0], parts[1]!] : [env, parts[0]!];
   const candidates = [...model.services.values()].filter((s) => s.service === name && (!environment || s.environment === environment));

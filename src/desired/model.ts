@@ -224,6 +224,8 @@ function desiredService(
       resolvePath: bindSource,
       volumeNames: env.spec.volumeNames,
     });
+    // A backup's host directory is mounted read-write as root: held to the same policy as a bind mount.
+    for (const b of base.backups) if (b.destination.kind === "path") bindSource(b.destination.path);
     // The revision label is informational: a new commit alone must not recreate containers.
     const specHash = revisionHash({ template, extraNetworks: base.extraNetworks, healthCheck: base.healthCheck });
     if (revision) template.Labels![LABEL.revision] = revision;

@@ -454,8 +454,12 @@ export class DockerDriver implements Driver {
       async () => {
         const exec = await this.docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
         const stream = (await exec.start({ hijack: true, stdin: false })) as Readable;
-        const chunks: Buffer[] = [];
-        const sink = new PassThrough().on("data", (chunk: Buffer) => chunks.push(chunk));
+        // Only the end is kept: a hook that dumps a database to stdout must not fill the daemon's memory.
+        let kept = Buffer.alloc(0);
+        const sink = new PassThrough().on("data", (chunk: Buffer) => {
+          kept = Buffer.concat([kept, chunk]);
+          if (kept.length > 64 * 1024) kept = kept.subarray(kept.length - 64 * 1024);
+        });
         this.docker.modem.demuxStream(stream, sink, sink);
         await new Promise<void>((resolve, reject) => {
           stream.on("end", resolve);
@@ -463,7 +467,7 @@ export class DockerDriver implements Driver {
           stream.on("error", reject);
         });
         const info = await exec.inspect();
-        return { exitCode: info.ExitCode ?? 1, output: lastLines(Buffer.concat(chunks).toString("utf8"), 100) };
+        return { exitCode: info.ExitCode ?? 1, output: lastLines(kept.toString("utf8"), 100) };
       },
       { mutating: true, object: id, reason },
     );

@@ -7,11 +7,16 @@ export type RestoreRow = typeof restores.$inferSelect;
 export type BackupStatus = "running" | "succeeded" | "failed" | "pruned";
 
 /**
- * A restore that ran longer than this without finishing is taken as
- * abandoned (its process died): it no longer holds the Service, so a crashed
- * `berth restore` cannot keep a Service down for good.
+ * A running restore renews its heartbeat every RESTORE_HEARTBEAT_MS; one not
+ * renewed for RESTORE_HOLD_MS is taken as abandoned (its process died) and no
+ * longer holds the Service, so a killed `berth restore` cannot keep a Service
+ * down for good, however long restores may take.
  */
-export const RESTORE_HOLD_MS = 30 * 60_000;
+export const RESTORE_HEARTBEAT_MS = 20_000;
+export const RESTORE_HOLD_MS = 90_000;
+
+/** A backup still `running` after this long is taken as abandoned (the job limit has passed). */
+export const BACKUP_ABANDONED_MS = 6 * 3_600_000;
 
 /** Backup runs and restores; what `berth backups` lists and what retention and restores read. */
 export class BackupRepository {
@@ -51,9 +56,24 @@ export class BackupRepository {
     return this.db.select().from(backups).where(where).orderBy(desc(backups.startedAt), desc(backups.id)).limit(filter.limit ?? 100).all();
   }
 
+  /** A backup of the service (or of one volume) that runs now, in any process. */
+  running(service: string, volume?: string): Promise<BackupRow | undefined> {
+    return this.db
+      .select()
+      .from(backups)
+      .where(and(eq(backups.service, service), volume ? eq(backups.volume, volume) : undefined, eq(backups.status, "running"), gt(backups.startedAt, this.now() - BACKUP_ABANDONED_MS)))
+      .get();
+  }
+
   async startRestore(service: string, backupId: number): Promise<number> {
-    const [added] = await this.db.insert(restores).values({ service, backupId, status: "running", startedAt: this.now() }).returning({ id: restores.id });
+    const time = this.now();
+    const [added] = await this.db.insert(restores).values({ service, backupId, status: "running", startedAt: time, heartbeatAt: time }).returning({ id: restores.id });
     return added!.id;
+  }
+
+  /** Keeps a running restore's hold. */
+  async renewRestore(id: number): Promise<void> {
+    await this.db.update(restores).set({ heartbeatAt: this.now() }).where(and(eq(restores.id, id), eq(restores.status, "running")));
   }
 
   async finishRestore(id: number, error?: string): Promise<void> {
@@ -65,7 +85,7 @@ export class BackupRepository {
     return this.db
       .select()
       .from(restores)
-      .where(and(eq(restores.service, service), eq(restores.status, "running"), gt(restores.startedAt, this.now() - RESTORE_HOLD_MS)))
+      .where(and(eq(restores.service, service), eq(restores.status, "running"), gt(restores.heartbeatAt, this.now() - RESTORE_HOLD_MS)))
       .orderBy(desc(restores.id))
       .get();
   }

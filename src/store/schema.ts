@@ -300,6 +300,8 @@ export const restores = sqliteTable(
     /** `running`, `succeeded` or `failed`. */
     status: text("status").notNull(),
     startedAt: integer("started_at").notNull(),
+    /** Renewed while the restore runs: the hold lapses soon after its process died. */
+    heartbeatAt: integer("heartbeat_at").notNull(),
     finishedAt: integer("finished_at"),
     error: text("error"),
   },

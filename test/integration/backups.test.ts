@@ -9,7 +9,7 @@ import { cliRunner } from "../support/cli.ts";
 import { createManifestDir } from "../support/manifest-dir.ts";
 import { freePort, startChild } from "../support/processes.ts";
 import { startTestSshd } from "../support/sshd.ts";
-import { writeProject, type TestService } from "../support/project.ts";
+import { writeProject, writeService, type TestService } from "../support/project.ts";
 
 const rt = createTestRuntime(inject("dockerHost"));
 const berth = cliRunner({ DOCKER_HOST: rt.dockerHost });
@@ -82,6 +82,11 @@ describe("volume backups", () => {
       expect(value("berth_backup_size_bytes")).toBeGreaterThan(0);
       expect(value("berth_backup_duration_seconds")).toBeGreaterThan(0);
       expect(Number(sample("berth_backups_total", 'result="succeeded"')?.split(" ").pop())).toBeGreaterThan(0);
+
+      // A daily schedule from now on (the daemon follows the edit), so that what is kept stays put while it is checked.
+      writeService(dir, project, "db", keeper('{schedule: "@daily", retain: {count: 3}}'));
+      await eventually(async () => (Number((await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).split("\n").find((l) => l.startsWith("berth_backup_schedule_interval_seconds{") && ours(l))?.split(" ").pop()) === 86_400 ? true : undefined), 30_000, "the daily schedule in force");
+      await eventually(async () => ((await store.backups.running(key)) ? undefined : true), 30_000, "the last scheduled backup to end");
 
       // Restore the newest archive into the volume after the data changed, with the daemon running: it holds the service meanwhile.
       const [newest] = await store.backups.list({ service: key, status: "succeeded", limit: 1 });

@@ -39,13 +39,19 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
     .option("--volume <name>", "only this volume (as spec.volumes[].source names it)");
   actOptions(now).action(async (arg: string, options: ActOptions & { volume?: string }) => {
     await acting(io, setExitCode, arg, options, async ({ runtime, service, driver }) => {
-      const { runBackup } = await import("../../backup/run.ts");
+      const { backupBusy, runBackup } = await import("../../backup/run.ts");
       const backups = service.backups.filter((b) => !options.volume || b.volume === options.volume);
       if (backups.length === 0) {
         io.stderr(`${service.key} declares no backup${options.volume ? ` of volume ${options.volume}` : ""}; expected spec.volumes[].backup, e.g. backup: {schedule: "0 3 * * *", retain: {count: 7}}\n`);
         return setExitCode(1);
       }
       for (const b of backups) {
+        const busy = await backupBusy(runtime.store, service.key, b.volume);
+        if (busy) {
+          io.stderr(`not backing up volume ${b.volume}: ${busy}; expected it to end first (berth backups ${arg})\n`);
+          setExitCode(1);
+          continue;
+        }
         const row = await runBackup(deps(runtime), driver, service, b, "manual");
         if (row.status === "succeeded") io.stdout(`backup ${row.id}: volume ${row.volume} -> ${row.destination} ${row.file} (${size(row.sizeBytes)}, sha256 ${row.sha256!.slice(0, 12)})\n`);
         else {
@@ -68,6 +74,11 @@ export const register: CommandModule["register"] = (program, io, setExitCode) =>
       const row = await runtime.store.backups.get(Number(options.from));
       if (!row) {
         io.stderr(`no backup ${options.from} in the store; expected an id from berth backups ${arg}\n`);
+        return setExitCode(1);
+      }
+      const refusal = await restoreRefusal(runtime, service.key);
+      if (refusal) {
+        io.stderr(`not restoring: ${refusal}\n`);
         return setExitCode(1);
       }
       const prompt = `Restore backup ${row.id} (${new Date(row.startedAt).toISOString()}) into volume ${row.dockerVolume}? ${service.key} is stopped meanwhile and the volume's current data is replaced.`;
@@ -116,6 +127,15 @@ async function acting(io: CliIO, setExitCode: (code: number) => void, arg: strin
 
 function deps(runtime: Runtime) {
   return { store: runtime.store, log: runtime.log, metrics: runtime.metrics, now: Date.now, redact: (text: string) => runtime.redactor.redact(text) };
+}
+
+/** Why the service cannot be restored now: a backup of it runs, or a rollout is in flight (its containers are changing). */
+async function restoreRefusal(runtime: Runtime, key: string): Promise<string | undefined> {
+  const running = await runtime.store.backups.running(key);
+  if (running) return `backup ${running.id} of ${key} is running; expected it to end first (berth backups)`;
+  const { rolloutRecordId } = await import("../../../controllers/service/records.ts");
+  if (await runtime.store.snapshots.load(rolloutRecordId(key))) return `a rollout of ${key} is in flight; expected it to end first (berth rollout status ${key})`;
+  return undefined;
 }
 
 /** Asks on the terminal; without one, refuses (a restore replaces data: it is never done unasked). */

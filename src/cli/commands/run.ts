@@ -124,6 +124,7 @@ export const register: CommandModule["register"] = (program, io) => {
       const recorded = git && (await recordedConditions(runtime.store, git.mirror.spec.url, git.mirror.refName));
       daemon = await startDaemon({ ...runtime.managerOptions, observer, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.sourceObserver, recorded }, signal: stopping.signal });
     } catch (error) {
+      await backups.stop();
       await runtime.close();
       if (error instanceof DaemonStoppedError) return log.info("stopped", { reason: error.message });
       throw error;

@@ -1,5 +1,6 @@
 import { Cron } from "croner";
 import type { ManifestError } from "../errors.ts";
+import { DEFAULT_BACKUP_VOLUME } from "../types.ts";
 import { problemAt, type Rule } from "./catalog.ts";
 
 /** Why a cron expression cannot be scheduled, or undefined when it can. */
@@ -31,8 +32,9 @@ export const backupsAreWellFormed: Rule = (catalog) => {
       if (problem) {
         errors.push(problemAt(service, [...at, "schedule"], `backup schedule "${backup.schedule}" is not a cron expression: ${problem}`, { expected: "5 fields (minute hour day month weekday), 6 with seconds first, or @hourly/@daily/@weekly", example: 'schedule: "0 3 * * *"' }));
       }
-      if (backup.destination?.volume && backup.destination.volume === volume.source) {
-        errors.push(problemAt(service, [...at, "destination", "volume"], `backups of volume ${volume.source} cannot be written into the volume itself`, { expected: "another named volume, or a path on the target host", example: "volume: backups" }));
+      if (!backup.destination?.path && (backup.destination?.volume ?? DEFAULT_BACKUP_VOLUME) === volume.source) {
+        const where = backup.destination?.volume ? [...at, "destination", "volume"] : at;
+        errors.push(problemAt(service, where, `backups of volume ${volume.source} cannot be written into the volume itself`, { expected: "another named volume, or a path on the target host", example: "destination: {volume: archives}", ...(backup.destination?.volume ? {} : { target: "key" as const }) }));
       }
     });
   }

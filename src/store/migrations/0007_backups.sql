@@ -22,6 +22,7 @@ CREATE TABLE `restores` (
 	`backup_id` integer NOT NULL,
 	`status` text NOT NULL,
 	`started_at` integer NOT NULL,
+	`heartbeat_at` integer NOT NULL,
 	`finished_at` integer,
 	`error` text
 );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { archivesToPrune } from "../../../src/backup/retention.ts";
-import { backupScript, parseBackupOutput, restoreScript, shellQuote } from "../../../src/backup/script.ts";
+import { backupScript, parseBackupOutput, pruneScript, restoreScript, shellQuote } from "../../../src/backup/script.ts";
 import { scheduleIntervalSeconds } from "../../../src/backup/scheduler.ts";
 
 const DAY = 86_400_000;
@@ -26,11 +26,15 @@ describe("archivesToPrune", () => {
 describe("helper scripts", () => {
   it("quote every path for sh, however it is spelt", () => {
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
-    const script = backupScript("shop-prod/db/data/x.tar.gz", ["shop-prod/db/data/old 'one'.tar.gz"]);
-    expect(script).toContain(`rm -f '/berth/archives/shop-prod/db/data/old '\\''one'\\''.tar.gz' '/berth/archives/shop-prod/db/data/old '\\''one'\\''.tar.gz.sha256'`);
-    // Written under a temporary name, renamed once complete; old archives go only after that.
-    expect(script.indexOf("mv ")).toBeLessThan(script.indexOf("rm -f"));
+    expect(pruneScript(["shop-prod/db/data/old 'one'.tar.gz"])).toContain(`rm -f '/berth/archives/shop-prod/db/data/old '\\''one'\\''.tar.gz' '/berth/archives/shop-prod/db/data/old '\\''one'\\''.tar.gz.sha256'`);
+  });
+
+  it("backup writes under a temporary name and renames only once the checksum is known; it deletes nothing", () => {
+    const script = backupScript("shop-prod/db/data/x.tar.gz");
     expect(script.startsWith("set -eu\n")).toBe(true);
+    expect(script.indexOf("sha256sum")).toBeLessThan(script.indexOf("mv "));
+    expect(script.indexOf('case "$sum"')).toBeLessThan(script.indexOf("mv "));
+    expect(script).not.toMatch(/rm -f '\/berth\/archives\/shop-prod\/db\/data\/x/);
   });
 
   it("restore checks the checksum before it touches the volume, and unpacks beside the data first", () => {

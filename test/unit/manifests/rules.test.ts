@@ -164,7 +164,7 @@ describe("cross-resource rules", () => {
       want: [
         'web.yaml:9:52: Service/web: only a named volume can be backed up; this mount has type bind; expected type: volume, e.g. {type: volume, source: data, target: /www, backup: {schedule: "0 3 * * *", retain: {count: 7}}}',
         'web.yaml:10:56: Service/web: backup schedule "61 * * * *" is not a cron expression: CronPattern: Invalid value for minute: 61; expected 5 fields (minute hour day month weekday), 6 with seconds first, or @hourly/@daily/@weekly, e.g. schedule: "0 3 * * *"',
-        "web.yaml:10:112: Service/web: backups of volume data cannot be written into the volume itself; expected another named volume, or a path on the target host, e.g. volume: backups",
+        "web.yaml:10:112: Service/web: backups of volume data cannot be written into the volume itself; expected another named volume, or a path on the target host, e.g. destination: {volume: archives}",
       ],
     },
     {
