@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, inject, it } from "vitest";
+import type Docker from "dockerode";
 import { demuxLogs } from "../../src/docker/driver.ts";
 import type { Daemon } from "../../src/engine/daemon.ts";
 import { startHttpServer } from "../../src/http/server.ts";
@@ -49,12 +50,25 @@ function newProject(): string {
 /** Running containers of a service: slot, revision and address on the environment's network. */
 async function running(project: string, service: string) {
   const all = await projectContainers(rt.docker, project);
-  return all
+  const listed = all
     .filter((c) => c.Labels["dev.berth.service"] === service && c.State === "running")
-    .map((c) => ({ id: c.Id, slot: c.Labels["dev.berth.replica"]!, revision: c.Labels["dev.berth.spec-hash"]!, ip: Object.values(c.NetworkSettings.Networks)[0]?.IPAddress ?? "", inService: Object.keys(c.NetworkSettings.Networks).length > 0 }));
+    .map(async (c) => ({ id: c.Id, slot: c.Labels["dev.berth.replica"]!, revision: c.Labels["dev.berth.spec-hash"]!, ip: Object.values(c.NetworkSettings.Networks)[0]?.IPAddress ?? "", inService: await answersToName(c, service) }));
+  return Promise.all(listed);
 }
 
-/** Running containers of a service that are in service: on its network (a retired one in its stop grace is not). */
+/**
+ * Whether the service's name resolves to the container: on its network and, for one a rolling update
+ * created outside the name (it joins once ready), with the name among its aliases (a list does not show them).
+ */
+async function answersToName(c: Docker.ContainerInfo, service: string): Promise<boolean> {
+  const networks = Object.keys(c.NetworkSettings.Networks);
+  if (networks.length === 0) return false;
+  if (c.Labels["dev.berth.join-when-ready"] !== "true") return true;
+  const inspected = await rt.docker.getContainer(c.Id).inspect().catch(() => undefined);
+  return Object.values(inspected?.NetworkSettings.Networks ?? {}).some((n) => (n.Aliases ?? []).includes(service));
+}
+
+/** Running containers of a service that are in service: the name resolves to them (not to a retired one in its stop grace, nor to a new one not yet ready). */
 async function inService(project: string, service: string) {
   return (await running(project, service)).filter((c) => c.inService);
 }
@@ -171,7 +185,8 @@ describe("rollouts", () => {
     expect(samples.length).toBeGreaterThan(20);
     expect(Math.min(...samples.map((s) => s.answering))).toBeGreaterThanOrEqual(3);
     // maxSurge 1: one extra container in service at a time, never more. An old one taken out of service
-    // (off the network, answering nobody) may still be in its stop grace: it does not count, as in Kubernetes.
+    // (off the network, answering nobody) may still be in its stop grace: it does not count, as in Kubernetes;
+    // nor does a new one before it is ready (it joins the name then), created right before an old one leaves.
     expect(Math.max(...samples.map((s) => s.inService))).toBe(4);
     expect(second).toMatchObject({ previousRevision: first.revision, trigger: "manifest", healthCheckPassed: true });
     const after = await inService(project, "web");
