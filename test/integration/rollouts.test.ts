@@ -187,7 +187,10 @@ describe("rollouts", () => {
     // maxSurge 1: one extra container in service at a time, never more. An old one taken out of service
     // (off the network, answering nobody) may still be in its stop grace: it does not count, as in Kubernetes;
     // nor does a new one before it is ready (it joins the name then), created right before an old one leaves.
-    expect(Math.max(...samples.map((s) => s.inService))).toBe(4);
+    // A new replica joins the name and its old one leaves it in the same step, joining first: the name never
+    // points at fewer than replicas - maxUnavailable containers, nor at more than replicas + maxSurge.
+    expect(Math.max(...samples.map((s) => s.inService))).toBeLessThanOrEqual(4);
+    expect(Math.min(...samples.map((s) => s.inService))).toBeGreaterThanOrEqual(3);
     expect(second).toMatchObject({ previousRevision: first.revision, trigger: "manifest", healthCheckPassed: true });
     const after = await inService(project, "web");
     expect(after.map((c) => c.slot).sort()).toEqual(["0", "1", "2"]);
