@@ -2,6 +2,7 @@ import type Docker from "dockerode";
 import type { DesiredService } from "../desired/model.ts";
 import type { BackupDestination } from "../desired/backups.ts";
 import type { Driver, JobResult } from "../docker/driver.ts";
+import type { Store } from "../store/index.ts";
 import { LABEL, ownerFilter } from "../docker/labels.ts";
 import { ARCHIVES } from "./script.ts";
 
@@ -11,6 +12,11 @@ export class BackupError extends Error {
     super(message, options);
     this.name = "BackupError";
   }
+}
+
+/** Records an event of the Service a backup or restore is of. */
+export function serviceEvent(store: Pick<Store, "events">, service: DesiredService, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+  return store.events.record({ type, reason, message, kind: "Service", name: `${service.environment}/${service.service}` });
 }
 
 /** How a destination is recorded and shown: `volume:<docker volume>` or `path:<host directory>`. */

@@ -1,7 +1,7 @@
 import type { DesiredService } from "../desired/model.ts";
 import type { Driver } from "../docker/driver.ts";
 import { RESTORE_HEARTBEAT_MS, type BackupRow } from "../store/backup-repository.ts";
-import { BackupError, helperContainer, parseDestination, serviceContainers, tail } from "./job.ts";
+import { BackupError, helperContainer, parseDestination, serviceContainers, serviceEvent, tail } from "./job.ts";
 import type { BackupDeps } from "./run.ts";
 import { restoreScript, VOLUME } from "./script.ts";
 
@@ -29,7 +29,6 @@ export async function restoreBackup(deps: BackupDeps, driver: Driver, service: D
   const restoreId = await store.backups.startRestore(service.key, row.id);
   // A restore killed half-way stops renewing: the Service is let go again soon after.
   const heartbeat = setInterval(() => void store.backups.renewRestore(restoreId).catch(() => {}), RESTORE_HEARTBEAT_MS);
-  const name = `${service.environment}/${service.service}`;
   const stopped: string[] = [];
   let failure: string | undefined;
   try {
@@ -62,7 +61,7 @@ export async function restoreBackup(deps: BackupDeps, driver: Driver, service: D
       for (const id of stopped) await driver.startContainer(id, `restore of backup ${row.id} ended`);
     } finally {
       await store.backups.finishRestore(restoreId, failure);
-      await store.events.record(failure ? { type: "Warning", reason: "RestoreFailed", message: failure, kind: "Service", name } : { type: "Normal", reason: "Restored", message: `volume ${row.volume} restored from backup ${row.id}`, kind: "Service", name });
+      await (failure ? serviceEvent(store, service, "Warning", "RestoreFailed", failure) : serviceEvent(store, service, "Normal", "Restored", `volume ${row.volume} restored from backup ${row.id}`));
     }
   }
   deps.log.info("backup restored", { service: service.key, volume: row.volume, backup: row.id, restarted: stopped.length });

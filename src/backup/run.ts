@@ -1,11 +1,11 @@
 import type { DesiredBackup } from "../desired/backups.ts";
 import type { DesiredService } from "../desired/model.ts";
-import type { Driver } from "../docker/driver.ts";
+import type { Driver, JobResult } from "../docker/driver.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../store/index.ts";
 import type { BackupRow } from "../store/backup-repository.ts";
-import { BackupError, describeDestination, ensureDestination, helperContainer, runHook, serviceContainers, tail } from "./job.ts";
+import { BackupError, describeDestination, ensureDestination, helperContainer, runHook, serviceContainers, serviceEvent, tail } from "./job.ts";
 import { archivesToPrune } from "./retention.ts";
 import { backupScript, parseBackupOutput, pruneScript, SOURCE } from "./script.ts";
 
@@ -56,14 +56,10 @@ export async function runBackup(deps: BackupDeps, driver: Driver, service: Desir
   const file = `${service.project}-${service.environment}/${service.service}/${backup.volume}/${stamp(started)}-${id}.tar.gz`;
   await store.backups.setFile(id, file);
   const labels = backupLabels(service, backup);
-  let hooked = false;
   let postHookError: string | undefined;
   try {
     const [replica] = await serviceContainers(driver, service);
-    if (backup.preHook) {
-      await runHook(driver, replica, "preHook", backup.preHook, service.key, deps.redact);
-      hooked = true;
-    }
+    if (backup.preHook) await runHook(driver, replica, "preHook", backup.preHook, service.key, deps.redact);
     try {
       await ensureDestination(driver, service, backup.destination);
       const image = backup.image ?? replica?.Image ?? service.image.ref;
@@ -73,23 +69,17 @@ export async function runBackup(deps: BackupDeps, driver: Driver, service: Desir
       const made = parseBackupOutput(result.output);
       if (result.exitCode !== 0 || !made) throw new BackupError(`the helper container (image ${image}) exited with code ${result.exitCode}${tail(result, deps.redact)}; expected an image with sh, tar, gzip and sha256sum (set backup.image)`);
       await store.backups.succeeded(id, made);
-      // Only now, with the new archive on record, do older ones go: by the same destination on the same target.
-      const kept = (await store.backups.list({ service: service.key, volume: backup.volume, status: "succeeded", limit: 10_000 })).filter((r) => r.destination === destination && r.target === service.target);
-      const prune = archivesToPrune(kept, backup.retain, started);
-      const pruned = kept.filter((r) => prune.includes(r.id));
-      if (pruned.length) {
-        const deleted = await driver.runJob(helper("prune", pruneScript(pruned.map((r) => r.file))), `retention of volume ${backup.volume} of ${service.key}`);
-        if (deleted.exitCode === 0) await store.backups.pruned(pruned.map((r) => r.id));
-        else await store.events.record({ type: "Warning", reason: "BackupPruneFailed", message: `old archives of volume ${backup.volume} could not be deleted (exit code ${deleted.exitCode})${tail(deleted, deps.redact)}`, kind: "Service", name: `${service.environment}/${service.service}` });
-      }
+      // Only now, with the new archive on record, do older ones go.
+      const pruned = await pruneOld(deps, service, backup, destination, started, (files) => driver.runJob(helper("prune", pruneScript(files)), `retention of volume ${backup.volume} of ${service.key}`));
       const seconds = (now() - started) / 1000;
       deps.metrics?.backupLastSuccess.set(labels, now() / 1000);
       deps.metrics?.backupSize.set(labels, made.sizeBytes);
       deps.metrics?.backupRuns.inc({ ...labels, result: "succeeded" });
-      await store.events.record({ type: "Normal", reason: "BackupSucceeded", message: `volume ${backup.volume} backed up to ${destination}`, kind: "Service", name: `${service.environment}/${service.service}` });
-      deps.log.info("backup succeeded", { service: service.key, volume: backup.volume, backup: id, file, bytes: made.sizeBytes, seconds: Number(seconds.toFixed(2)), pruned: pruned.length });
+      await serviceEvent(store, service, "Normal", "BackupSucceeded", `volume ${backup.volume} backed up to ${destination}`);
+      deps.log.info("backup succeeded", { service: service.key, volume: backup.volume, backup: id, file, bytes: made.sizeBytes, seconds: Number(seconds.toFixed(2)), pruned });
     } finally {
-      if (backup.postHook && (hooked || !backup.preHook)) {
+      // Reached only once the preHook, if any, succeeded.
+      if (backup.postHook) {
         postHookError = await runHook(driver, replica, "postHook", backup.postHook, service.key, deps.redact).then(
           () => undefined,
           (error: unknown) => (error instanceof Error ? error.message : String(error)),
@@ -100,11 +90,31 @@ export async function runBackup(deps: BackupDeps, driver: Driver, service: Desir
     const message = `backup of volume ${backup.volume} failed: ${deps.redact(error instanceof Error ? error.message : String(error))}`;
     await store.backups.failed(id, message);
     deps.metrics?.backupRuns.inc({ ...labels, result: "failed" });
-    await store.events.record({ type: "Warning", reason: "BackupFailed", message, kind: "Service", name: `${service.environment}/${service.service}` });
+    await serviceEvent(store, service, "Warning", "BackupFailed", message);
   } finally {
     deps.metrics?.backupDuration.set(labels, (now() - started) / 1000);
   }
   // The archive stands; a cleanup that failed is told, not hidden.
-  if (postHookError) await store.events.record({ type: "Warning", reason: "BackupPostHookFailed", message: postHookError, kind: "Service", name: `${service.environment}/${service.service}` });
+  if (postHookError) await serviceEvent(store, service, "Warning", "BackupPostHookFailed", postHookError);
   return (await store.backups.get(id))!;
+}
+
+/**
+ * Deletes the archives retention lets go (of this volume, in the same
+ * destination on the same target) with `deleteFiles`, and marks them pruned;
+ * a deletion that fails is a warning and the rows stay. Returns how many went.
+ */
+async function pruneOld(deps: BackupDeps, service: DesiredService, backup: DesiredBackup, destination: string, now: number, deleteFiles: (files: string[]) => Promise<JobResult>): Promise<number> {
+  const { store } = deps;
+  const kept = (await store.backups.list({ service: service.key, volume: backup.volume, status: "succeeded", limit: 10_000 })).filter((r) => r.destination === destination && r.target === service.target);
+  const prune = new Set(archivesToPrune(kept, backup.retain, now));
+  const pruned = kept.filter((r) => prune.has(r.id));
+  if (pruned.length === 0) return 0;
+  const deleted = await deleteFiles(pruned.map((r) => r.file));
+  if (deleted.exitCode !== 0) {
+    await serviceEvent(store, service, "Warning", "BackupPruneFailed", `old archives of volume ${backup.volume} could not be deleted (exit code ${deleted.exitCode})${tail(deleted, deps.redact)}`);
+    return 0;
+  }
+  await store.backups.pruned(pruned.map((r) => r.id));
+  return pruned.length;
 }

@@ -18,6 +18,11 @@ function promtoolTest(tests: string): { status: number | null; output: string } 
 
 const db = 'project="shop",environment="production",service="db",volume="data",job="berth",instance="berth:9465"';
 const web = 'project="shop",environment="production",service="web",volume="uploads",job="berth",instance="berth:9465"';
+/** Input series every case has: db's hourly schedule and a daemon started at minute 0. */
+const SCHEDULED = `      - series: 'berth_backup_schedule_interval_seconds{${db}}'
+        values: '3600x200'
+      - series: 'process_start_time_seconds{job="berth",instance="berth:9465"}'
+        values: '0x200'`;
 
 describe("the shipped backup alerts", () => {
   it("pass promtool's checks", () => {
@@ -30,16 +35,13 @@ describe("the shipped backup alerts", () => {
     const result = promtoolTest(`tests:
   - interval: 1m
     input_series:
-      - series: 'berth_backup_schedule_interval_seconds{${db}}'
-        values: '3600x200'
+${SCHEDULED}
       - series: 'berth_backup_schedule_interval_seconds{${web}}'
         values: '3600x200'
       - series: 'berth_backup_last_success_timestamp_seconds{${db}}'
         values: '0x200'
       - series: 'berth_backup_last_success_timestamp_seconds{${web}}'
         values: '0+0x59 3600+0x59 7200+0x59 10800+0x20'
-      - series: 'process_start_time_seconds{job="berth",instance="berth:9465"}'
-        values: '0x200'
     alert_rule_test:
       - eval_time: 119m
         alertname: BerthBackupMissing
@@ -62,10 +64,7 @@ describe("the shipped backup alerts", () => {
     const result = promtoolTest(`tests:
   - interval: 1m
     input_series:
-      - series: 'berth_backup_schedule_interval_seconds{${db}}'
-        values: '3600x200'
-      - series: 'process_start_time_seconds{job="berth",instance="berth:9465"}'
-        values: '0x200'
+${SCHEDULED}
     alert_rule_test:
       - eval_time: 119m
         alertname: BerthBackupNeverSucceeded
