@@ -15,16 +15,36 @@ import { gitHookRoute, type GitHook } from "./webhooks.ts";
 import type { SourceStatus } from "../source/follower.ts";
 
 
+/** What the daemon that acts serves: absent on a follower, which serves only what the store holds. */
+export interface ActingDaemon {
+  manager: Manager;
+  /** Rollout status, rollbacks and retries, as the daemon serves them. */
+  rollouts: RolloutApi;
+  /** The manifests' health now: the `manifests` readiness check fails while any file is broken. */
+  manifests: () => ManifestHealth;
+  /** The git source's status now: the `source` readiness check fails while it cannot fetch or refuses the newest commit. */
+  source?: () => Readonly<SourceStatus>;
+  /** `POST /hooks/git` fetches the git source at once; absent without a git source and a webhook secret. */
+  gitHook?: GitHook;
+}
+
+/** A daemon that follows another (berth run electing a leader): why it does not act, and where the leader is. */
+export interface Following {
+  /** One line for /readyz, e.g. "following host/123/ab12 (term 4) at 10.0.0.5:9465". */
+  detail: string;
+  /** Said to a client whose request only the leader can answer. */
+  refusal: string;
+}
+
 export interface HttpOptions {
   listen: string;
   metrics: Metrics;
   store: Store;
-  manager: Manager;
-  /** Rollout status, rollbacks and retries, as the daemon serves them. */
-  rollouts: RolloutApi;
+  /** The acting daemon; undefined while this one follows. */
+  daemon: () => ActingDaemon | undefined;
+  /** Set when daemons elect a leader: what a follower says of the leader. */
+  following?: () => Following;
   log: Logger;
-  /** The manifests' health now: the `manifests` readiness check fails while any file is broken. */
-  manifests: () => ManifestHealth;
   /** Bearer token that allows rollbacks and retries; without one the API is read-only. */
   apiToken?: string;
   /**
@@ -32,10 +52,6 @@ export interface HttpOptions {
    * (`berth run --allowed-host`); any other Host header gets 421, against DNS rebinding.
    */
   allowedHosts?: readonly string[];
-  /** The git source's status now: the `source` readiness check fails while it cannot fetch or refuses the newest commit. */
-  source?: () => Readonly<SourceStatus>;
-  /** `POST /hooks/git` fetches the git source at once; absent without a git source and a webhook secret. */
-  gitHook?: GitHook;
 }
 
 interface Check {
@@ -50,10 +66,10 @@ type Handler = (url: URL) => Promise<{ status: number; body: unknown; type?: str
 
 /** /metrics, /healthz, /readyz, the JSON API under /api/v1, and rollbacks for bearers of the API token. */
 export async function startHttpServer(options: HttpOptions): Promise<{ server: Server; address: string; close(): Promise<void> }> {
-  const { metrics, store, manager } = options;
+  const { metrics, store } = options;
   const routes: Record<string, Handler> = {
     "/metrics": async () => {
-      manager.refreshMetrics();
+      options.daemon()?.manager.refreshMetrics();
       return { status: 200, body: await metrics.render(), type: metrics.registry.contentType };
     },
     "/healthz": async () => ({ status: 200, body: { status: "ok" } }),
@@ -94,12 +110,17 @@ export async function startHttpServer(options: HttpOptions): Promise<{ server: S
       options.log.error("http request failed", { path: url.pathname, error });
       reply(500, { error: "internal error" });
     };
+    const daemon = options.daemon();
+    // Hooks and rollouts need the daemon that acts: a follower says where it is (503, so that senders retry).
+    const needsLeader = url.pathname === "/hooks/git" || url.pathname.startsWith("/api/v1/services/");
+    if (!daemon && needsLeader) return reply(503, { error: options.following?.().refusal ?? "the daemon is starting; try again shortly" });
     if (url.pathname === "/hooks/git") {
-      if (!options.gitHook) return reply(404, { error: "no git webhook here: it needs berth run --git URL --webhook-secret-file FILE" });
-      return void gitHookRoute(req, options.gitHook).then((r) => reply(r.status, r.body), fail);
+      if (!daemon!.gitHook) return reply(404, { error: "no git webhook here: it needs berth run --git URL --webhook-secret-file FILE" });
+      return void gitHookRoute(req, daemon!.gitHook).then((r) => reply(r.status, r.body), fail);
     }
     if (!handler) {
-      return void rolloutRoute(req, url, options.rollouts, options.apiToken).then((r) => (r ? reply(r.status, r.body) : reply(404, { error: `no such path ${url.pathname}`, paths: [...Object.keys(routes), "/api/v1/services/<environment>/<service>/{rollout,rollback,retry}"] })), fail);
+      if (!daemon) return reply(404, { error: `no such path ${url.pathname}`, paths: Object.keys(routes) });
+      return void rolloutRoute(req, url, daemon.rollouts, options.apiToken).then((r) => (r ? reply(r.status, r.body) : reply(404, { error: `no such path ${url.pathname}`, paths: [...Object.keys(routes), "/api/v1/services/<environment>/<service>/{rollout,rollback,retry}"] })), fail);
     }
     if (req.method !== "GET" && req.method !== "HEAD") return reply(405, { error: "only GET here; POST is for .../rollback and .../retry" });
     handler(url)
@@ -133,24 +154,31 @@ async function readinessChecks(options: HttpOptions): Promise<Check[]> {
   const checks = [
     // Not just a round trip: SELECT 1 still answers on a deleted database file or a full disk.
     await timed("store", () => options.store.check()),
+  ];
+  const daemon = options.daemon();
+  if (options.following) {
+    checks.push({ name: "leader", ok: true, detail: daemon ? "this daemon leads" : options.following().detail, latencyMs: 0 });
+  }
+  if (!daemon) return checks;
+  checks.push(
     await timed("manifests", async () => {
-      const health = options.manifests();
+      const health = daemon.manifests();
       if (!health.ok) {
         const files = [...new Set(health.broken.map((b) => b.file))];
         const problems = health.broken.slice(0, 10).map((b) => describeProblem(b.file, b));
         if (health.broken.length > 10) problems.push(`and ${health.broken.length - 10} more`);
         throw new Error(`${files.length} manifest file(s) broken (${files.join(", ")}); the last good state stays in force: ${problems.join("; ")}`);
       }
-      return `${options.manager.desired.services.size} services`;
+      return `${daemon.manager.desired.services.size} services`;
     }),
-  ];
-  const source = options.source?.();
+  );
+  const source = daemon.source?.();
   if (source) {
     const problems = source.conditions.filter((c) => c.status === "False");
     const detail = problems.length ? `${problems.map((c) => `${c.type}=False: ${c.message}`).join("; ")}` : `${source.url} ${source.ref} at ${source.commit?.slice(0, 12) ?? "no commit"}`;
     checks.push({ name: "source", ok: problems.length === 0 && source.commit !== undefined, detail, latencyMs: 0 });
   }
-  for (const target of options.manager.targetStatus()) {
+  for (const target of daemon.manager.targetStatus()) {
     checks.push({ name: `target/${target.name}`, ok: target.phase === "Active", detail: target.error ?? target.phase, latencyMs: target.engine?.latencyMs ?? 0 });
   }
   return checks;

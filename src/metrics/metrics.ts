@@ -53,6 +53,8 @@ export class Metrics {
   readonly backupSize = new Gauge({ name: "berth_backup_size_bytes", help: "Size of the last successful backup archive of a volume (compressed)", labelNames: ["project", "environment", "service", "volume"], registers: [this.registry] });
   readonly backupDuration = new Gauge({ name: "berth_backup_duration_seconds", help: "How long the last backup of a volume took, hooks included, whatever its result", labelNames: ["project", "environment", "service", "volume"], registers: [this.registry] });
   readonly backupInterval = new Gauge({ name: "berth_backup_schedule_interval_seconds", help: "Time between two scheduled backups of a volume (the next two runs of its schedule), for alerts such as no success in 2 intervals", labelNames: ["project", "environment", "service", "volume"], registers: [this.registry] });
+  readonly leader = new Gauge({ name: "berth_leader", help: "1 while this daemon leads the daemons sharing its database (it alone reconciles), 0 while it follows", registers: [this.registry] });
+  readonly leaseTerm = new Gauge({ name: "berth_lease_term", help: "The term this daemon leads with (it grows each time leadership changes hands); 0 while it follows", registers: [this.registry] });
   readonly backupRuns = new Counter({ name: "berth_backups_total", help: "Finished backups by result (succeeded, failed)", labelNames: ["project", "environment", "service", "volume", "result"], registers: [this.registry] });
   readonly storeErrors = new Counter({ name: "berth_store_errors_total", help: "Store writes that failed or landed in a deleted database file, so their observations were lost, by table and reason (disk_full, locked, readonly, missing, io, other)", labelNames: ["table", "reason"], registers: [this.registry] });
 

@@ -5,6 +5,7 @@ import { ManifestFileRepository } from "./manifest-repository.ts";
 import { SourceRepository } from "./source-repository.ts";
 import { NotificationRepository } from "./notification-repository.ts";
 import { BackupRepository } from "./backup-repository.ts";
+import { LeaseRepository, type Fence } from "./lease-repository.ts";
 import { classifyStoreError, WriteHealth, type StoreFault } from "./faults.ts";
 import { databaseLocation, fileIdentity, openDatabase, type OpenedDatabase } from "./store.ts";
 
@@ -30,6 +31,10 @@ export interface Store {
   notifications: NotificationRepository;
   /** Volume backups and restores. */
   backups: BackupRepository;
+  /** The lease daemons sharing this database elect their leader with. */
+  leases: LeaseRepository;
+  /** Makes writes of rollout steps carry `fence` (the elected leader's holder and term); undefined writes without one. */
+  fenceWith(fence: Fence | undefined): void;
   /** The database file, absolute, or the URL without its query: what fault messages name. */
   location: string;
   /** Whether writes land: the recorder reports each outcome, the readiness check reads it. */
@@ -71,6 +76,7 @@ export function createStore(opened: OpenedDatabase, now: () => number = Date.now
     if (current.dev !== identity.dev || current.ino !== identity.ino) return { reason: "missing", message: `database file ${file} was replaced while berth had it open; berth still writes to the file it opened: restart berth to use the new one` };
     return undefined;
   };
+  let fence: Fence | undefined;
   return {
     url: opened.url,
     location,
@@ -82,7 +88,7 @@ export function createStore(opened: OpenedDatabase, now: () => number = Date.now
     drift: new DriftRepository(db, now),
     targets: new TargetRepository(db, now),
     audit: new AuditRepository(db),
-    snapshots: new SnapshotRepository(db, now),
+    snapshots: new SnapshotRepository(db, now, () => fence),
     revisions: new RevisionRepository(db, now),
     pins: new PinRepository(db, now),
     parity: new ParityRepository(db, now),
@@ -90,6 +96,8 @@ export function createStore(opened: OpenedDatabase, now: () => number = Date.now
     sources: new SourceRepository(db, now),
     notifications: new NotificationRepository(db, now),
     backups: new BackupRepository(db, now),
+    leases: new LeaseRepository(db),
+    fenceWith: (given) => void (fence = given),
     ping,
     fileProblem,
     async check() {

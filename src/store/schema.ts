@@ -307,3 +307,23 @@ export const restores = sqliteTable(
   },
   (t) => [index("restores_service_status").on(t.service, t.status)],
 );
+
+/**
+ * Leadership among daemons sharing this database: one row per lease. The holder
+ * renews it by compare-and-set against the database's clock; another daemon
+ * takes it only once it has expired, with the next term. Writes of rollout
+ * steps carry the term, so a deposed leader's late write changes nothing.
+ */
+export const leases = sqliteTable("leases", {
+  name: text("name").primaryKey(),
+  /** Who holds it: host, process id and a random part, new for every start. */
+  holder: text("holder").notNull(),
+  /** Grows by one each time the lease changes hands. */
+  term: integer("term").notNull(),
+  /** The holder's HTTP address, for followers to point clients at. */
+  address: text("address"),
+  /** Milliseconds since the epoch, by the database's clock. */
+  acquiredAt: integer("acquired_at").notNull(),
+  renewedAt: integer("renewed_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});

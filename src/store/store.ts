@@ -52,7 +52,9 @@ export async function openDatabase(url: string = DEFAULT_DB_URL, options: { migr
     throw new StoreError(`no store at ${url}: nothing has been recorded there yet; expected the --db that berth apply or berth run used, e.g. --db ${DEFAULT_DB_URL}`);
   }
   if (file) createPrivately(file);
-  const client = createClient({ url, authToken: options.authToken });
+  // One connection for a file: the embedded driver is synchronous, so more connections add no parallelism in
+  // one process, and each new one would start without the pragmas below (a sync per commit, no busy timeout).
+  const client = createClient({ url, authToken: options.authToken, ...(file ? { concurrency: 1 } : {}) });
   try {
     if (url.startsWith("file:")) {
       // WAL lets CLI readers run while the daemon writes.

@@ -56,7 +56,7 @@ async function daemonOn(dbDir: string, manifests: string) {
     debounceMs: 100,
   });
   const rollouts = rolloutApi({ model: () => daemon.manager.desired, store, keyStatus: (k) => daemon.manager.keyStatus(k), enqueue: (k) => daemon.manager.enqueue(k) });
-  const http = await startHttpServer({ listen: "127.0.0.1:0", metrics, store, manager: daemon.manager, rollouts, log, manifests: () => manifestHealth(daemon.watcher.current) });
+  const http = await startHttpServer({ listen: "127.0.0.1:0", metrics, store, log, daemon: () => ({ manager: daemon.manager, rollouts, manifests: () => manifestHealth(daemon.watcher.current) }) });
   const readyz = async () => (await (await fetch(`http://${http.address}/readyz`)).json()) as { status: string; checks: { name: string; ok: boolean; detail: string }[] };
   const storeCheck = async () => (await readyz()).checks.find((c) => c.name === "store")!;
   return {

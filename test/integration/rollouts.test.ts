@@ -303,7 +303,9 @@ describe("rollouts", () => {
     const key = `Service/${project}-dev/web`;
     const token = "rollback-token-0123456789abcdef";
     const port = await freePort();
-    const http = await startHttpServer({ listen: `127.0.0.1:${port}`, metrics: new Metrics(), store, manager: daemon.manager, rollouts: await rolloutsOf(daemon, rt), log: createLogger({ level: "error", write: () => {} }), manifests: () => manifestHealth(daemon!.watcher.current), apiToken: token });
+    const running = daemon;
+    const served = { manager: running.manager, rollouts: await rolloutsOf(running, rt), manifests: () => manifestHealth(running.watcher.current) };
+    const http = await startHttpServer({ listen: `127.0.0.1:${port}`, metrics: new Metrics(), store, daemon: () => served, log: createLogger({ level: "error", write: () => {} }), apiToken: token });
     cleanups.push(() => http.close());
     const tokenFile = join(dir!.dir, "..", `${project}.token`);
     writeFileSync(tokenFile, `${token}\n`);
@@ -322,7 +324,7 @@ describe("rollouts", () => {
 
     // A daemon started without a token keeps its API read-only.
     const readOnlyPort = await freePort();
-    const readOnly = await startHttpServer({ listen: `127.0.0.1:${readOnlyPort}`, metrics: new Metrics(), store, manager: daemon.manager, rollouts: await rolloutsOf(daemon, rt), log: createLogger({ level: "error", write: () => {} }), manifests: () => manifestHealth(daemon!.watcher.current) });
+    const readOnly = await startHttpServer({ listen: `127.0.0.1:${readOnlyPort}`, metrics: new Metrics(), store, daemon: () => served, log: createLogger({ level: "error", write: () => {} }) });
     cleanups.push(() => readOnly.close());
     const forbidden = await fetch(`http://127.0.0.1:${readOnlyPort}/api/v1/services/${project}-dev/web/rollback`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
     expect(forbidden.status).toBe(403);

@@ -29,7 +29,7 @@ export async function startServedDaemon(options: { dir: string; db: string; env:
   const { env } = options;
   const daemon = await startDaemon({ dir: options.dir, debounceMs: options.debounceMs, log, redactor, store, metrics, controllers, targets, daemonEnv: env, connect: (t) => driverForTarget(t, { env }), observer: new Recorder({ store, metrics, redactor, log }), resyncMs: 60_000 });
   const rollouts = rolloutApi({ model: () => daemon.manager.desired, store, keyStatus: (k) => daemon.manager.keyStatus(k), enqueue: (k) => daemon.manager.enqueue(k) });
-  const http = await startHttpServer({ listen: "127.0.0.1:0", metrics, store, manager: daemon.manager, rollouts, log, manifests: () => manifestHealth(daemon.watcher.current) });
+  const http = await startHttpServer({ listen: "127.0.0.1:0", metrics, store, log, daemon: () => ({ manager: daemon.manager, rollouts, manifests: () => manifestHealth(daemon.watcher.current) }) });
   return {
     daemon,
     store,

@@ -3,7 +3,15 @@ import { Option } from "commander";
 import type { CommandModule } from "../context.ts";
 import { DEFAULT_MANIFESTS_DIR } from "../defaults.ts";
 import { ageKeyFileOption, allowHostPathOption, dbOption, logOptions, parseDurationFlag, positiveInt, type LogOptions } from "../options.ts";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { Daemon } from "../../engine/daemon.ts";
+import type { ActingDaemon, Following } from "../../http/server.ts";
+import type { GitHook } from "../../http/webhooks.ts";
+import type { Elector } from "../../leader/elector.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { Recorder } from "../../record/recorder.ts";
+import type { GitFollower } from "../../source/follower.ts";
 import { parseAllowedHost } from "../../http/host-check.ts";
 import { DEFAULT_LISTEN, isLoopbackHost, listenRefusal, parseListen } from "../../http/listen.ts";
 import { DEFAULT_RETENTION } from "../../store/defaults.ts";
@@ -25,6 +33,7 @@ interface RunOptions extends LogOptions, GitFlags {
   insecureListen?: boolean;
   allowHostPath?: string[];
   ageKeyFile?: string;
+  leaseDuration: number;
 }
 
 /** `berth run [DIR]`: the daemon. */
@@ -43,6 +52,7 @@ export const register: CommandModule["register"] = (program, io) => {
     .addOption(allowHostPathOption())
     .addOption(ageKeyFileOption())
     .addOption(new Option("--webhook-secret-file <path>", "file holding the secret push webhooks are signed with; enables POST /hooks/git (needs --git)"))
+    .addOption(new Option("--lease-duration <duration>", "daemons sharing one --db elect a leader with a lease this long (renewed every third of it); only the leader acts, a follower takes over once it expires").default(15_000, "15s").argParser(leaseDuration))
     .addOption(new Option("--health-retention <duration>", "keep health results this long").default(DEFAULT_RETENTION.healthMs, "3d").argParser(parseDurationFlag))
     .addOption(new Option("--event-retention <duration>", "keep events and the audit log this long").default(DEFAULT_RETENTION.eventsMs, "14d").argParser(parseDurationFlag))
     .addHelpText(
@@ -61,7 +71,14 @@ export const register: CommandModule["register"] = (program, io) => {
         "is not deployed; its error names the manifest and the flag.",
         "See docs/security.md.",
         "",
-        "Stops cleanly on SIGINT or SIGTERM: in-flight Docker calls finish, nothing is left half-made.",
+        "Several daemons may share one --db (the same file on one host, or a libSQL",
+        "server): they elect a leader with a lease, and only the leader reconciles,",
+        "runs backups and sends notifications. Followers serve /metrics (berth_leader",
+        "0), /healthz, /readyz and the read API; rollbacks, retries and webhooks get",
+        "503 naming the leader. A leader that cannot renew its lease exits. See docs/ha.md.",
+        "",
+        "Stops cleanly on SIGINT or SIGTERM: in-flight Docker calls finish, nothing is",
+        "left half-made, and a leader hands its lease over at once.",
       ].join("\n"),
     );
   for (const option of [...gitOptions(), ...logOptions()]) command.addOption(option);
@@ -76,13 +93,15 @@ export const register: CommandModule["register"] = (program, io) => {
     const refusal = await listenRefusal(options.listen, { token: apiToken !== undefined, insecure: options.insecureListen === true });
     if (refusal) throw new Error(refusal);
     // Loaded once the flags are checked: --help and version stay light.
-    const [{ createRuntime, daemonRollouts }, { DaemonStoppedError, startDaemon }, { startHttpServer }, { manifestHealth }, { BackupScheduler }, { fanOut }] = await Promise.all([
+    const [{ createRuntime, daemonRollouts }, { DaemonStoppedError, startDaemon }, { startHttpServer }, { manifestHealth }, { BackupScheduler }, { fanOut }, { Elector }, { DAEMON_LEASE }] = await Promise.all([
       import("../runtime.ts"),
       import("../../engine/daemon.ts"),
       import("../../http/server.ts"),
       import("../../manifests/health.ts"),
       import("../../backup/scheduler.ts"),
       import("../../engine/observer.ts"),
+      import("../../leader/elector.ts"),
+      import("../../store/lease-repository.ts"),
     ]);
     const runtime = await createRuntime(io, options);
     const { log } = runtime;
@@ -94,7 +113,7 @@ export const register: CommandModule["register"] = (program, io) => {
       log.warn("listening beyond loopback without an API token (--insecure-listen): whoever reaches the address can read the API and /metrics", { listen: options.listen });
     }
     if (git?.credential) runtime.redactor.addOwnSecret(git.credential);
-    // Signals are heard from here on: a daemon still waiting for its git source's first commit stops cleanly too.
+    // Signals are heard from here on: a follower, or a daemon still waiting for its git source's first commit, stops cleanly too.
     const stopping = new AbortController();
     const stopped = new Promise<string>((resolve) => {
       const stop = (name: string) => {
@@ -107,7 +126,45 @@ export const register: CommandModule["register"] = (program, io) => {
       process.on("SIGTERM", stop);
     });
     let daemon: Daemon | undefined;
-    // Volume backups run on their schedules in the daemon only, on the targets its manager is connected to.
+    let acting: ActingDaemon | undefined;
+    let elector: InstanceType<typeof Elector> | undefined;
+    // Followers serve /metrics and what the store holds from the start; what needs the acting daemon says where the leader is.
+    let http: Awaited<ReturnType<typeof startHttpServer>>;
+    try {
+      http = await startHttpServer({ listen: options.listen, metrics: runtime.metrics, store: runtime.store, log, apiToken, allowedHosts: options.allowedHost ?? [], daemon: () => acting, following: () => following(elector) });
+    } catch (error) {
+      await runtime.close();
+      throw new Error(`cannot listen on ${options.listen}: ${error instanceof Error ? error.message : error}; expected a free host:port, e.g. --listen 127.0.0.1:9465`, { cause: error });
+    }
+    log.info("http listening", { address: http.address, api: apiToken ? "rollbacks allowed with the token" : "read-only", allowedHosts: options.allowedHost?.join(", ") });
+    elector = new Elector({
+      leases: runtime.store.leases,
+      name: DAEMON_LEASE,
+      holder: `${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`,
+      address: http.address,
+      durationMs: options.leaseDuration,
+      log,
+      onChange: (leadership, term) => {
+        runtime.metrics.leader.set(leadership === "leader" ? 1 : 0);
+        runtime.metrics.leaseTerm.set(leadership === "leader" ? (term ?? 0) : 0);
+      },
+    });
+    const shutDown = async () => {
+      await http.close();
+      await runtime.close();
+    };
+    if (!(await elector.campaign(stopping.signal))) {
+      await shutDown();
+      return log.info("stopped", { reason: "stopped while following" });
+    }
+    // From here on, every write of a rollout step carries this daemon's term: once deposed, none lands.
+    runtime.store.fenceWith(elector.fence());
+    void elector.lost.then((error) => {
+      // controller-runtime does the same: nothing this process started may go on acting beside the new leader.
+      log.error("leadership lost; exiting", { error: error.message });
+      process.exit(1);
+    });
+    // Volume backups run on their schedules in the leader only, on the targets its manager is connected to.
     const backups = new BackupScheduler({
       store: runtime.store,
       log,
@@ -125,59 +182,21 @@ export const register: CommandModule["register"] = (program, io) => {
       daemon = await startDaemon({ ...runtime.managerOptions, observer, dir, workers: options.workers, resyncMs: options.resync, git: git && { ...git, observer: runtime.sourceObserver, recorded }, signal: stopping.signal });
     } catch (error) {
       await backups.stop();
-      await runtime.close();
+      await elector.release();
+      await shutDown();
       if (error instanceof DaemonStoppedError) return log.info("stopped", { reason: error.message });
       throw error;
     }
-    const source = daemon.source;
-    const refusedHooks = new Map<string, number>();
+    const running = daemon;
+    const source = running.source;
+    acting = {
+      manager: running.manager,
+      rollouts: daemonRollouts(running.manager, runtime.store),
+      manifests: () => manifestHealth(running.watcher.current),
+      source: source && (() => source.current),
+      gitHook: source && webhookSecret ? gitHook(webhookSecret, source, runtime.recorder, log) : undefined,
+    };
     runtime.notifier.start();
-    let http: Awaited<ReturnType<typeof startHttpServer>>;
-    try {
-      http = await startHttpServer({
-        listen: options.listen,
-        metrics: runtime.metrics,
-        store: runtime.store,
-        manager: daemon.manager,
-        rollouts: daemonRollouts(daemon.manager, runtime.store),
-        log,
-        manifests: () => manifestHealth(daemon.watcher.current),
-        apiToken,
-        allowedHosts: options.allowedHost ?? [],
-        source: source && (() => source.current),
-        gitHook:
-          source && webhookSecret
-            ? {
-                secret: webhookSecret,
-                ref: source.current.ref,
-                trigger: (reason) => {
-                  runtime.recorder.audit({ operation: "webhook.accepted", object: "/hooks/git", reason, outcome: "success" });
-                  void source.trigger(reason);
-                },
-                refused: (why, from) => {
-                  // A flood of bad deliveries can fill neither the log nor the store: each distinct cause is
-                  // logged once and audited at most once a minute.
-                  const cause = `${from}|${why}`;
-                  const now = Date.now();
-                  const last = refusedHooks.get(cause);
-                  if (last === undefined || now - last >= 60_000) {
-                    if (refusedHooks.size >= 1000) refusedHooks.clear();
-                    refusedHooks.set(cause, now);
-                    runtime.recorder.audit({ operation: "webhook.refused", object: "/hooks/git", reason: `from ${from ?? "unknown"}`, outcome: "refused", error: why });
-                  }
-                  if (last === undefined) log.warn("webhook refused", { from, error: why });
-                },
-              }
-            : undefined,
-      });
-    } catch (error) {
-      // No half-started daemon: without its HTTP server it stops and says why.
-      await backups.stop();
-      await daemon.stop();
-      await runtime.close();
-      throw new Error(`cannot listen on ${options.listen}: ${error instanceof Error ? error.message : error}; expected a free host:port, e.g. --listen 127.0.0.1:9465`, { cause: error });
-    }
-    log.info("http listening", { address: http.address, api: apiToken ? "rollbacks allowed with the token" : "read-only", allowedHosts: options.allowedHost?.join(", ") });
     const retention = { ...DEFAULT_RETENTION, healthMs: options.healthRetention, eventsMs: options.eventRetention, auditMs: options.eventRetention };
     const retentionTimer = setInterval(() => {
       runtime.store.enforceRetention(retention).then(
@@ -190,12 +209,59 @@ export const register: CommandModule["register"] = (program, io) => {
     const signal = await stopped;
     log.info("stopping", { signal });
     clearInterval(retentionTimer);
-    await http.close();
     await backups.stop();
-    await daemon.stop();
-    await runtime.close();
+    await running.stop();
+    // Handed over only once nothing here acts any more.
+    await elector.release();
+    await shutDown();
   });
 };
+
+/** What a follower says of the leader, from the lease as it last read it. */
+function following(elector: Elector | undefined): Following {
+  const leader = elector?.leader;
+  if (!leader) return { detail: "electing a leader", refusal: "this daemon is not leading (a leader is being elected); try again shortly" };
+  const at = leader.address ? ` at http://${leader.address}` : "";
+  return {
+    detail: `following ${leader.holder} (term ${leader.term})${at}`,
+    refusal: `this daemon follows; only the leader acts: send the request to ${leader.holder}${at} (term ${leader.term})`,
+  };
+}
+
+/**
+ * POST /hooks/git: fetches the source at once. A flood of bad deliveries can
+ * fill neither the log nor the store: each distinct cause is logged once and
+ * audited at most once a minute.
+ */
+function gitHook(secret: string, source: GitFollower, recorder: Recorder, log: Logger): GitHook {
+  const refusedHooks = new Map<string, number>();
+  return {
+    secret,
+    ref: source.current.ref,
+    trigger: (reason) => {
+      recorder.audit({ operation: "webhook.accepted", object: "/hooks/git", reason, outcome: "success" });
+      void source.trigger(reason);
+    },
+    refused: (why, from) => {
+      const cause = `${from}|${why}`;
+      const now = Date.now();
+      const last = refusedHooks.get(cause);
+      if (last === undefined || now - last >= 60_000) {
+        if (refusedHooks.size >= 1000) refusedHooks.clear();
+        refusedHooks.set(cause, now);
+        recorder.audit({ operation: "webhook.refused", object: "/hooks/git", reason: `from ${from ?? "unknown"}`, outcome: "refused", error: why });
+      }
+      if (last === undefined) log.warn("webhook refused", { from, error: why });
+    },
+  };
+}
+
+/** --lease-duration: at least 3s, so that renewals (every third) stay a second or more apart. */
+function leaseDuration(value: string): number {
+  const ms = parseDurationFlag(value);
+  if (ms < 3_000) throw new Error(`--lease-duration must be at least 3s (renewed every third of it), e.g. --lease-duration 15s; got ${value}`);
+  return ms;
+}
 
 /** The source's conditions as the previous run left them, when it followed the same URL and ref; none if the store cannot say. */
 async function recordedConditions(store: Store, url: string, ref: string): Promise<SourceCondition[] | undefined> {

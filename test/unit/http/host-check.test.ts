@@ -29,7 +29,7 @@ const rollouts: RolloutApi = { status: unused, rollback: unused, retry: unused }
 
 async function start(allowedHosts?: string[]) {
   store = await openStore("file::memory:");
-  http = await startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics({ processMetrics: false }), store, manager, rollouts, log: silentLogger, manifests: () => ({ ok: true, broken: [] }), allowedHosts });
+  http = await startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics({ processMetrics: false }), store, log: silentLogger, daemon: () => ({ manager, rollouts, manifests: () => ({ ok: true, broken: [] }) }), allowedHosts });
   return http;
 }
 

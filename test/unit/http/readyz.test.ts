@@ -49,7 +49,7 @@ describe("/readyz", () => {
     // As `berth run` wires it: the watcher's latest desired state.
     let current: DesiredState = await loader.load();
     store = await openStore("file::memory:");
-    http = await startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics({ processMetrics: false }), store, manager, rollouts, log: silentLogger, manifests: () => manifestHealth(current) });
+    http = await startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics({ processMetrics: false }), store, log: silentLogger, daemon: () => ({ manager, rollouts, manifests: () => manifestHealth(current) }) });
     const readyz = async () => {
       const response = await fetch(`http://${http!.address}/readyz`);
       return { status: response.status, body: (await response.json()) as Readiness };
@@ -87,7 +87,7 @@ describe("/readyz", () => {
     store = createStore(opened);
     const metrics = new Metrics({ processMetrics: false });
     const recorder = new Recorder({ store, metrics, redactor: new Redactor(), log: silentLogger });
-    http = await startHttpServer({ listen: "127.0.0.1:0", metrics, store, manager, rollouts, log: silentLogger, manifests: () => manifestHealth(current) });
+    http = await startHttpServer({ listen: "127.0.0.1:0", metrics, store, log: silentLogger, daemon: () => ({ manager, rollouts, manifests: () => manifestHealth(current) }) });
     const storeCheck = async () => {
       const response = await fetch(`http://${http!.address}/readyz`);
       return { status: response.status, check: ((await response.json()) as Readiness).checks.find((c) => c.name === "store")! };

@@ -40,7 +40,7 @@ describe("env entries in the API's resources", () => {
     // Stored as an older recorder stored it: valueFrom entries with secret: false.
     await store.resources.declare({ key: "Service/dev/web", kind: "Service", name: "dev/web", spec: { project: "shop", image: "web:1", env }, specHash: "h1" });
     await store.resources.declare({ key: "Environment/shop/dev", kind: "Environment", name: "dev", spec: { project: "shop", target: "local", overrides: { web: { env } } }, specHash: "h2" });
-    http = await startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics({ processMetrics: false }), store, manager, rollouts, log: silentLogger, manifests: () => ({ ok: true, broken: [] }) });
+    http = await startHttpServer({ listen: "127.0.0.1:0", metrics: new Metrics({ processMetrics: false }), store, log: silentLogger, daemon: () => ({ manager, rollouts, manifests: () => ({ ok: true, broken: [] }) }) });
 
     const response = await fetch(`http://${http.address}/api/v1/resources`);
     expect(response.status).toBe(200);

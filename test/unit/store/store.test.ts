@@ -42,8 +42,8 @@ describe("store", () => {
     const journalPath = join(old, "meta/_journal.json");
     const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: unknown[] };
     expect(journal.entries.length).toBeGreaterThan(1);
-    // The release before the three newest migrations (source commits, outbox claims, backups).
-    writeFileSync(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, -3) }));
+    // The release before the four newest migrations (source commits, outbox claims, backups, leases).
+    writeFileSync(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, -4) }));
 
     const url = `file:${dir}/berth.db`;
     const opened = await openDatabase(url, { migrationsDir: old });
@@ -55,6 +55,7 @@ describe("store", () => {
     await expect(createStore(opened, now).sources.list()).rejects.toThrow();
     await expect(opened.client.execute("SELECT claimed_until FROM notification_outbox")).rejects.toThrow();
     await expect(opened.client.execute("SELECT id FROM backups")).rejects.toThrow();
+    await expect(opened.client.execute("SELECT term FROM leases")).rejects.toThrow();
     const report = { project: "demo", a: "dev", b: "prod", services: [], summary: { identical: 0, different: 0, "missing in A": 0, "missing in B": 0, error: 0, warning: 0, info: 0 }, identical: true };
     const broken = { file: "manifests/web.yaml", state: "stale" as const, errors: [{ line: 8, col: 13, message: "Service/web: bad" }], resources: ["Service/web"] };
     opened.client.close();
@@ -77,6 +78,7 @@ describe("store", () => {
     expect(await store.manifests.list()).toEqual([{ ...broken, updatedAt: clock }]);
     const [row] = await store.notifications.enqueue([{ dedupeKey: "k", receiver: "Project/shop/hook", event: "rollout.succeeded", payload: "{}" }], 1);
     expect((await store.notifications.claim([row!], 100, 2)).map((r) => r.claimedUntil)).toEqual([100]);
+    expect(await store.leases.acquire("daemon", "A", 1_000)).toBe(1);
   });
 
   it("bumps a resource's generation only when its spec hash changes", async () => {
