@@ -49,6 +49,7 @@ export function connectTargets(options: ConnectOptions): TargetConnections {
             await entry.driver.ping();
             const latencyMs = Math.round(performance.now() - started);
             const version = await entry.driver.version();
+            if (target.spec.type === "swarm") await mustLeadSwarm(entry.driver, name);
             return { version: version.Version, apiVersion: version.ApiVersion, latencyMs };
           }),
           watchEvents: fromPromise(async ({ signal }) => {
@@ -110,4 +111,12 @@ export function connectTargets(options: ConnectOptions): TargetConnections {
       for (const name of [...connections.keys()]) close(name);
     },
   };
+}
+
+/** A swarm target is reached through a manager: only a manager takes service changes. */
+async function mustLeadSwarm(driver: CachedDriver, name: string): Promise<void> {
+  const node = await driver.swarm!.node();
+  if (node.manager) return;
+  const why = node.state === "active" ? "its engine is a Swarm worker, not a manager" : `its engine is not in Swarm mode (state ${node.state})`;
+  throw new Error(`DeploymentTarget/${name} has type swarm but ${why}; expected a manager node: run docker swarm init there, or point docker.host or ssh at a manager`);
 }

@@ -27,7 +27,8 @@ export async function executeEnvironmentActions(
     const reason = `${resourceOf(scope.environment, action)}: ${action.type} (${action.reason}; ${scope.key})`;
     switch (action.type) {
       case "create-network":
-        await driver.createNetwork({ Name: action.name, Driver: "bridge", CheckDuplicate: true, Labels: labels }, reason).catch((error) => {
+        // On a Swarm cluster: overlay, spanning the nodes, and attachable so that one-off containers (berth exec's peers, jobs) can join.
+        await driver.createNetwork({ Name: action.name, Driver: desired?.swarm ? "overlay" : "bridge", ...(desired?.swarm ? { Attachable: true } : {}), CheckDuplicate: true, Labels: labels }, reason).catch((error) => {
           throw nameTaken(error, "network", action.name, driver.target);
         });
         break;

@@ -32,7 +32,8 @@ export function planEnvironment(desired: DesiredEnvironment | undefined, observe
     for (const name of [desired.network, ...desired.extraNetworks]) {
       if (!networks.has(name)) actions.push({ type: "create-network", name, reason: "declared by the environment" });
     }
-    for (const name of desired.volumes) if (!volumes.has(name)) actions.push({ type: "create-volume", name, reason: "mounted by a service" });
+    // On a Swarm cluster a volume lives on the node a task runs on: Swarm makes it there, with the labels the mount carries.
+    if (!desired.swarm) for (const name of desired.volumes) if (!volumes.has(name)) actions.push({ type: "create-volume", name, reason: "mounted by a service" });
   }
   if (!options.allowPrune) return actions;
 

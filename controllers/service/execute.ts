@@ -55,16 +55,9 @@ export async function executeServiceActions(actions: readonly ServiceAction[], r
       case "pull":
         await pullWithCredentials(driver, action.ref, reason, run.credentials?.(action.ref));
         break;
-      case "build": {
-        const build = service.image.build;
-        if (!build) throw new TerminalReconcileError(`${run.key}: image ${action.ref} is to be built but the manifest has no build section`);
-        await driver.buildImage(
-          { context: build.dir, src: build.files },
-          { t: action.ref, dockerfile: build.dockerfile, buildargs: JSON.stringify(build.args ?? {}), target: build.target, networkmode: "none", labels: JSON.stringify({ [LABEL.managed]: "true", [LABEL.project]: service.project, [LABEL.service]: service.service }) },
-          reason,
-        );
+      case "build":
+        await buildServiceImage(driver, service, action.ref, run.key, reason);
         break;
-      }
       case "create": {
         const revision = run.at(action.revision);
         if (!revision) throw new TerminalReconcileError(`${run.key}: revision ${action.revision.slice(0, 12)} has no stored spec to create ${action.name} from`);
@@ -151,3 +144,14 @@ async function imagesInUse(driver: Driver, store: Pick<Store, "deployments">): P
   return keep;
 }
 
+
+/** Builds a Service's image from its build context on the target's engine (no network during the build). */
+export async function buildServiceImage(driver: Driver, service: DesiredService, ref: string, key: string, reason: string): Promise<void> {
+  const build = service.image.build;
+  if (!build) throw new TerminalReconcileError(`${key}: image ${ref} is to be built but the manifest has no build section`);
+  await driver.buildImage(
+    { context: build.dir, src: build.files },
+    { t: ref, dockerfile: build.dockerfile, buildargs: JSON.stringify(build.args ?? {}), target: build.target, networkmode: "none", labels: JSON.stringify({ [LABEL.managed]: "true", [LABEL.project]: service.project, [LABEL.service]: service.service }) },
+    reason,
+  );
+}

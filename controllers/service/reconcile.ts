@@ -13,6 +13,7 @@ import { closeInterruptedRollouts, imageRunBy, loadServiceRecords, readRolloutRe
 import { rolloutOutcome, type RolloutRecord } from "./rollout-machine.ts";
 import { observeService } from "./world.ts";
 import type { Pin } from "./pins.ts";
+import { reconcileSwarmService, type SwarmScope } from "./swarm/reconcile.ts";
 
 /**
  * One pass over one Service of one Environment: read the records, observe
@@ -22,6 +23,8 @@ import type { Pin } from "./pins.ts";
 export async function reconcileService(key: string, ctx: PassContext): Promise<PassResult> {
   const model = ctx.model();
   const manifest = model.services.get(key);
+  const swarm = swarmScope(key, model);
+  if (swarm) return reconcileSwarmService(swarm, manifest, ctx);
   // Docker keeps converging while the store fails: what needs no record goes on, the rest waits (decideUnrecorded).
   let storeError: string | undefined;
   const records = await loadServiceRecords(key, manifest, model, ctx.store).catch((error: unknown) => {
@@ -76,6 +79,14 @@ export async function reconcileService(key: string, ctx: PassContext): Promise<P
     }
   }
   return resultOf(model, manifest, decision, world, changes, records.pin?.manifestRevision === manifest?.specHash ? records.pin : undefined);
+}
+
+/** Who a Service of a swarm target's Environment is, as its Swarm service's labels say; undefined on other targets. */
+function swarmScope(key: string, model: DesiredModel): SwarmScope | undefined {
+  const [, environment, service] = key.split("/");
+  const env = environment ? model.environments.get(environment) : undefined;
+  if (!env?.swarm || !service) return undefined;
+  return { key, target: env.target, project: env.project, environment: env.environment, service };
 }
 
 function resultOf(model: DesiredModel, manifest: DesiredService | undefined, decision: ServiceDecision, world: ServiceWorld | undefined, changes: PassResult["changes"], pin: Pin | undefined): PassResult {
@@ -141,7 +152,7 @@ function emptyWorld(now: number): ServiceWorld {
 
 /** Before the first pass: rollouts a previous run left are resumed from their records; rows a crash left open are closed. */
 async function resumeRollouts(ctx: PassContext): Promise<string[]> {
-  const closed = await closeInterruptedRollouts(ctx.store);
+  const closed = await closeInterruptedRollouts(ctx.store, (service) => swarmScope(service, ctx.model()) !== undefined);
   if (closed) ctx.log.warn("interrupted rollouts closed as failed", { count: closed });
   const remembered = new Set((await ctx.store.pins.list()).map((p) => p.service));
   for (const { snapshot } of await ctx.store.snapshots.list(ROLLOUT_MACHINE)) {

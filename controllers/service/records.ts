@@ -143,7 +143,7 @@ function masked(record: RolloutRecord, redact: (text: string) => string): Rollou
  * first record, and records this version cannot read: their rows end as failed
  * so history never shows a rollout in progress forever.
  */
-export async function closeInterruptedRollouts(store: RecordStore): Promise<number> {
+export async function closeInterruptedRollouts(store: RecordStore, followedElsewhere: (service: string) => boolean = () => false): Promise<number> {
   const records = await store.snapshots.list(ROLLOUT_MACHINE);
   const live = new Set<number>();
   for (const { id, snapshot } of records) {
@@ -153,7 +153,8 @@ export async function closeInterruptedRollouts(store: RecordStore): Promise<numb
   }
   let closed = 0;
   for (const row of await store.deployments.open()) {
-    if (live.has(row.id)) continue;
+    // A Swarm service's rollout is Swarm's: it went on while no daemon ran, and the next pass reads how it ended.
+    if (live.has(row.id) || followedElsewhere(row.service)) continue;
     await store.deployments.finish(row.id, { status: "failed", error: "interrupted by a daemon stop before its rollout record was saved" });
     closed++;
   }

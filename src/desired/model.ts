@@ -66,6 +66,16 @@ export interface DesiredService {
   adoptCompose?: string;
   /** Its named volumes that are backed up on a schedule (volumes[].backup). */
   backups: DesiredBackup[];
+  /** Set when its target is a Swarm cluster: it runs as a Swarm service, placed so. */
+  swarm?: SwarmPlacement;
+}
+
+/** Where a Swarm service's tasks may run (Service spec.global and spec.placement). */
+export interface SwarmPlacement {
+  global: boolean;
+  constraints: string[];
+  /** Node labels to spread tasks over, in order. */
+  spread: string[];
 }
 
 export interface DesiredEnvironment {
@@ -78,6 +88,8 @@ export interface DesiredEnvironment {
   network: string;
   extraNetworks: string[];
   volumes: string[];
+  /** Its target is a Swarm cluster: its networks are attachable overlay networks, and Swarm makes volumes on the nodes tasks run on. */
+  swarm?: boolean;
   /** Services in dependency order: every service after the ones it depends on. */
   services: DesiredService[];
   labels: Record<string, string>;
@@ -131,7 +143,8 @@ export function buildDesiredModel(state: DesiredState, options: ModelOptions = {
     const own = services.filter((s) => s.spec.project === project);
     const routing = { domain: env.spec.domain ?? targets.get(target)!.spec.domain, tls: targets.get(target)!.spec.tls };
     const local = targets.get(target)!.spec.type === "local";
-    const desired = own.map((s) => desiredService(s, env, projectLabels, { files, policy, local }, state.dir, options.daemonEnv ?? process.env, state.revision?.commit, routing));
+    const swarm = targets.get(target)!.spec.type === "swarm";
+    const desired = own.map((s) => desiredService(s, env, projectLabels, { files, policy, local, swarm }, state.dir, options.daemonEnv ?? process.env, state.revision?.commit, routing));
     const ordered = dependencyOrder(desired);
     for (const s of ordered) model.services.set(s.key, s);
     model.environments.set(environment, {
@@ -141,6 +154,7 @@ export function buildDesiredModel(state: DesiredState, options: ModelOptions = {
       target,
       suspended: suspend,
       pruneVolumes: env.spec.pruneVolumes,
+      swarm,
       network: networkName(project, environment),
       extraNetworks: [...new Set(own.flatMap((s) => s.spec.networks ?? []))].map((n) => networkName(project, environment, n)),
       volumes: [
@@ -161,7 +175,7 @@ function desiredService(
   service: Service,
   env: Environment,
   projectLabels: Record<string, string>,
-  host: { files: EnvFileReader; policy: HostPathPolicy; local: boolean },
+  host: { files: EnvFileReader; policy: HostPathPolicy; local: boolean; swarm: boolean },
   manifestsDir: string,
   daemonEnv: NodeJS.ProcessEnv,
   revision: string | undefined,
@@ -205,6 +219,7 @@ function desiredService(
     extraNetworks: (spec.networks ?? []).map((n) => networkName(project, environment, n)),
     ...(env.spec.adopt ? { adoptCompose: adoptedProject(env.spec.adopt) } : {}),
     backups: desiredBackups(serviceKey(environment, name), spec.volumes ?? [], project, environment, env.spec.volumeNames),
+    ...(host.swarm ? { swarm: { global: spec.global ?? false, constraints: (spec.placement?.constraints ?? []).map((c) => c.trim()), spread: (spec.placement?.preferences ?? []).map((p) => p.spread) } } : {}),
   } satisfies Partial<DesiredService>;
   try {
     const image = imageSource(service, override.image, resolvePath, host.policy, where);
@@ -227,7 +242,8 @@ function desiredService(
     // A backup's host directory is mounted read-write as root: held to the same policy as a bind mount.
     for (const b of base.backups) if (b.destination.kind === "path") bindSource(b.destination.path);
     // The revision label is informational: a new commit alone must not recreate containers.
-    const specHash = revisionHash({ template, extraNetworks: base.extraNetworks, healthCheck: base.healthCheck });
+    // Placement is part of a Swarm service's revision: moving its tasks is a rollout. Other targets' hashes stay as they were.
+    const specHash = revisionHash({ template, extraNetworks: base.extraNetworks, healthCheck: base.healthCheck, ...(base.swarm ? { swarm: base.swarm } : {}) });
     if (revision) template.Labels![LABEL.revision] = revision;
     return { ...base, image, template, specHash, secretNames: env_.secretNames };
   } catch (error) {

@@ -6,6 +6,7 @@ import type Docker from "dockerode";
 import type { Dialer } from "./dial.ts";
 import { digestOf, EngineStreamError, type RegistryAuth } from "./registry-auth.ts";
 import { Retirements } from "./retirements.ts";
+import { SwarmApi } from "./swarm.ts";
 
 /** One call made to an engine, as reported to metrics and the audit log. */
 export interface DockerCall {
@@ -171,6 +172,8 @@ export interface Driver {
   /** Runs a command in a running container and waits for it to end. */
   execJob(id: string, cmd: string[], reason: string): Promise<JobResult>;
   events(labels: string[], onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void>;
+  /** Swarm mode calls, for a target that is a Swarm manager. */
+  readonly swarm?: SwarmApi;
 }
 
 /**
@@ -191,7 +194,11 @@ export class DockerDriver implements Driver {
     this.retryDelayMs = options.retryDelayMs ?? 100;
     this.dial = options.dial;
     this.closeConnection = options.close;
+    this.swarm = new SwarmApi(docker, (operation, fn, meta) => this.call(operation, fn, meta));
   }
+
+  /** Swarm mode calls go through the same timing, hooks and retries as every other call. */
+  readonly swarm: SwarmApi;
 
   /** Reads a container's exec health log; one function per driver, so the prober can tell drivers apart. */
   readonly healthLogReader = (id: string) => this.healthLog(id);

@@ -13,6 +13,8 @@ export const LABEL = {
   joinWhenReady: "dev.berth.join-when-ready",
   /** Set on a helper container that runs one job (a backup, a restore) and is removed after it; never managed. */
   job: "dev.berth.job",
+  /** On a Swarm service: the digest of the spec Berth wrote, so that a spec written otherwise is seen as drift. */
+  swarmSpec: "dev.berth.swarm-spec",
 } as const;
 
 /** Label filter values selecting Berth's objects on one target, optionally narrowed to one environment or service. */

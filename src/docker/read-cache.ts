@@ -44,6 +44,10 @@ export class CachedDriver implements Driver {
   get dial() {
     return this.inner.dial;
   }
+  /** Swarm reads are never cached: a rollout is followed through them. */
+  get swarm() {
+    return this.inner.swarm;
+  }
 
   /** Something on the engine moved (an event, a reconnect): the next read asks again. */
   invalidate(): void {

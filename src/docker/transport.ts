@@ -14,7 +14,8 @@ export class TransportError extends Error {
 /** Builds the driver for a DeploymentTarget: the local socket (or DOCKER_HOST), or the remote socket forwarded over one SSH connection. */
 export function driverForTarget(target: DeploymentTarget, options: { hooks?: DriverHooks; env?: NodeJS.ProcessEnv } = {}): DockerDriver {
   const name = target.metadata.name;
-  if (target.spec.type === "local") {
+  // A swarm target without ssh is a manager reached through a socket, as a local target is.
+  if (target.spec.type === "local" || (target.spec.type === "swarm" && !target.spec.ssh)) {
     const host = target.spec.docker?.host ?? defaultDockerHost(options.env);
     return new DockerDriver(name, connectDocker(host), { hooks: options.hooks });
   }

@@ -30,6 +30,8 @@ const PATTERN_NAMES: Record<string, string> = {
   "^/": "an absolute path starting with /",
   "^(unix://|tcp://).+": "a unix:// or tcp:// address",
   "^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$": "a user name or id, optionally followed by :group",
+  "^ *(node[.](id|hostname|role|platform[.]os|platform[.]arch|labels[.][A-Za-z0-9_.-]+)|engine[.]labels[.][A-Za-z0-9_.-]+) *(==|!=) *[^ ]+ *$": "a placement constraint: node.role, node.hostname, node.id, node.platform.os, node.platform.arch, node.labels.<key> or engine.labels.<key>, then == or !=, then a value",
+  "^(node|engine)[.]labels[.][A-Za-z0-9_.-]+$": "a node or engine label, such as node.labels.zone",
 };
 
 const FORMAT_NAMES: Record<string, string> = {

@@ -18,7 +18,7 @@ export interface SourceLocation {
 }
 
 export interface DeploymentTargetSpec {
-  type: "local" | "ssh";
+  type: "local" | "ssh" | "swarm";
   docker?: { host?: string };
   ssh?: {
     host: string;
@@ -164,6 +164,10 @@ export interface ServiceSpec {
   healthCheck?: HealthCheck;
   dependsOn?: { service: string; condition: DependencyCondition }[];
   replicas: number;
+  /** Swarm targets only: one task on every node placement allows. */
+  global: boolean;
+  /** Swarm targets only: which nodes may run its tasks. */
+  placement?: { constraints?: string[]; preferences?: { spread: string }[] };
   resources?: Resources;
   restartPolicy: "no" | "always" | "on-failure" | "unless-stopped";
   stopGracePeriod: string;

@@ -52,7 +52,15 @@ export async function startTestEngine(): Promise<TestEngine> {
     });
     return { host: given, docker, stop: async () => {} };
   }
+  return startPrivateEngine();
+}
 
+/**
+ * Starts a private dockerd of its own (socket, data root, exec root) with
+ * addresses from `addressPool`: the shared test engine, or a second engine
+ * a suite needs to itself (a Swarm manager).
+ */
+export async function startPrivateEngine(addressPool = "172.30.0.0/16"): Promise<TestEngine> {
   const dockerd = findExecutable("dockerd");
   if (!dockerd) throw new TestEngineError("dockerd not found; install Debian's docker.io (apt-get install docker.io) or set BERTH_TEST_DOCKER_HOST");
   if (process.getuid?.() !== 0) throw new TestEngineError("starting a private dockerd needs root; run as root or set BERTH_TEST_DOCKER_HOST");
@@ -71,7 +79,7 @@ export async function startTestEngine(): Promise<TestEngine> {
       "--bridge=none",
       "--iptables=false",
       "--ip-masq=false",
-      "--default-address-pool=base=172.30.0.0/16,size=24",
+      `--default-address-pool=base=${addressPool},size=24`,
       "--shutdown-timeout=2",
       "--log-level=warn",
     ],

@@ -53,6 +53,9 @@ export const targetsMatchTheirType: Rule = (catalog) => {
     if (type === "local" && ssh) {
       errors.push(problemAt(target, ["spec", "ssh"], `"ssh" is set but type is local`, { expected: "type: ssh, or no ssh block", example: "type: ssh" }));
     }
+    if (type === "swarm" && ssh && docker) {
+      errors.push(problemAt(target, ["spec", "docker"], `a swarm target is reached either through a manager's socket ("docker") or over SSH to a manager ("ssh"), not both`, { expected: "one of docker, ssh", example: 'ssh: {host: manager-1.example.com, user: deploy, hostKey: "SHA256:…"}' }));
+    }
     if (type === "ssh" && docker) {
       errors.push(problemAt(target, ["spec", "docker"], `"docker" is for local targets; this target has type ssh`, { expected: "ssh.remoteSocket for the remote socket path", example: "ssh: {remoteSocket: /var/run/docker.sock}" }));
     }
