@@ -8,6 +8,8 @@ export interface RevisionInput {
   template: ContainerTemplate;
   extraNetworks: string[];
   healthCheck?: HealthCheck;
+  /** A Swarm service's placement (global mode, constraints, spread): moving its tasks is a rollout. */
+  swarm?: unknown;
 }
 
 /**
@@ -21,7 +23,8 @@ export interface RevisionInput {
  * which the template only gets as a label after hashing.
  */
 export function revisionHash(input: RevisionInput): string {
-  return hashOf({ template: input.template, extraNetworks: input.extraNetworks, probe: berthProbe(input.healthCheck) });
+  // Only a Swarm service's revision has placement in it: every other revision hashes as it always did.
+  return hashOf({ template: input.template, extraNetworks: input.extraNetworks, probe: berthProbe(input.healthCheck), ...(input.swarm ? { swarm: input.swarm } : {}) });
 }
 
 /**

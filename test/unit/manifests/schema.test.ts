@@ -55,7 +55,7 @@ describe("schema validation", () => {
       name: "unknown field with a suggestion",
       file: doc("Service", "web", "project: shop\nimage: web:1\nreplica: 2"),
       want: [
-        'web.yaml:8:3: Service/web: unknown field "replica" (did you mean "replicas"?); expected one of project, role, image, imagePullPolicy, build, command, entrypoint, workingDir, user, hostname, env, ports, volumes, networks, healthCheck, dependsOn, replicas, resources, restartPolicy, stopGracePeriod, labels, routing, update, e.g. replicas: 2',
+        'web.yaml:8:3: Service/web: unknown field "replica" (did you mean "replicas"?); expected one of project, role, image, imagePullPolicy, build, command, entrypoint, workingDir, user, hostname, env, ports, volumes, networks, healthCheck, dependsOn, replicas, global, placement, resources, restartPolicy, stopGracePeriod, labels, routing, update, e.g. replicas: 2',
       ],
     },
     {
