@@ -1,4 +1,5 @@
 import { driverForTarget } from "../docker/transport.ts";
+import { LeadershipLostError } from "../leader/elector.ts";
 import { controllers, targets } from "../../controllers/index.ts";
 import { rolloutApi, type RolloutApi } from "../../controllers/service/requests.ts";
 import type { Manager, ManagerOptions } from "../engine/manager.ts";
@@ -44,7 +45,7 @@ export interface Runtime {
 }
 
 /** Opens the store and builds logger, metrics and recorder for `apply` and `run`. */
-export async function createRuntime(io: CliIO, options: LogOptions & { db: string; allowHostPath?: string[]; ageKeyFile?: string }): Promise<Runtime> {
+export async function createRuntime(io: CliIO, options: LogOptions & { db: string; allowHostPath?: string[]; ageKeyFile?: string; mayAct?: () => boolean }): Promise<Runtime> {
   const redactor = new Redactor();
   const log = createLogger({ format: options.logFormat, level: options.logLevel, write: (line) => io.stderr(`${line}\n`), redactor });
   const store = await openStore(options.db);
@@ -63,7 +64,18 @@ export async function createRuntime(io: CliIO, options: LogOptions & { db: strin
     managerOptions: {
       log,
       redactor,
-      connect: (target) => driverForTarget(target, { env: io.env, hooks: { onCall: recorder.onDockerCall, beforeCall: recorder.beforeDockerCall } }),
+      connect: (target) =>
+        driverForTarget(target, {
+          env: io.env,
+          hooks: {
+            onCall: recorder.onDockerCall,
+            beforeCall: (call) => {
+              // Under a lease, nothing changes Docker unless this daemon's leadership is confirmed right now.
+              if (options.mayAct && !options.mayAct()) throw new LeadershipLostError(`${call.operation} on DeploymentTarget/${call.target} refused: this daemon's lease is not confirmed`);
+              recorder.beforeDockerCall(call);
+            },
+          },
+        }),
       daemonEnv: io.env,
       hostPaths: { allow: options.allowHostPath ?? [] },
       ageKeys,

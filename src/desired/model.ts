@@ -222,6 +222,7 @@ function desiredService(
     ...(host.swarm ? { swarm: { global: spec.global ?? false, constraints: (spec.placement?.constraints ?? []).map((c) => c.trim()), spread: (spec.placement?.preferences ?? []).map((p) => p.spread) } } : {}),
   } satisfies Partial<DesiredService>;
   try {
+    if (host.swarm) swarmPortsPublishable(ports, where);
     const image = imageSource(service, override.image, resolvePath, host.policy, where);
     const env_ = resolveEnv(env.spec, spec.env, override.env, host.files, daemonEnv, envWhere);
     const template = containerTemplate({
@@ -250,6 +251,12 @@ function desiredService(
     if (!(error instanceof SpecError)) throw error;
     return { ...base, image: { ref: "", pullPolicy: "Never" }, template: {}, specHash: "", secretNames: [], error: error.message };
   }
+}
+
+/** Swarm publishes a port on every node's every address (ingress): one bound to a single address cannot be kept so. */
+function swarmPortsPublishable(ports: readonly { container: number; host?: number; hostIP?: string }[], where: string): void {
+  const bound = ports.find((p) => p.host !== undefined && p.hostIP !== undefined && !["", "0.0.0.0", "::"].includes(p.hostIP));
+  if (bound) throw new SpecError(`${where}: port ${bound.host} is bound to ${bound.hostIP}, but a swarm target publishes ports on every node's every address (ingress); expected no hostIP on a swarm target, e.g. {container: ${bound.container}, host: ${bound.host}}, or an internal port without host`);
 }
 
 /**

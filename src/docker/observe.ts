@@ -109,7 +109,7 @@ export async function observe(driver: ObserveDriver, scope: { project?: string; 
   const filter = ownerFilter({ ...scope, target: driver.target });
   const [containers, networks, volumes] = await Promise.all([driver.listContainers(filter), driver.listNetworks(filter), driver.listVolumes(filter)]);
   const observed: Observed = {
-    containers: containers.map(toObservedContainer),
+    containers: containers.filter(notSwarmTask).map(toObservedContainer),
     networks: networks.map((n) => ({ id: n.Id, name: n.Name, project: n.Labels?.[LABEL.project] ?? "", environment: n.Labels?.[LABEL.environment] ?? "" })),
     volumes: volumes.map((v) => ({ name: v.Name, project: v.Labels?.[LABEL.project] ?? "", environment: v.Labels?.[LABEL.environment] ?? "" })),
   };
@@ -128,5 +128,14 @@ async function unlabelledVolumes(driver: ObserveDriver, wanted: readonly string[
 
 /** Lists only the containers of a scope: one call. */
 export async function observeContainers(driver: Pick<Driver, "target" | "listContainers">, scope: { project?: string; environment?: string; service?: string }): Promise<ObservedContainer[]> {
-  return (await driver.listContainers(ownerFilter({ ...scope, target: driver.target }))).map(toObservedContainer);
+  return (await driver.listContainers(ownerFilter({ ...scope, target: driver.target }))).filter(notSwarmTask).map(toObservedContainer);
+}
+
+/**
+ * A task container of a Swarm service carries the service's labels but is
+ * Swarm's: removing or replacing it would fight Swarm, which starts it again.
+ * Berth changes it only through its service (controllers/service/swarm).
+ */
+export function notSwarmTask(container: Pick<Docker.ContainerInfo, "Labels">): boolean {
+  return container.Labels?.["com.docker.swarm.task.id"] === undefined;
 }

@@ -95,7 +95,8 @@ export class SwarmApi {
   }
 
   async updateService(id: string, version: number, spec: Docker.ServiceSpec, reason: string, auth?: RegistryAuth): Promise<void> {
-    await this.call("service.update", () => this.docker.getService(id).update({ ...spec, version, ...(auth ? { authconfig: auth } : {}) } as never), { mutating: true, object: spec.Name, reason });
+    // Only the version goes in the query string; the spec (env values) and credentials go in the body and header.
+    await this.call("service.update", () => this.docker.getService(id).update({ _query: { version }, _body: spec, ...(auth ? { authconfig: auth } : {}) } as never), { mutating: true, object: spec.Name, reason });
   }
 
   async removeService(id: string, name: string, reason: string): Promise<void> {

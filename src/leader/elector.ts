@@ -99,6 +99,11 @@ export class Elector {
       if (signal?.aborted || this.stopping.signal.aborted) return false;
       try {
         const term = await this.options.leases.acquire(name, holder, this.options.durationMs, this.options.address);
+        if (term !== undefined && (signal?.aborted || this.stopping.signal.aborted)) {
+          // Won while stopping: handed straight back, not held until it expires.
+          await this.options.leases.release(name, holder, term).catch(() => undefined);
+          return false;
+        }
         if (term !== undefined) {
           this.lead(term);
           return true;
@@ -127,6 +132,7 @@ export class Elector {
   async release(): Promise<void> {
     const wasLeading = this.state === "leader" ? this.heldTerm : undefined;
     this.stopping.abort();
+    clearTimeout(this.watchdog);
     await this.renewing;
     if (wasLeading === undefined || this.state !== "leader") return;
     await this.options.leases.release(this.options.name, this.options.holder, wasLeading).catch((error: unknown) => this.options.log.warn("lease not released; a follower takes over once it expires", { error }));
@@ -140,9 +146,30 @@ export class Elector {
     this.renewing = this.renewLoop();
   }
 
+  /**
+   * Whether this daemon may act now: it leads, and its last confirmed renewal
+   * is younger than the deadline. Synchronous, so that every mutating Docker
+   * call can ask it first: a process resumed after a long pause (SIGSTOP, a
+   * frozen VM) is refused before any timer of its own has run.
+   */
+  mayAct(): boolean {
+    return this.state === "leader" && this.monotonic() - this.confirmed <= this.renewDeadlineMs;
+  }
+
+  private confirmed = 0;
+  private watchdog: NodeJS.Timeout | undefined;
+
+  /** Deposes this daemon once the deadline passes without a confirmed renewal, even while a renewal hangs. */
+  private armWatchdog(): void {
+    clearTimeout(this.watchdog);
+    if (this.state !== "leader" || this.stopping.signal.aborted) return;
+    this.watchdog = setTimeout(() => this.depose(`no renewal confirmed for ${Math.round(this.monotonic() - this.confirmed)} ms (the deadline is ${this.renewDeadlineMs} ms of a ${this.options.durationMs} ms lease)`), Math.max(0, this.confirmed + this.renewDeadlineMs - this.monotonic()));
+  }
+
   private async renewLoop(): Promise<void> {
     const { leases, name, holder, durationMs, address, log } = this.options;
-    let confirmed = this.monotonic();
+    this.confirmed = this.monotonic();
+    this.armWatchdog();
     let lastCause: string | undefined;
     while (this.state === "leader" && !this.stopping.signal.aborted) {
       try {
@@ -155,19 +182,21 @@ export class Elector {
         const term = await leases.acquire(name, holder, durationMs, address);
         if (term !== this.heldTerm) return this.depose(term === undefined ? "another daemon holds the lease" : `the lease was renewed as term ${term}, not ${this.heldTerm}`);
         // Counted from when the renewal was asked: the lease runs from the database's time of the write, which is later.
-        confirmed = asked;
+        if (this.state !== "leader") return;
+        this.confirmed = asked;
+        this.armWatchdog();
         lastCause = undefined;
       } catch (error) {
         const cause = error instanceof Error ? error.message : String(error);
-        if (cause !== lastCause) log.warn("lease renewal failed", { lease: name, error, stepsDownInMs: Math.max(0, Math.round(confirmed + this.renewDeadlineMs - this.monotonic())) });
+        if (cause !== lastCause) log.warn("lease renewal failed", { lease: name, error, stepsDownInMs: Math.max(0, Math.round(this.confirmed + this.renewDeadlineMs - this.monotonic())) });
         lastCause = cause;
       }
-      if (this.monotonic() - confirmed > this.renewDeadlineMs) return this.depose(`no renewal confirmed for ${Math.round(this.monotonic() - confirmed)} ms (the deadline is ${this.renewDeadlineMs} ms of a ${durationMs} ms lease)`);
     }
   }
 
   private depose(reason: string): void {
     if (this.state !== "leader") return;
+    clearTimeout(this.watchdog);
     this.state = "deposed";
     this.options.onChange?.("deposed", this.heldTerm);
     this.lostWith?.(new LeadershipLostError(reason));

@@ -1,5 +1,5 @@
-import { AuditRepository, DeploymentRepository, DriftRepository, EventRepository, HealthRepository, ResourceRepository, SnapshotRepository, TargetRepository, enforceRetention, type Retention } from "./repositories.ts";
-import { PinRepository, RevisionRepository } from "./rollout-repositories.ts";
+import { AuditRepository, DeploymentRepository, DriftRepository, EventRepository, HealthRepository, ResourceRepository, TargetRepository, enforceRetention, type Retention } from "./repositories.ts";
+import { PinRepository, RevisionRepository, SnapshotRepository } from "./rollout-repositories.ts";
 import { ParityRepository } from "./parity-repository.ts";
 import { ManifestFileRepository } from "./manifest-repository.ts";
 import { SourceRepository } from "./source-repository.ts";

@@ -1,6 +1,7 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "./store.ts";
-import { revisions, servicePins } from "./schema.ts";
+import { FencedWriteError, stillLeads, type Fence } from "./lease-repository.ts";
+import { actorSnapshots, revisions, servicePins } from "./schema.ts";
 
 export type PinRow = typeof servicePins.$inferSelect;
 
@@ -41,3 +42,56 @@ export class PinRepository {
   }
 }
 
+/**
+ * Persisted actor snapshots: a rollout's steps. Under a lease (`berth run`
+ * electing a leader) each write carries the leader's fence and lands only
+ * while that holder and term still hold the lease, so a deposed leader's late
+ * write changes nothing and tells it so.
+ */
+export class SnapshotRepository {
+  constructor(private readonly db: Database, private readonly now: () => number = Date.now, private readonly fence: () => Fence | undefined = () => undefined) {}
+
+  async save(id: string, machine: string, snapshot: unknown): Promise<void> {
+    const values = { machine, snapshot: JSON.stringify(snapshot), updatedAt: this.now() };
+    const fence = this.fence();
+    if (!fence) {
+      await this.db.insert(actorSnapshots).values({ id, ...values }).onConflictDoUpdate({ target: actorSnapshots.id, set: values });
+      return;
+    }
+    const result = await this.db.run(sql`
+      INSERT INTO ${actorSnapshots} (id, machine, snapshot, updated_at)
+      SELECT ${id}, ${values.machine}, ${values.snapshot}, ${values.updatedAt} WHERE ${stillLeads(fence)}
+      ON CONFLICT (id) DO UPDATE SET machine = excluded.machine, snapshot = excluded.snapshot, updated_at = excluded.updated_at`);
+    if (result.rowsAffected === 0) refuse(`writing the rollout record ${id}`, fence);
+  }
+
+  async load(id: string): Promise<unknown | undefined> {
+    const row = await this.db.select().from(actorSnapshots).where(eq(actorSnapshots.id, id)).get();
+    return row ? JSON.parse(row.snapshot) : undefined;
+  }
+
+  async remove(id: string): Promise<void> {
+    const fence = this.fence();
+    if (!fence) {
+      await this.db.delete(actorSnapshots).where(eq(actorSnapshots.id, id));
+      return;
+    }
+    const deleted = await this.db.delete(actorSnapshots).where(and(eq(actorSnapshots.id, id), stillLeads(fence)));
+    if (deleted.rowsAffected > 0) return;
+    // Nothing deleted: either there was no record, or the fence no longer holds.
+    const held = await this.db.all(sql`SELECT 1 AS held WHERE ${stillLeads(fence)}`);
+    if (held.length === 0) refuse(`removing the rollout record ${id}`, fence);
+  }
+
+  /** Every stored snapshot of one machine, e.g. all in-flight rollouts. */
+  async list(machine: string): Promise<{ id: string; snapshot: unknown }[]> {
+    const rows = await this.db.select().from(actorSnapshots).where(eq(actorSnapshots.machine, machine)).all();
+    return rows.map((row) => ({ id: row.id, snapshot: JSON.parse(row.snapshot) as unknown }));
+  }
+}
+
+/** Tells the fence's holder it is deposed, and refuses the write. */
+function refuse(what: string, fence: Fence): never {
+  fence.rejected(what);
+  throw new FencedWriteError(what, fence);
+}

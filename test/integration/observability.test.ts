@@ -76,7 +76,8 @@ describe("observability of `berth run`", () => {
     const ready = await fetch(`http://127.0.0.1:${berthPort}/readyz`);
     expect(ready.status).toBe(200);
     const body = (await ready.json()) as { checks: { name: string; ok: boolean; latencyMs: number }[] };
-    expect(body.checks.map((c) => [c.name, c.ok])).toEqual([["store", true], ["manifests", true], [`target/${project}-engine`, true]]);
+    expect(body.checks.map((c) => [c.name, c.ok])).toEqual([["store", true], ["leader", true], ["manifests", true], [`target/${project}-engine`, true]]);
+    expect(body.checks.find((c) => c.name === "leader")).toMatchObject({ detail: "this daemon leads" });
   });
 
   it("serves an exposition promtool accepts", async () => {

@@ -69,6 +69,10 @@ describe("a Swarm DeploymentTarget", () => {
     rmSync(join(dir, "development.yaml"));
     writeFileSync(join(dir, "target.yaml"), `apiVersion: berth.dev/v1beta1\nkind: DeploymentTarget\nmetadata: {name: local}\nspec: {type: swarm, docker: {host: "${engine.host}"}}\n`);
     edit(join(dir, "production.yaml"), "suspend: true", "suspend: false");
+    // Swarm publishes on every node's every address: a port bound to 127.0.0.1 is refused there, and named so.
+    const refused = await berth("plan", dir, "--db", `file:${join(work, "plan.db")}`);
+    expect(refused.out).toMatch(/web\.yaml:\d+:\d+: port 8089 is bound to 127\.0\.0\.1, but a swarm target publishes ports on every node/);
+    edit(join(dir, "production.yaml"), "          hostIP: 127.0.0.1\n", "");
     port = await freePort();
     daemon = startChild(process.execPath, ["bin/berth.js", "run", dir, "--db", db(), "--listen", `127.0.0.1:${port}`, "--resync", "5s"], { ...process.env, DOCKER_HOST: engine.host });
     store = await openStore(db());

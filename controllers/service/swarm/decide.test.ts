@@ -103,6 +103,31 @@ describe("a Service on a swarm target", () => {
     expect(dying.facts.message).toBe("1/2 tasks running; Swarm is restarting the others");
   });
 
+  it("opens one rollout row per revision however often an update is retried, and remakes a service switched to or from global mode", async () => {
+    const old = running(swarmServiceSpec(WEB1));
+    const retried = decideSwarmService(WEB2, { now: NOW, service: old, tasks: tasks(WEB1.specHash, ["running", "running"]) }, rollout(WEB2.specHash, "in_progress"));
+    expect(retried.actions.map((a) => a.type)).toEqual(["update"]);
+    expect(retried.start).toBeUndefined();
+    const global = await web({ image: "web:1", global: true, healthCheck: CHECK });
+    expect(decideSwarmService(global, { now: NOW, service: old, tasks: [] }, rollout(WEB1.specHash, "success")).actions.map((a) => a.type)).toEqual(["remove", "create"]);
+  });
+
+  it("counts a global service done only once Swarm scheduled tasks and all of them run the new revision", async () => {
+    const global = await web({ image: "web:1", global: true, healthCheck: CHECK });
+    const service = running(swarmServiceSpec(global));
+    expect(decideSwarmService(global, { now: NOW, service, tasks: [] }, rollout(global.specHash, "in_progress")).finish).toBeUndefined();
+    expect(decideSwarmService(global, { now: NOW, service, tasks: [...tasks(global.specHash, ["running"]), ...tasks(WEB1.specHash, ["running"])] }, rollout(global.specHash, "in_progress")).finish).toBeUndefined();
+    expect(decideSwarmService(global, { now: NOW, service, tasks: tasks(global.specHash, ["running", "running", "running"]) }, rollout(global.specHash, "in_progress")).finish).toEqual({ id: 4, status: "success" });
+  });
+
+  it("records a rollback Swarm paused as failed, and holds the revision", () => {
+    const back = running(swarmServiceSpec(WEB1), { updateState: "rollback_paused", updateMessage: "update rolled back due to failure" });
+    const paused = decideSwarmService(WEB2, { now: NOW, service: back, tasks: tasks(WEB1.specHash, ["running"]) }, rollout(WEB2.specHash, "in_progress"));
+    expect(paused.finish).toMatchObject({ id: 4, status: "failed" });
+    expect(paused.actions).toEqual([]);
+    expect(decideSwarmService(WEB2, { now: NOW, service: back, tasks: [] }, rollout(WEB2.specHash, "failed")).facts.held).toMatch(/failed/);
+  });
+
   it("removes the Swarm service of a Service no longer declared", () => {
     const gone = decideSwarmService(undefined, { now: NOW, service: running(swarmServiceSpec(WEB1)), tasks: [] }, {});
     expect(gone.actions).toEqual([{ type: "remove", id: "svc1", name: "shop-dev-web", reason: "service no longer declared" }]);

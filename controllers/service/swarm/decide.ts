@@ -79,10 +79,13 @@ export function decideSwarmService(desired: DesiredService | undefined, world: S
   }
 
   const runs = revisionOf(service.spec.Labels);
-  const current = world.tasks.filter((t) => t.desiredState === "running" && revisionOf(t.labels) === desired.specHash);
+  const scheduled = world.tasks.filter((t) => t.desiredState === "running");
+  const current = scheduled.filter((t) => revisionOf(t.labels) === desired.specHash);
   const up = running(current);
-  const count = want ?? current.length;
+  // Global mode: one task per eligible node, as many as Swarm scheduled (at least one), all of this revision.
+  const count = want ?? Math.max(1, scheduled.length);
   const base = { desired: count, running: up, ready: up };
+  const startRow = open?.revision === desired.specHash ? {} : { start: { revision: desired.specHash, previous: runs, image: desired.image.ref } };
 
   if (runs !== desired.specHash) {
     // Swarm rolled this revision back (or the update paused): held until the manifest changes.
@@ -94,14 +97,22 @@ export function decideSwarmService(desired: DesiredService | undefined, world: S
       const message = service.updateState === "rollback_started" ? `Swarm is rolling the update back: ${service.updateMessage ?? "a new task failed"}` : `Swarm is updating (${up}/${count} of the new revision running)`;
       return { actions: [], facts: { ...base, converged: false, message, rolling: true, requeueAfterMs: SWARM_POLL_MS } };
     }
+    if (open && open.revision === desired.specHash && service.updateState === "rollback_paused") {
+      return finished(open.id, "failed", `Swarm paused the rollback of the update: ${service.updateMessage ?? "a task failed"}`, base);
+    }
     if (open && open.revision === desired.specHash && service.updateState === "rollback_completed") {
       const failed = world.tasks.find((t) => revisionOf(t.labels) === desired.specHash && (t.state === "failed" || t.state === "rejected"));
       return finished(open.id, "rolled_back", `Swarm rolled the update back: ${failed?.error ?? failed?.message ?? service.updateMessage ?? "a new task failed"}`, base);
     }
     const reason = runs ? "the manifest changed" : "its Swarm service was changed behind Berth's back";
+    // Swarm cannot switch a service between replicated and global mode: it is made again.
+    const modeChanged = !!service.spec.Mode?.Global !== !!desired.swarm?.global;
+    const actions: SwarmAction[] = modeChanged
+      ? [{ type: "remove", id: service.id, name: spec.Name!, reason: "switching between replicated and global mode" }, { type: "create", spec, reason: "switching between replicated and global mode" }]
+      : [{ type: "update", id: service.id, version: service.version, spec, reason }];
     return {
-      actions: [{ type: "update", id: service.id, version: service.version, spec, reason }],
-      start: { revision: desired.specHash, previous: runs, image: desired.image.ref },
+      actions,
+      ...startRow,
       ...(open && open.revision !== desired.specHash ? { finish: { id: open.id, status: "failed" as const, error: "superseded by a newer revision" } } : {}),
       facts: { ...base, converged: false, message: `rolling out revision ${desired.specHash.slice(0, 12)} through Swarm's update`, rolling: true, changed: true, requeueAfterMs: SWARM_POLL_MS },
       change: { resource: desired.key, action: "rollout", strategy: desired.strategy, reason, fields: [] },
@@ -135,9 +146,10 @@ export function decideSwarmService(desired: DesiredService | undefined, world: S
     return { actions: [], facts: { ...base, converged: true, message }, error: { message, terminal: true, retry: true, reason: "UpdatePaused" } };
   }
   if (open && open.revision === desired.specHash) {
-    if (up >= count) return finished(open.id, "success", undefined, base);
+    const allNew = scheduled.every((t) => revisionOf(t.labels) === desired.specHash);
+    if (up >= count && allNew) return finished(open.id, "success", undefined, base);
     const waited = world.now - open.startedAt;
-    const failing = world.tasks.find((t) => t.state === "failed" || t.state === "rejected");
+    const failing = world.tasks.find((t) => revisionOf(t.labels) === desired.specHash && (t.state === "failed" || t.state === "rejected"));
     if (failing && waited > 5 * 60_000) return { ...finished(open.id, "failed", failing.error ?? failing.message, base) };
     return { actions: [], facts: { ...base, converged: false, message: `waiting for tasks (${up}/${count} running${failing ? `; last failure: ${failing.error ?? failing.message}` : ""})`, rolling: true, requeueAfterMs: SWARM_POLL_MS } };
   }
@@ -169,7 +181,7 @@ function editedBehindBerth(observed: Docker.ServiceSpec, wanted: Docker.ServiceS
   if (observed.Labels?.[LABEL.swarmSpec] !== wanted.Labels?.[LABEL.swarmSpec]) return "its Swarm spec is not the one Berth writes for this revision";
   const a = containerSpecOf(observed);
   const b = containerSpecOf(wanted);
-  // Swarm pins the image to the digest it resolved: compare what was asked for.
+  // A client may pin the image to the digest it resolved (docker service update does): compare what was asked for.
   if ((a?.Image ?? "").split("@")[0] !== (b?.Image ?? "").split("@")[0]) return `its image was changed behind Berth's back to ${a?.Image}`;
   if (JSON.stringify([...(a?.Env ?? [])].sort()) !== JSON.stringify([...(b?.Env ?? [])].sort())) return "its environment was changed behind Berth's back";
   if (JSON.stringify(a?.Args ?? []) !== JSON.stringify(b?.Args ?? []) || JSON.stringify(a?.Command ?? []) !== JSON.stringify(b?.Command ?? [])) return "its command was changed behind Berth's back";

@@ -22,7 +22,9 @@ export function swarmServiceName(service: Pick<DesiredService, "project" | "envi
 export function swarmServiceSpec(service: DesiredService): Docker.ServiceSpec {
   const spec = unlabelledSpec(service);
   // The digest of what Berth writes: a service written otherwise (by hand, or by an older Berth) is repaired.
-  spec.Labels = { ...spec.Labels, [LABEL.swarmSpec]: hashOf(spec) };
+  // Taken before the commit label is added: a new commit alone changes nothing that runs.
+  const commit = service.template.Labels?.[LABEL.revision];
+  spec.Labels = { ...spec.Labels, [LABEL.swarmSpec]: hashOf(spec), ...(commit ? { [LABEL.revision]: commit } : {}) };
   return spec;
 }
 
@@ -30,7 +32,9 @@ function unlabelledSpec(service: DesiredService): Docker.ServiceSpec {
   const t = service.template;
   const host = t.HostConfig ?? {};
   const placement = service.swarm ?? { global: false, constraints: [], spread: [] };
-  const labels = { ...(t.Labels ?? {}), [LABEL.specHash]: service.specHash };
+  // The commit label stays off the tasks: a new commit alone must not restart them (it is on the service's own labels).
+  const { [LABEL.revision]: _commit, ...own } = t.Labels ?? {};
+  const labels = { ...own, [LABEL.specHash]: service.specHash };
   const networks = Object.keys(t.NetworkingConfig?.EndpointsConfig ?? {});
   const update = updateConfig(service);
   return {

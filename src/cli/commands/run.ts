@@ -103,7 +103,8 @@ export const register: CommandModule["register"] = (program, io) => {
       import("../../leader/elector.ts"),
       import("../../store/lease-repository.ts"),
     ]);
-    const runtime = await createRuntime(io, options);
+    let elector: InstanceType<typeof Elector> | undefined;
+    const runtime = await createRuntime(io, { ...options, mayAct: () => elector?.mayAct() ?? false });
     const { log } = runtime;
     if (apiToken) runtime.redactor.addOwnSecret(apiToken);
     if (webhookSecret) runtime.redactor.addOwnSecret(webhookSecret);
@@ -127,7 +128,6 @@ export const register: CommandModule["register"] = (program, io) => {
     });
     let daemon: Daemon | undefined;
     let acting: ActingDaemon | undefined;
-    let elector: InstanceType<typeof Elector> | undefined;
     // Followers serve /metrics and what the store holds from the start; what needs the acting daemon says where the leader is.
     let http: Awaited<ReturnType<typeof startHttpServer>>;
     try {
@@ -219,6 +219,7 @@ export const register: CommandModule["register"] = (program, io) => {
 
 /** What a follower says of the leader, from the lease as it last read it. */
 function following(elector: Elector | undefined): Following {
+  if (elector?.leadership === "leader") return { detail: "this daemon leads (starting)", refusal: "this daemon leads and is still starting; try again shortly" };
   const leader = elector?.leader;
   if (!leader) return { detail: "electing a leader", refusal: "this daemon is not leading (a leader is being elected); try again shortly" };
   const at = leader.address ? ` at http://${leader.address}` : "";
