@@ -84,7 +84,7 @@ export function createStore(opened: OpenedDatabase, now: () => number = Date.now
     resources: new ResourceRepository(db, now),
     events: new EventRepository(db, now),
     health: new HealthRepository(db),
-    deployments: new DeploymentRepository(db, now),
+    deployments: new DeploymentRepository(db, now, () => fence),
     drift: new DriftRepository(db, now),
     targets: new TargetRepository(db, now),
     audit: new AuditRepository(db),

@@ -31,6 +31,12 @@ export class FencedWriteError extends Error {
   }
 }
 
+/** Tells the fence's holder it is deposed, and refuses the write. */
+export function refuse(what: string, fence: Fence): never {
+  fence.rejected(what);
+  throw new FencedWriteError(what, fence);
+}
+
 /** The SQL condition that holds while `fence` is still the lease's holder and term. */
 export function stillLeads(fence: Fence): SQL {
   return sql`EXISTS (SELECT 1 FROM ${leases} WHERE ${leases.name} = ${fence.name} AND ${leases.holder} = ${fence.holder} AND ${leases.term} = ${fence.term})`;

@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, lt, notInArray, sql } from "drizzle-orm";
 import type { Database } from "./store.ts";
+import { refuse, stillLeads, type Fence } from "./lease-repository.ts";
 import { auditLog, deployments, driftChecks, events, healthResults, notificationOutbox, parityReports, resources, targets } from "./schema.ts";
 
 /** Kubernetes-style condition. */
@@ -155,22 +156,38 @@ export class HealthRepository {
 }
 
 /** Rollouts of service revisions. */
+/**
+ * Rollouts of service revisions. Under a lease, opening and closing a row
+ * carries the leader's fence, as rollout records do (rollout-repositories.ts).
+ */
 export class DeploymentRepository {
-  constructor(private readonly db: Database, private readonly now: () => number = Date.now) {}
+  constructor(private readonly db: Database, private readonly now: () => number = Date.now, private readonly fence: () => Fence | undefined = () => undefined) {}
 
   /** Opens a rollout's row; it is `pending` until its image is being prepared. */
   async start(row: { service: string; revision: string; image: string; commit?: string; previousRevision?: string; trigger?: DeploymentTrigger; status?: "pending" | "in_progress" }): Promise<number> {
-    const [inserted] = await this.db
-      .insert(deployments)
-      .values({ ...row, commit: row.commit ?? null, previousRevision: row.previousRevision ?? null, trigger: row.trigger ?? "manifest", status: row.status ?? "in_progress", startedAt: this.now() })
-      .returning({ id: deployments.id });
+    const values = { ...row, commit: row.commit ?? null, previousRevision: row.previousRevision ?? null, trigger: row.trigger ?? "manifest", status: row.status ?? "in_progress", startedAt: this.now() };
+    const fence = this.fence();
+    if (fence) {
+      const [fenced] = await this.db.all<{ id: number }>(sql`
+        INSERT INTO ${deployments} (service, revision, image, manifest_revision, previous_revision, trigger, status, started_at)
+        SELECT ${values.service}, ${values.revision}, ${values.image}, ${values.commit}, ${values.previousRevision}, ${values.trigger}, ${values.status}, ${values.startedAt}
+        WHERE ${stillLeads(fence)} RETURNING id`);
+      if (!fenced) refuse(`opening a rollout of ${row.service}`, fence);
+      return fenced!.id;
+    }
+    const [inserted] = await this.db.insert(deployments).values(values).returning({ id: deployments.id });
     return inserted!.id;
   }
 
   /** Moves a rollout along: `in_progress`, or a final status with its outcome. */
   async finish(id: number, outcome: { status: DeploymentStatus; healthCheckPassed?: boolean; error?: string; imageDigest?: string }): Promise<void> {
     const final = outcome.status !== "pending" && outcome.status !== "in_progress";
-    await this.db.update(deployments).set({ ...outcome, completedAt: final ? this.now() : null }).where(eq(deployments.id, id));
+    const fence = this.fence();
+    const updated = await this.db
+      .update(deployments)
+      .set({ ...outcome, completedAt: final ? this.now() : null })
+      .where(and(eq(deployments.id, id), fence ? stillLeads(fence) : undefined));
+    if (fence && updated.rowsAffected === 0 && (await this.db.all(sql`SELECT 1 AS held WHERE ${stillLeads(fence)}`)).length === 0) refuse(`recording how rollout ${id} ended`, fence);
   }
 
   /** Successful rollouts of a service, newest first. */

@@ -1,6 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "./store.ts";
-import { FencedWriteError, stillLeads, type Fence } from "./lease-repository.ts";
+import { refuse, stillLeads, type Fence } from "./lease-repository.ts";
 import { actorSnapshots, revisions, servicePins } from "./schema.ts";
 
 export type PinRow = typeof servicePins.$inferSelect;
@@ -88,10 +88,4 @@ export class SnapshotRepository {
     const rows = await this.db.select().from(actorSnapshots).where(eq(actorSnapshots.machine, machine)).all();
     return rows.map((row) => ({ id: row.id, snapshot: JSON.parse(row.snapshot) as unknown }));
   }
-}
-
-/** Tells the fence's holder it is deposed, and refuses the write. */
-function refuse(what: string, fence: Fence): never {
-  fence.rejected(what);
-  throw new FencedWriteError(what, fence);
 }

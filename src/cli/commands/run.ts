@@ -34,6 +34,7 @@ interface RunOptions extends LogOptions, GitFlags {
   allowHostPath?: string[];
   ageKeyFile?: string;
   leaseDuration: number;
+  advertise?: string;
 }
 
 /** `berth run [DIR]`: the daemon. */
@@ -52,6 +53,7 @@ export const register: CommandModule["register"] = (program, io) => {
     .addOption(allowHostPathOption())
     .addOption(ageKeyFileOption())
     .addOption(new Option("--webhook-secret-file <path>", "file holding the secret push webhooks are signed with; enables POST /hooks/git (needs --git)"))
+    .addOption(new Option("--advertise <host:port>", "the address followers send clients to while this daemon leads (default: the address --listen bound; give a reachable one when listening on 0.0.0.0)"))
     .addOption(new Option("--lease-duration <duration>", "daemons sharing one --db elect a leader with a lease this long (renewed every third of it); only the leader acts, a follower takes over once it expires").default(15_000, "15s").argParser(leaseDuration))
     .addOption(new Option("--health-retention <duration>", "keep health results this long").default(DEFAULT_RETENTION.healthMs, "3d").argParser(parseDurationFlag))
     .addOption(new Option("--event-retention <duration>", "keep events and the audit log this long").default(DEFAULT_RETENTION.eventsMs, "14d").argParser(parseDurationFlag))
@@ -141,7 +143,7 @@ export const register: CommandModule["register"] = (program, io) => {
       leases: runtime.store.leases,
       name: DAEMON_LEASE,
       holder: `${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`,
-      address: http.address,
+      address: options.advertise ?? http.address,
       durationMs: options.leaseDuration,
       log,
       onChange: (leadership, term) => {

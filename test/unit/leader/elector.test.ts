@@ -87,6 +87,13 @@ describe("fenced rollout records", () => {
 
     await b!.snapshots.remove("rollout/Service/e/web");
     expect(await a!.snapshots.load("rollout/Service/e/web")).toBeUndefined();
+
+    // Rollout rows too: opened and closed only under the current term.
+    const id = await b!.deployments.start({ service: "Service/e/web", revision: "r2", image: "web:2" });
+    await expect(a!.deployments.start({ service: "Service/e/web", revision: "r9", image: "web:9" })).rejects.toThrow(FencedWriteError);
+    await expect(a!.deployments.finish(id, { status: "failed", error: "late" })).rejects.toThrow(FencedWriteError);
+    await b!.deployments.finish(id, { status: "success" });
+    expect((await b!.deployments.list({ service: "Service/e/web" })).map((d) => [d.revision, d.status])).toEqual([["r2", "success"]]);
   });
 });
 
