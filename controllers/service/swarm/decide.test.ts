@@ -128,6 +128,13 @@ describe("a Service on a swarm target", () => {
     expect(decideSwarmService(WEB2, { now: NOW, service: back, tasks: [] }, rollout(WEB2.specHash, "failed")).facts.held).toMatch(/failed/);
   });
 
+  it("ends a rollout whose tasks no node can take once it has waited five minutes", () => {
+    const pending = [{ ...tasks(WEB1.specHash, ["pending"])[0]!, message: "no suitable node (scheduling constraints not satisfied on 1 node)" }];
+    const service = running(swarmServiceSpec(WEB1));
+    expect(decideSwarmService(WEB1, { now: NOW, service, tasks: pending }, rollout(WEB1.specHash, "in_progress")).finish).toBeUndefined();
+    expect(decideSwarmService(WEB1, { now: NOW + 5 * 60_000, service, tasks: pending }, rollout(WEB1.specHash, "in_progress")).finish).toEqual({ id: 4, status: "failed", error: "no node can run its tasks: no suitable node (scheduling constraints not satisfied on 1 node)" });
+  });
+
   it("removes the Swarm service of a Service no longer declared", () => {
     const gone = decideSwarmService(undefined, { now: NOW, service: running(swarmServiceSpec(WEB1)), tasks: [] }, {});
     expect(gone.actions).toEqual([{ type: "remove", id: "svc1", name: "shop-dev-web", reason: "service no longer declared" }]);

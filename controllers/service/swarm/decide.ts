@@ -38,6 +38,9 @@ export interface SwarmDecision {
 /** While Swarm moves tasks, look again this often. */
 export const SWARM_POLL_MS = 1_000;
 
+/** How long tasks of a new service may fail or wait for a node before its rollout counts as failed. */
+const STUCK_MS = 5 * 60_000;
+
 const ACTIVE_UPDATE = new Set(["updating", "rollback_started"]);
 
 /** The revision a service or task runs, from the label Berth puts on both. */
@@ -149,8 +152,9 @@ export function decideSwarmService(desired: DesiredService | undefined, world: S
     const allNew = scheduled.every((t) => revisionOf(t.labels) === desired.specHash);
     if (up >= count && allNew) return finished(open.id, "success", undefined, base);
     const waited = world.now - open.startedAt;
-    const failing = world.tasks.find((t) => revisionOf(t.labels) === desired.specHash && (t.state === "failed" || t.state === "rejected"));
-    if (failing && waited > 5 * 60_000) return { ...finished(open.id, "failed", failing.error ?? failing.message, base) };
+    // Tasks that keep failing, or that no node can take (placement, resources), end the rollout after a while.
+    const failing = world.tasks.find((t) => revisionOf(t.labels) === desired.specHash && (t.state === "failed" || t.state === "rejected" || t.state === "pending"));
+    if (failing && waited > STUCK_MS) return { ...finished(open.id, "failed", `${failing.state === "pending" ? "no node can run its tasks" : "its tasks keep failing"}: ${failing.error ?? failing.message ?? failing.state}`, base) };
     return { actions: [], facts: { ...base, converged: false, message: `waiting for tasks (${up}/${count} running${failing ? `; last failure: ${failing.error ?? failing.message}` : ""})`, rolling: true, requeueAfterMs: SWARM_POLL_MS } };
   }
   // Tasks that die are Swarm's to restart: Berth reports them and waits.
