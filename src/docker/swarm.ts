@@ -20,6 +20,8 @@ export interface SwarmService {
   id: string;
   version: number;
   spec: Docker.ServiceSpec;
+  /** The spec before the last update: what a rollback returns to. */
+  previousSpec?: Docker.ServiceSpec;
   /** updating, paused, completed, rollback_started, rollback_paused or rollback_completed; absent before any update. */
   updateState?: string;
   updateMessage?: string;
@@ -63,6 +65,7 @@ export class SwarmApi {
         id: raw.ID,
         version: raw.Version?.Index ?? 0,
         spec: raw.Spec ?? {},
+        previousSpec: raw.PreviousSpec,
         updateState: raw.UpdateStatus?.State,
         updateMessage: raw.UpdateStatus?.Message,
         createdAt: raw.CreatedAt ?? "",
@@ -97,6 +100,32 @@ export class SwarmApi {
   async updateService(id: string, version: number, spec: Docker.ServiceSpec, reason: string, auth?: RegistryAuth): Promise<void> {
     // Only the version goes in the query string; the spec (env values) and credentials go in the body and header.
     await this.call("service.update", () => this.docker.getService(id).update({ _query: { version }, _body: spec, ...(auth ? { authconfig: auth } : {}) } as never), { mutating: true, object: spec.Name, reason });
+  }
+
+  async listSecrets(labels: string[]): Promise<{ id: string; name: string }[]> {
+    const secrets = await this.call("secret.list", () => this.docker.listSecrets({ filters: { label: labels } }));
+    return secrets.map((s) => ({ id: s.ID, name: s.Spec?.Name ?? "" }));
+  }
+
+  /** Creates a Swarm secret; the value goes in the request body only, never in what the hooks report. */
+  async createSecret(name: string, value: string, labels: Record<string, string>, reason: string): Promise<string> {
+    const created = await this.call("secret.create", () => this.docker.createSecret({ Name: name, Labels: labels, Data: Buffer.from(value, "utf8").toString("base64") }), { mutating: true, object: name, reason });
+    return (created as unknown as { id: string }).id;
+  }
+
+  async removeSecret(id: string, name: string, reason: string): Promise<void> {
+    await this.call("secret.remove", () => this.docker.getSecret(id).remove(), { mutating: true, object: name, reason });
+  }
+
+  /** The entrypoint and command an image on this node runs; undefined when the image is not here. */
+  async imageProcess(ref: string): Promise<{ entrypoint?: string[] | null; cmd?: string[] | null } | undefined> {
+    try {
+      const info = await this.call("image.inspect", () => this.docker.getImage(ref).inspect());
+      return { entrypoint: info.Config?.Entrypoint as string[] | null | undefined, cmd: info.Config?.Cmd };
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw error;
+    }
   }
 
   async removeService(id: string, name: string, reason: string): Promise<void> {

@@ -161,4 +161,50 @@ describe("a Swarm DeploymentTarget", () => {
     expect((await berth("apply", dir, "--db", failingDb, "--wait", "--timeout", "90s")).code).toBe(0);
     expect((JSON.parse((await berth("history", "Service/live/web", "--db", failingDb, "-o", "json")).stdout) as { items: { status: string }[] }).items[0]!.status).toBe("success");
   }, 300_000);
+  it("passes secret env values as Swarm secrets: the task sees them in its environment, the service spec never holds them, and a rotation makes a new version", async () => {
+    const dir = join(work, "secrets");
+    mkdirSync(join(dir, "secrets"), { recursive: true });
+    const token = (n: number) => `s3cret-token-${n}-${"x".repeat(12)}`;
+    writeFileSync(join(dir, "secrets", "app.env"), `TOKEN=${token(1)}\n`);
+    writeFileSync(
+      join(dir, "all.yaml"),
+      [
+        `apiVersion: berth.dev/v1beta1\nkind: DeploymentTarget\nmetadata: {name: cluster}\nspec: {type: swarm, docker: {host: "${engine.host}"}}`,
+        "apiVersion: berth.dev/v1beta1\nkind: Project\nmetadata: {name: vault}",
+        "apiVersion: berth.dev/v1beta1\nkind: Environment\nmetadata: {name: live}\nspec: {project: vault, target: cluster}",
+        'apiVersion: berth.dev/v1beta1\nkind: Service\nmetadata: {name: api}\nspec:\n  project: vault\n  image: berth-swarm/busybox:1\n  imagePullPolicy: Never\n  command: [sh, -c, "printf %s \\"$TOKEN\\" > /tmp/token; printf %s \\"$PLAIN\\" > /tmp/plain; exec sleep 3600"]\n  env:\n    - {name: PLAIN, value: visible}\n    - {name: TOKEN, valueFrom: {envFile: secrets/app.env, key: TOKEN}}',
+      ].join("\n---\n"),
+    );
+    const secretsDb = `file:${join(work, "secrets.db")}`;
+    const apply = async () => expect((await berth("apply", dir, "--db", secretsDb, "--wait", "--timeout", "90s")).code).toBe(0);
+    const taskSees = async (file: string) => {
+      const [task] = await engine.docker.listContainers({ filters: { label: ["com.docker.swarm.service.name=vault-live-api"], status: ["running"] } });
+      return (await new DockerDriver("swarm-test", engine.docker).execJob(task!.Id, ["cat", file], "test")).output;
+    };
+    const ours = async () => (await engine.docker.listSecrets({ filters: { label: ["dev.berth.service=api", "dev.berth.project=vault"] } })).map((s) => s.Spec!.Name!);
+
+    await apply();
+    expect(await taskSees("/tmp/token")).toBe(token(1));
+    expect(await taskSees("/tmp/plain")).toBe("visible");
+    const spec = JSON.stringify((await services()).get("vault-live-api"));
+    expect(spec).not.toContain(token(1));
+    expect(spec).toContain("PLAIN=visible");
+    const first = await ours();
+    expect(first).toEqual([expect.stringMatching(/^vault-live-api\.TOKEN\.[0-9a-f]{12}$/)]);
+    expect((await berth("status", "--db", secretsDb, "-o", "json")).stdout).not.toContain(token(1));
+
+    // Rotation: a new revision with a new secret version; the previous one stays while a rollback may need it.
+    writeFileSync(join(dir, "secrets", "app.env"), `TOKEN=${token(2)}\n`);
+    await apply();
+    await eventually(async () => ((await taskSees("/tmp/token")) === token(2) ? true : undefined), 60_000, "the rotated value in the task");
+    expect(await ours()).toHaveLength(2);
+    writeFileSync(join(dir, "secrets", "app.env"), `TOKEN=${token(3)}\n`);
+    await apply();
+    await eventually(async () => ((await taskSees("/tmp/token")) === token(3) ? true : undefined), 60_000, "the second rotation in the task");
+    await eventually(async () => {
+      const now = await ours();
+      return now.length === 2 && !now.includes(first[0]!) ? true : undefined;
+    }, 60_000, "the first version removed");
+    expect(JSON.stringify((await services()).get("vault-live-api"))).not.toContain(token(3));
+  }, 300_000);
 });

@@ -5,6 +5,7 @@ import type { SwarmService, SwarmTask } from "../../../src/docker/swarm.ts";
 import type { Spec } from "../../../test/support/shop.ts";
 import { shopService } from "../../../test/support/shop-services.ts";
 import { decideSwarmService, type SwarmRecords } from "./decide.ts";
+import { processOf, secretName, secretVariables } from "./secrets.ts";
 import { swarmServiceSpec } from "./spec.ts";
 
 // Service web of project shop in Environment dev on a swarm target, built by the real loader and model.
@@ -133,6 +134,27 @@ describe("a Service on a swarm target", () => {
     const service = running(swarmServiceSpec(WEB1));
     expect(decideSwarmService(WEB1, { now: NOW, service, tasks: pending }, rollout(WEB1.specHash, "in_progress")).finish).toBeUndefined();
     expect(decideSwarmService(WEB1, { now: NOW + 5 * 60_000, service, tasks: pending }, rollout(WEB1.specHash, "in_progress")).finish).toEqual({ id: 4, status: "failed", error: "no node can run its tasks: no suitable node (scheduling constraints not satisfied on 1 node)" });
+  });
+
+  it("mounts secret env values as Swarm secrets read in front of the process, keeping them out of the spec's env", async () => {
+    const withSecret = await shopService({ services: { web: { image: "web:1", command: ["/app/server", "--port", "8080"], env: [{ name: "MODE", value: "live" }, { name: "TOKEN", valueFrom: { envFile: "app.env", key: "TOKEN" } }] } }, target: SWARM, files: { "app.env": "TOKEN=very-secret-value\n" } }, "dev/web");
+    const variables = secretVariables(withSecret);
+    expect(variables).toEqual([{ variable: "TOKEN", value: "very-secret-value" }]);
+    const name = secretName(withSecret, "TOKEN");
+    expect(name).toMatch(/^shop-dev-web\.TOKEN\.[0-9a-f]{12}$/);
+    expect(name).not.toContain("very-secret-value");
+    const argv = processOf(withSecret, { entrypoint: ["/sbin/tini", "--"], cmd: ["ignored"] });
+    expect(argv).toEqual(["/sbin/tini", "--", "/app/server", "--port", "8080"]);
+    const spec = swarmServiceSpec(withSecret, { secrets: [{ variable: "TOKEN", name, id: "sec1" }], argv });
+    const container = (spec.TaskTemplate as { ContainerSpec: Docker.ContainerSpec }).ContainerSpec;
+    expect(JSON.stringify(spec)).not.toContain("very-secret-value");
+    expect(container.Env).toEqual(["MODE=live"]);
+    expect(container.Secrets).toEqual([{ SecretID: "sec1", SecretName: name, File: { Name: "berth-env.TOKEN", UID: "0", GID: "0", Mode: 0o444 } }]);
+    expect(container.Command?.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+    expect(container.Args).toEqual(argv);
+    // An entrypoint in the manifest drops the image's command, as docker run does.
+    const entry = await shopService({ services: { web: { image: "web:1", entrypoint: ["/run.sh"] } }, target: SWARM }, "dev/web");
+    expect(processOf(entry, { entrypoint: ["/docker-entrypoint.sh"], cmd: ["nginx"] })).toEqual(["/run.sh"]);
   });
 
   it("removes the Swarm service of a Service no longer declared", () => {

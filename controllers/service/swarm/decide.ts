@@ -5,6 +5,7 @@ import type { DesiredService } from "../../../src/desired/model.ts";
 import type { PlanChange } from "../../../src/engine/plan-change.ts";
 import type { DeploymentStatus } from "../../../src/store/repositories.ts";
 import type { ServiceFacts } from "../phase.ts";
+import type { SecretInputs } from "./secrets.ts";
 import { swarmServiceSpec } from "./spec.ts";
 
 /** What one pass observed of a Swarm service: the service (absent when there is none) and its tasks. */
@@ -12,6 +13,8 @@ export interface SwarmWorld {
   now: number;
   service?: SwarmService;
   tasks: SwarmTask[];
+  /** The Swarm secrets of its secret env values, and the process they are read in front of. */
+  secretEnv?: SecretInputs;
 }
 
 /** The service's last rollout on record. */
@@ -65,7 +68,7 @@ export function decideSwarmService(desired: DesiredService | undefined, world: S
       facts: { desired: 0, running: running(world.tasks), ready: 0, converged: false, message: "removing its Swarm service", changed: true },
     };
   }
-  const spec = swarmServiceSpec(desired);
+  const spec = swarmServiceSpec(desired, world.secretEnv);
   const want = desired.swarm?.global ? undefined : desired.suspended ? 0 : desired.replicas;
   const latest = records.latest;
   const open = latest && (latest.status === "in_progress" || latest.status === "pending") ? latest : undefined;

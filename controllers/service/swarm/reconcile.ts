@@ -5,6 +5,9 @@ import type { SwarmTask } from "../../../src/docker/swarm.ts";
 import { buildServiceImage } from "../execute.ts";
 import { toObservedContainer } from "../../../src/docker/observe.ts";
 import { taskHealthCheck } from "./spec.ts";
+import { processOf, secretName, secretVariables, type SecretInputs } from "./secrets.ts";
+import type { SwarmService } from "../../../src/docker/swarm.ts";
+import { LABEL } from "../../../src/docker/labels.ts";
 import { hashOf } from "../../../src/desired/hash.ts";
 import { environmentKey } from "../../../src/desired/names.ts";
 import type { DesiredService } from "../../../src/desired/model.ts";
@@ -37,11 +40,15 @@ export async function reconcileSwarmService(scope: SwarmScope, manifest: Desired
   const tasks = service ? await swarm.listTasks(service.id) : [];
   const latest = await ctx.store.deployments.latest(scope.key);
   const records: SwarmRecords = latest ? { latest: { id: latest.id, revision: latest.revision, status: latest.status as NonNullable<SwarmRecords["latest"]>["status"], startedAt: latest.startedAt, error: latest.error } } : {};
-  const decision = decideSwarmService(manifest && !manifest.error ? manifest : undefined, { now: ctx.now(), service, tasks }, records);
+  const usable = manifest && !manifest.error ? manifest : undefined;
+  const secretEnv = usable ? await secretInputs(scope, usable, driver, ctx) : undefined;
+  const decision = decideSwarmService(usable, { now: ctx.now(), service, tasks, secretEnv }, records);
   for (const duplicate of extra) decision.actions.push({ type: "remove", id: duplicate.id, name: duplicate.spec.Name ?? duplicate.id, reason: "a second Swarm service with this service's labels" });
   if (!ctx.dryRun) {
     await carryOut(scope, manifest, decision, driver, ctx);
     await followHealth(scope, manifest, driver, ctx);
+    // Old versions of its secrets go once no spec (nor the one a rollback would return to) mounts them.
+    if (decision.actions.length === 0 && !decision.facts.rolling) await pruneSecrets(scope, service, secretEnv, driver, ctx);
   }
   return resultOf(scope, manifest, decision, tasks, ctx);
 }
@@ -140,4 +147,49 @@ function replicaOf(scope: SwarmScope, task: SwarmTask, checked: boolean): Replic
     exitCode: task.exitCode,
     created: Date.parse(task.createdAt) || 0,
   };
+}
+
+/**
+ * The Swarm secrets of a Service's secret env values at its revision, made
+ * when missing (not by plan), and the process the task runs, read from the
+ * image on the manager when the manifest does not say (pulled there first if
+ * it may be). Undefined when the Service has no secret env values.
+ */
+async function secretInputs(scope: SwarmScope, service: DesiredService, driver: Driver, ctx: PassContext): Promise<SecretInputs | undefined> {
+  const variables = secretVariables(service);
+  if (variables.length === 0) return undefined;
+  const swarm = driver.swarm!;
+  let image = await swarm.imageProcess(service.image.ref);
+  if (!image && !ctx.dryRun && service.image.pullPolicy !== "Never" && !service.image.build) {
+    await driver.pullImage(service.image.ref, `${scope.key}: read the image's entrypoint for its secret env values`, ctx.pullCredentials?.(scope.target, service.image.ref).auth);
+    image = await swarm.imageProcess(service.image.ref);
+  }
+  const argv = processOf(service, image ?? {});
+  if (argv.length === 0) throw new TerminalReconcileError(`${scope.key}: its secret env values are read in front of its process on a swarm target, but neither the manifest nor image ${service.image.ref} (on the manager) says what the process is; expected command: or entrypoint: in the Service, e.g. command: [/app/server]`);
+  const existing = new Map((await swarm.listSecrets(ownerFilter(scope))).map((s) => [s.name, s.id]));
+  const labels = { [LABEL.managed]: "true", [LABEL.target]: scope.target, [LABEL.project]: scope.project, [LABEL.environment]: scope.environment, [LABEL.service]: scope.service, [LABEL.specHash]: service.specHash };
+  const secrets = [];
+  for (const { variable, value } of variables) {
+    const name = secretName(service, variable);
+    let id = existing.get(name) ?? "";
+    if (!id && !ctx.dryRun) {
+      id = await swarm.createSecret(name, value, labels, `${scope.key}: secret env ${variable} of revision ${service.specHash.slice(0, 12)}`);
+      ctx.log.info("swarm secret created", { target: scope.target, service: scope.key, object: name, variable });
+    }
+    secrets.push({ variable, name, id });
+  }
+  return { secrets, argv };
+}
+
+async function pruneSecrets(scope: SwarmScope, service: SwarmService | undefined, secretEnv: SecretInputs | undefined, driver: Driver, ctx: PassContext): Promise<void> {
+  const mounted = (spec: SwarmService["spec"] | undefined) => ((spec?.TaskTemplate as { ContainerSpec?: { Secrets?: { SecretID?: string }[] } } | undefined)?.ContainerSpec?.Secrets ?? []).map((s) => s.SecretID);
+  const keep = new Set([...mounted(service?.spec), ...mounted(service?.previousSpec), ...(secretEnv?.secrets.map((s) => s.id) ?? [])]);
+  for (const secret of await driver.swarm!.listSecrets(ownerFilter(scope))) {
+    if (keep.has(secret.id)) continue;
+    // A task still stopping may hold it: the next quiet pass tries again.
+    await driver.swarm!.removeSecret(secret.id, secret.name, `${scope.key}: no longer mounted by its Swarm service`).then(
+      () => ctx.log.info("swarm secret removed", { target: scope.target, service: scope.key, object: secret.name }),
+      () => undefined,
+    );
+  }
 }

@@ -4,14 +4,13 @@ import type { DesiredService } from "../../../src/desired/model.ts";
 import { durationMs } from "../../../src/desired/units.ts";
 import { hashOf } from "../../../src/desired/hash.ts";
 import type { HealthCheck } from "../../../src/manifests/types.ts";
+import { swarmServiceName } from "./names.ts";
+import { SECRET_FILE_PREFIX, withSecretEnv, type SecretInputs } from "./secrets.ts";
 
 const NS_PER_MS = 1_000_000;
 const MONITOR_MS = 5_000;
 
-/** The Swarm service a Service of a swarm target runs as: named like its containers would be, labelled with its revision. */
-export function swarmServiceName(service: Pick<DesiredService, "project" | "environment" | "service">): string {
-  return `${service.project}-${service.environment}-${service.service}`;
-}
+export { swarmServiceName } from "./names.ts";
 
 /**
  * Maps a Service onto a Swarm ServiceSpec: its container template becomes
@@ -19,8 +18,8 @@ export function swarmServiceName(service: Pick<DesiredService, "project" | "envi
  * RollbackConfig, its network the environment's overlay network (the
  * service's name as alias), its placement Swarm's.
  */
-export function swarmServiceSpec(service: DesiredService): Docker.ServiceSpec {
-  const spec = unlabelledSpec(service);
+export function swarmServiceSpec(service: DesiredService, secretEnv?: SecretInputs): Docker.ServiceSpec {
+  const spec = unlabelledSpec(service, secretEnv);
   // The digest of what Berth writes: a service written otherwise (by hand, or by an older Berth) is repaired.
   // Taken before the commit label is added: a new commit alone changes nothing that runs.
   const commit = service.template.Labels?.[LABEL.revision];
@@ -28,7 +27,7 @@ export function swarmServiceSpec(service: DesiredService): Docker.ServiceSpec {
   return spec;
 }
 
-function unlabelledSpec(service: DesiredService): Docker.ServiceSpec {
+function unlabelledSpec(service: DesiredService, secretEnv: SecretInputs | undefined): Docker.ServiceSpec {
   const t = service.template;
   const host = t.HostConfig ?? {};
   const placement = service.swarm ?? { global: false, constraints: [], spread: [] };
@@ -37,15 +36,17 @@ function unlabelledSpec(service: DesiredService): Docker.ServiceSpec {
   const labels = { ...own, [LABEL.specHash]: service.specHash };
   const networks = Object.keys(t.NetworkingConfig?.EndpointsConfig ?? {});
   const update = updateConfig(service);
+  // Secret env values reach the task as Swarm secrets, never in the spec's Env.
+  const hidden = new Set(secretEnv?.secrets.map((s) => s.variable) ?? []);
   return {
     Name: swarmServiceName(service),
     Labels: labels,
     TaskTemplate: {
       ContainerSpec: {
         Image: t.Image,
-        ...(t.Entrypoint ? { Command: t.Entrypoint as string[] } : {}),
-        ...(t.Cmd ? { Args: t.Cmd as string[] } : {}),
-        Env: t.Env ?? [],
+        ...process(t, secretEnv),
+        Env: (t.Env ?? []).filter((entry) => !hidden.has(entry.slice(0, entry.indexOf("=")))),
+        ...(secretEnv?.secrets.length ? { Secrets: secretEnv.secrets.map(secretReference) } : {}),
         ...(t.WorkingDir ? { Dir: t.WorkingDir } : {}),
         ...(t.User ? { User: t.User } : {}),
         ...(t.Hostname ? { Hostname: t.Hostname } : {}),
@@ -123,4 +124,15 @@ function publishedPorts(bindings: Record<string, { HostIp?: string; HostPort?: s
     const [port, protocol] = key.split("/");
     return hosts.map((h) => ({ Protocol: (protocol ?? "tcp") as "tcp" | "udp", TargetPort: Number(port), PublishedPort: Number(h.HostPort), PublishMode: "ingress" as const }));
   });
+}
+
+/** The process a task runs: as the template says, or wrapped to read its secret env values first. */
+function process(t: DesiredService["template"], secretEnv: SecretInputs | undefined): { Command?: string[]; Args?: string[] } {
+  if (secretEnv?.secrets.length) return withSecretEnv(secretEnv.argv, secretEnv.secrets.map((s) => s.variable));
+  return { ...(t.Entrypoint ? { Command: t.Entrypoint as string[] } : {}), ...(t.Cmd ? { Args: t.Cmd as string[] } : {}) };
+}
+
+/** A secret mounted read-only at /run/secrets/berth-env.<VARIABLE>, readable by the task's user whoever it is (as its env is). */
+function secretReference(secret: SecretInputs["secrets"][number]): NonNullable<Docker.ContainerSpec["Secrets"]>[number] {
+  return { SecretID: secret.id, SecretName: secret.name, File: { Name: `${SECRET_FILE_PREFIX}${secret.variable}`, UID: "0", GID: "0", Mode: 0o444 } };
 }
