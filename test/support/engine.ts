@@ -57,10 +57,10 @@ export async function startTestEngine(): Promise<TestEngine> {
 
 /**
  * Starts a private dockerd of its own (socket, data root, exec root) with
- * addresses from `addressPool`: the shared test engine, or a second engine
- * a suite needs to itself (a Swarm manager).
+ * addresses from `addressPool`: the shared test engine, or an engine a
+ * suite needs to itself (a Swarm manager, or a worker in `netns`).
  */
-export async function startPrivateEngine(addressPool = "172.30.0.0/16"): Promise<TestEngine> {
+export async function startPrivateEngine(addressPool = "172.30.0.0/16", options: { netns?: string } = {}): Promise<TestEngine> {
   const dockerd = findExecutable("dockerd");
   if (!dockerd) throw new TestEngineError("dockerd not found; install Debian's docker.io (apt-get install docker.io) or set BERTH_TEST_DOCKER_HOST");
   if (process.getuid?.() !== 0) throw new TestEngineError("starting a private dockerd needs root; run as root or set BERTH_TEST_DOCKER_HOST");
@@ -69,9 +69,12 @@ export async function startPrivateEngine(addressPool = "172.30.0.0/16"): Promise
   const host = `unix://${dir}/docker.sock`;
   const logFile = join(dir, "dockerd.log");
   const log = openSync(logFile, "a");
+  // In a network namespace of its own, the engine is another host as far as networking goes (a second Swarm node).
   const child = spawn(
-    dockerd,
+    options.netns ? "nsenter" : dockerd,
     [
+      // nsenter switches the network namespace only (ip netns exec would remount /sys and hide the cgroups).
+      ...(options.netns ? [`--net=/run/netns/${options.netns}`, dockerd] : []),
       `--host=${host}`,
       `--data-root=${dir}/data`,
       `--exec-root=${dir}/exec`,
