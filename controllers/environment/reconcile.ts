@@ -7,6 +7,7 @@ import type { Change } from "../../src/engine/observer.ts";
 import type { PlanChange } from "../../src/engine/plan-change.ts";
 import { finishComposeTakeover, type ComposeTakeover } from "./adopt.ts";
 import { executeEnvironmentActions } from "./execute.ts";
+import { removeSwarmServices } from "./swarm.ts";
 import { environmentPhase } from "./phase.ts";
 import { adoptedVolumes, describeAdoptedVolumes, environmentChange, planChanges, planEnvironment, releasedLater, type EnvironmentAction } from "./plan.ts";
 
@@ -66,6 +67,9 @@ export async function reconcileEnvironment(key: string, ctx: PassContext): Promi
     } catch (error) {
       if (error instanceof TargetUnavailableError) continue; // tried again when its target connects
       throw error;
+    }
+    if (model.complete && model.targets.get(owner.target)?.spec.type === "swarm") {
+      plan.push(...(await removeSwarmServices(driver, { target: owner.target, project: owner.project, environment: name }, { dryRun: !!ctx.dryRun, log: ctx.log })));
     }
     const observed = await observe(driver, { project: owner.project, environment: name });
     await act(owner, planEnvironment(undefined, observed, { allowPrune: model.complete }));

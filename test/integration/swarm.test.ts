@@ -161,7 +161,7 @@ describe("a Swarm DeploymentTarget", () => {
     expect((await berth("apply", dir, "--db", failingDb, "--wait", "--timeout", "90s")).code).toBe(0);
     expect((JSON.parse((await berth("history", "Service/live/web", "--db", failingDb, "-o", "json")).stdout) as { items: { status: string }[] }).items[0]!.status).toBe("success");
   }, 300_000);
-  it("passes secret env values as Swarm secrets: the task sees them in its environment, the service spec never holds them, and a rotation makes a new version", async () => {
+  it("passes secret env values as Swarm secrets: the task sees them in its environment, the service spec never holds them, and a rotation makes a new version; a removed Environment takes its services, secrets and network along", async () => {
     const dir = join(work, "secrets");
     mkdirSync(join(dir, "secrets"), { recursive: true });
     const token = (n: number) => `s3cret-token-${n}-${"x".repeat(12)}`;
@@ -206,5 +206,24 @@ describe("a Swarm DeploymentTarget", () => {
       return now.length === 2 && !now.includes(first[0]!) ? true : undefined;
     }, 60_000, "the first version removed");
     expect(JSON.stringify((await services()).get("vault-live-api"))).not.toContain(token(3));
+
+    // The Environment replaced by another in the manifests: its Swarm services, their secrets and its overlay network go.
+    writeFileSync(
+      join(dir, "all.yaml"),
+      [
+        `apiVersion: berth.dev/v1beta1\nkind: DeploymentTarget\nmetadata: {name: cluster}\nspec: {type: swarm, docker: {host: "${engine.host}"}}`,
+        "apiVersion: berth.dev/v1beta1\nkind: Project\nmetadata: {name: vault}",
+        "apiVersion: berth.dev/v1beta1\nkind: Environment\nmetadata: {name: next}\nspec: {project: vault, target: cluster}",
+        'apiVersion: berth.dev/v1beta1\nkind: Service\nmetadata: {name: api}\nspec:\n  project: vault\n  image: berth-swarm/busybox:1\n  imagePullPolicy: Never\n  command: [sleep, "3600"]',
+      ].join("\n---\n"),
+    );
+    let last = "";
+    await eventually(async () => {
+      last = (await berth("apply", dir, "--db", secretsDb, "--timeout", "30s", "--log-level", "info")).out;
+      const networks = await engine.docker.listNetworks({ filters: { label: ["dev.berth.environment=live"] } });
+      return !(await services()).has("vault-live-api") && (await services()).has("vault-next-api") && (await ours()).length === 0 && networks.length === 0 ? true : undefined;
+    }, 90_000, "the environment's service, secrets and network removed").catch((error: Error) => {
+      throw new Error(`${error.message}; the last apply said:\n${last}`);
+    });
   }, 300_000);
 });
