@@ -50,10 +50,19 @@ beforeAll(async () => {
   await worker.docker.swarmJoin({ ListenAddr: `${WORKER_IP}:${port}`, AdvertiseAddr: WORKER_IP, RemoteAddrs: [`${MANAGER_IP}:${port}`], JoinToken: tokens.Worker });
   // The image is on every node, as a registry would make it.
   for (const engine of [manager, worker]) await buildBusyboxImage(new DockerDriver("nodes", engine.docker), IMAGE, "nodes\n");
-  // Zones to spread over: the manager in a, the worker in b.
-  for (const node of (await manager.docker.listNodes()) as { ID: string; Version: { Index: number }; Spec: Record<string, unknown>; Status: { Addr: string } }[]) {
-    const zone = node.Status.Addr === WORKER_IP ? "b" : "a";
-    await manager.docker.getNode(node.ID).update({ version: node.Version.Index, ...node.Spec, Labels: { zone } } as never);
+  // Zones to spread over, the manager in a and the worker in b, once both nodes are ready (a node's version moves until then).
+  type Node = { ID: string; Version: { Index: number }; Spec: Record<string, unknown>; Status: { Addr: string; State: string } };
+  await eventually(async () => {
+    const nodes = (await manager!.docker.listNodes()) as Node[];
+    return nodes.length === 2 && nodes.every((n) => n.Status.State === "ready") ? true : undefined;
+  }, 60_000, "both nodes ready");
+  for (const zone of ["a", "b"]) {
+    await eventually(async () => {
+      const node = ((await manager!.docker.listNodes()) as Node[]).find((n) => (n.Status.Addr === WORKER_IP) === (zone === "b"))!;
+      // Re-read and retried: "update out of sequence" when the node changed in between.
+      const update = manager!.docker.getNode(node.ID).update({ version: node.Version.Index, ...node.Spec, Labels: { zone } } as never) as unknown as Promise<unknown>;
+      return update.then(() => true, () => undefined);
+    }, 30_000, `zone ${zone} labelled`);
   }
   work = mkdtempSync(join(tmpdir(), "berth-nodes-"));
 }, 240_000);

@@ -184,7 +184,8 @@ describe("a Swarm DeploymentTarget", () => {
     const ours = async () => (await engine.docker.listSecrets({ filters: { label: ["dev.berth.service=api", "dev.berth.project=vault"] } })).map((s) => s.Spec!.Name!);
 
     await apply();
-    expect(await taskSees("/tmp/token")).toBe(token(1));
+    // The task's shell writes the files right after it starts.
+    await eventually(async () => ((await taskSees("/tmp/token")) === token(1) ? true : undefined), 30_000, "the value in the task");
     expect(await taskSees("/tmp/plain")).toBe("visible");
     const spec = JSON.stringify((await services()).get("vault-live-api"));
     expect(spec).not.toContain(token(1));
@@ -206,6 +207,14 @@ describe("a Swarm DeploymentTarget", () => {
       return now.length === 2 && !now.includes(first[0]!) ? true : undefined;
     }, 60_000, "the first version removed");
     expect(JSON.stringify((await services()).get("vault-live-api"))).not.toContain(token(3));
+
+    // A secret that cannot be read makes the Service undeployable as written: what runs stays, nothing is removed.
+    writeFileSync(join(dir, "secrets", "app.env"), "OTHER=1\n");
+    const broken = await berth("apply", dir, "--db", secretsDb, "--timeout", "20s");
+    expect(broken.code).not.toBe(0);
+    expect(broken.out).toMatch(/TOKEN/);
+    expect((await services()).has("vault-live-api")).toBe(true);
+    expect(await taskSees("/tmp/token")).toBe(token(3));
 
     // The Environment replaced by another in the manifests: its Swarm services, their secrets and its overlay network go.
     writeFileSync(

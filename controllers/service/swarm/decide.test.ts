@@ -152,6 +152,13 @@ describe("a Service on a swarm target", () => {
     expect(container.Secrets).toEqual([{ SecretID: "sec1", SecretName: name, File: { Name: "berth-env.TOKEN", UID: "0", GID: "0", Mode: 0o444 } }]);
     expect(container.Command?.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
     expect(container.Args).toEqual(argv);
+    expect(container.Command?.[2]).toBe(`set -e; TOKEN="$(cat '/run/secrets/berth-env.TOKEN' && printf x)"; export TOKEN="\${TOKEN%x}"; exec "$@"`);
+    // An empty value hides nothing (and Swarm keeps no empty secret): it stays in the env.
+    const empty = await shopService({ services: { web: { image: "web:1", env: [{ name: "TOKEN", valueFrom: { envFile: "app.env", key: "TOKEN" } }] } }, target: SWARM, files: { "app.env": "TOKEN=\n" } }, "dev/web");
+    expect(secretVariables(empty)).toEqual([]);
+    // Swarm names are at most 64 characters.
+    const long = await shopService({ services: { web: { image: "web:1", env: [{ name: "A_VERY_LONG_VARIABLE_NAME_FOR_A_DATABASE_PASSWORD_OF_THE_APP", valueFrom: { envFile: "app.env", key: "TOKEN" } }] } }, target: SWARM, files: { "app.env": "TOKEN=x\n" } }, "dev/web");
+    expect(secretName(long, "A_VERY_LONG_VARIABLE_NAME_FOR_A_DATABASE_PASSWORD_OF_THE_APP").length).toBeLessThanOrEqual(64);
     // An entrypoint in the manifest drops the image's command, as docker run does.
     const entry = await shopService({ services: { web: { image: "web:1", entrypoint: ["/run.sh"] } }, target: SWARM }, "dev/web");
     expect(processOf(entry, { entrypoint: ["/docker-entrypoint.sh"], cmd: ["nginx"] })).toEqual(["/run.sh"]);

@@ -156,7 +156,8 @@ export function decideSwarmService(desired: DesiredService | undefined, world: S
     if (up >= count && allNew) return finished(open.id, "success", undefined, base);
     const waited = world.now - open.startedAt;
     // Tasks that keep failing, or that no node can take (placement, resources), end the rollout after a while.
-    const failing = world.tasks.find((t) => revisionOf(t.labels) === desired.specHash && (t.state === "failed" || t.state === "rejected" || t.state === "pending"));
+    const unplaceable = (t: SwarmTask) => t.state === "pending" && /no suitable node/.test(t.error ?? t.message ?? "");
+    const failing = world.tasks.find((t) => revisionOf(t.labels) === desired.specHash && (t.state === "failed" || t.state === "rejected" || unplaceable(t)));
     if (failing && waited > STUCK_MS) return { ...finished(open.id, "failed", `${failing.state === "pending" ? "no node can run its tasks" : "its tasks keep failing"}: ${failing.error ?? failing.message ?? failing.state}`, base) };
     return { actions: [], facts: { ...base, converged: false, message: `waiting for tasks (${up}/${count} running${failing ? `; last failure: ${failing.error ?? failing.message}` : ""})`, rolling: true, requeueAfterMs: SWARM_POLL_MS } };
   }

@@ -40,17 +40,24 @@ export async function reconcileSwarmService(scope: SwarmScope, manifest: Desired
   const tasks = service ? await swarm.listTasks(service.id) : [];
   const latest = await ctx.store.deployments.latest(scope.key);
   const records: SwarmRecords = latest ? { latest: { id: latest.id, revision: latest.revision, status: latest.status as NonNullable<SwarmRecords["latest"]>["status"], startedAt: latest.startedAt, error: latest.error } } : {};
-  const usable = manifest && !manifest.error ? manifest : undefined;
-  const secretEnv = usable ? await secretInputs(scope, usable, driver, ctx) : undefined;
-  const decision = decideSwarmService(usable, { now: ctx.now(), service, tasks, secretEnv }, records);
+  // A Service that cannot be deployed as written keeps what runs: nothing is decided for it, nothing removed.
+  if (manifest?.error) return resultOf(scope, manifest, { actions: [], facts: { desired: manifest.replicas, running: tasks.filter((t) => t.desiredState === "running" && t.state === "running").length, ready: 0, converged: false, message: manifest.error } }, tasks, ctx);
+  const secretEnv = manifest ? await secretInputs(scope, manifest, driver, ctx) : undefined;
+  const decision = decideSwarmService(manifest, { now: ctx.now(), service, tasks, secretEnv }, records);
   for (const duplicate of extra) decision.actions.push({ type: "remove", id: duplicate.id, name: duplicate.spec.Name ?? duplicate.id, reason: "a second Swarm service with this service's labels" });
+  let result = resultOf(scope, manifest, decision, tasks, ctx);
   if (!ctx.dryRun) {
     await carryOut(scope, manifest, decision, driver, ctx);
     await followHealth(scope, manifest, driver, ctx);
-    // Old versions of its secrets go once no spec (nor the one a rollback would return to) mounts them.
-    if (decision.actions.length === 0 && !decision.facts.rolling) await pruneSecrets(scope, service, secretEnv, driver, ctx);
+    // Old versions of its secrets go once no spec (nor the one a rollback would return to) mounts them; a
+    // removed Service's all go, its key kept until its stopping tasks let them.
+    const removed = !manifest;
+    if (removed || (decision.actions.length === 0 && !decision.facts.rolling)) {
+      const left = await pruneSecrets(scope, removed ? undefined : service, secretEnv, driver, ctx);
+      if (removed && left > 0) result = { ...result, gone: false, message: `removing ${left} Swarm secret(s) its tasks still hold`, requeueAfterMs: 2_000 };
+    }
   }
-  return resultOf(scope, manifest, decision, tasks, ctx);
+  return result;
 }
 
 /**
@@ -149,6 +156,9 @@ function replicaOf(scope: SwarmScope, task: SwarmTask, checked: boolean): Replic
   };
 }
 
+/** A name a POSIX shell can assign. */
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 /**
  * The Swarm secrets of a Service's secret env values at its revision, made
  * when missing (not by plan), and the process the task runs, read from the
@@ -158,13 +168,19 @@ function replicaOf(scope: SwarmScope, task: SwarmTask, checked: boolean): Replic
 async function secretInputs(scope: SwarmScope, service: DesiredService, driver: Driver, ctx: PassContext): Promise<SecretInputs | undefined> {
   const variables = secretVariables(service);
   if (variables.length === 0) return undefined;
+  const unfit = variables.find((v) => !SHELL_NAME.test(v.variable));
+  if (unfit) throw new TerminalReconcileError(`${scope.key}: secret env variable "${unfit.variable}" cannot be set by a shell, which a swarm target reads secret values with; expected a name of letters, digits and '_', not starting with a digit, e.g. ${unfit.variable.replace(/[^A-Za-z0-9_]/g, "_")}`);
   const swarm = driver.swarm!;
   let image = await swarm.imageProcess(service.image.ref);
-  if (!image && !ctx.dryRun && service.image.pullPolicy !== "Never" && !service.image.build) {
-    await driver.pullImage(service.image.ref, `${scope.key}: read the image's entrypoint for its secret env values`, ctx.pullCredentials?.(scope.target, service.image.ref).auth);
+  if (!image && !ctx.dryRun) {
+    const reason = `${scope.key}: read the image's entrypoint for its secret env values`;
+    if (service.image.build) await buildServiceImage(driver, service, service.image.ref, scope.key, reason);
+    else if (service.image.pullPolicy !== "Never") await driver.pullImage(service.image.ref, reason, ctx.pullCredentials?.(scope.target, service.image.ref).auth);
     image = await swarm.imageProcess(service.image.ref);
   }
   const argv = processOf(service, image ?? {});
+  // plan does not build or pull: an image not on the manager leaves the process unknown, and plan says a rollout.
+  if (argv.length === 0 && ctx.dryRun) return { secrets: [], argv };
   if (argv.length === 0) throw new TerminalReconcileError(`${scope.key}: its secret env values are read in front of its process on a swarm target, but neither the manifest nor image ${service.image.ref} (on the manager) says what the process is; expected command: or entrypoint: in the Service, e.g. command: [/app/server]`);
   const existing = new Map((await swarm.listSecrets(ownerFilter(scope))).map((s) => [s.name, s.id]));
   const labels = { [LABEL.managed]: "true", [LABEL.target]: scope.target, [LABEL.project]: scope.project, [LABEL.environment]: scope.environment, [LABEL.service]: scope.service, [LABEL.specHash]: service.specHash };
@@ -181,15 +197,18 @@ async function secretInputs(scope: SwarmScope, service: DesiredService, driver: 
   return { secrets, argv };
 }
 
-async function pruneSecrets(scope: SwarmScope, service: SwarmService | undefined, secretEnv: SecretInputs | undefined, driver: Driver, ctx: PassContext): Promise<void> {
+/** Removes the Service's secrets that nothing mounts; returns how many are left (held by tasks still stopping). */
+async function pruneSecrets(scope: SwarmScope, service: SwarmService | undefined, secretEnv: SecretInputs | undefined, driver: Driver, ctx: PassContext): Promise<number> {
   const mounted = (spec: SwarmService["spec"] | undefined) => ((spec?.TaskTemplate as { ContainerSpec?: { Secrets?: { SecretID?: string }[] } } | undefined)?.ContainerSpec?.Secrets ?? []).map((s) => s.SecretID);
   const keep = new Set([...mounted(service?.spec), ...mounted(service?.previousSpec), ...(secretEnv?.secrets.map((s) => s.id) ?? [])]);
+  let left = 0;
   for (const secret of await driver.swarm!.listSecrets(ownerFilter(scope))) {
     if (keep.has(secret.id)) continue;
     // A task still stopping may hold it: the next quiet pass tries again.
     await driver.swarm!.removeSecret(secret.id, secret.name, `${scope.key}: no longer mounted by its Swarm service`).then(
       () => ctx.log.info("swarm secret removed", { target: scope.target, service: scope.key, object: secret.name }),
-      () => undefined,
+      () => void left++,
     );
   }
+  return left;
 }

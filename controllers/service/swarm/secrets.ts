@@ -32,7 +32,9 @@ export function secretVariables(service: DesiredService): SecretVariable[] {
   return (service.template.Env ?? []).flatMap((entry) => {
     const at = entry.indexOf("=");
     const variable = entry.slice(0, at);
-    return secret.has(variable) ? [{ variable, value: entry.slice(at + 1) }] : [];
+    const value = entry.slice(at + 1);
+    // Swarm keeps no empty secret, and an empty value hides nothing: it stays in the spec's env.
+    return secret.has(variable) && value !== "" ? [{ variable, value }] : [];
   });
 }
 
@@ -43,8 +45,9 @@ export function secretVariables(service: DesiredService): SecretVariable[] {
  */
 export function secretName(service: DesiredService, variable: string): string {
   const digest = createHash("sha256").update(`${service.specHash}\0${variable}`).digest("hex").slice(0, 12);
-  const tail = `.${variable}.${digest}`;
-  return `${swarmServiceName(service).slice(0, 64 - tail.length)}${tail}`;
+  const name = `${swarmServiceName(service)}.${variable}.${digest}`;
+  // Swarm takes names of up to 64 characters: a long one keeps its start and the digest (which already tells variables apart).
+  return name.length <= 64 ? name : `${name.slice(0, 64 - digest.length - 1)}.${digest}`;
 }
 
 /**
@@ -54,8 +57,9 @@ export function secretName(service: DesiredService, variable: string): string {
  * the values stay out of the service spec. The image needs /bin/sh.
  */
 export function withSecretEnv(argv: readonly string[], variables: readonly string[]): { Command: string[]; Args: string[] } {
-  const reads = variables.map((v) => `${v}="$(cat /run/secrets/${SECRET_FILE_PREFIX}${v}; printf x)"; export ${v}="\${${v}%x}"`);
-  return { Command: ["/bin/sh", "-c", `${reads.join("; ")}; exec "$@"`, "berth-secret-env"], Args: [...argv] };
+  // Names are shell names (checked before): a missing file stops the task (set -e) rather than run without the value.
+  const reads = variables.map((v) => `${v}="$(cat '/run/secrets/${SECRET_FILE_PREFIX}${v}' && printf x)"; export ${v}="\${${v}%x}"`);
+  return { Command: ["/bin/sh", "-c", `set -e; ${reads.join("; ")}; exec "$@"`, "berth-secret-env"], Args: [...argv] };
 }
 
 /** What a container runs, as Docker decides it: an entrypoint set in the manifest drops the image's command. */
