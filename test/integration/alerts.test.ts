@@ -25,7 +25,7 @@ const SCHEDULED = `      - series: 'berth_backup_schedule_interval_seconds{${db}
         values: '0x200'`;
 
 describe("the shipped backup alerts", () => {
-  it("pass promtool's checks", () => {
+  it("pass promtool's checks (every group)", () => {
     const check = spawnSync("promtool", ["check", "rules", "docs/monitoring/alerts.yml"], { encoding: "utf8" });
     expect(check.status, check.stdout + check.stderr).toBe(0);
   });
@@ -76,6 +76,45 @@ ${SCHEDULED}
             exp_annotations:
               summary: "Volume data of production/db has no successful backup yet"
               description: "See berth backups Service/production/db and the BackupFailed events for why."
+`);
+    expect(result.status, result.output).toBe(0);
+  });
+});
+
+describe("the shipped leadership alerts", () => {
+  it("fire when no daemon leads for a minute (a leader died and none took over), and when two lead at once", () => {
+    // Daemon a leads until minute 10 and then follows; b follows until minute 20, then leads, and a leads again from 40.
+    const result = promtoolTest(`tests:
+  - interval: 1m
+    input_series:
+      - series: 'berth_leader{job="berth",instance="a:9464"}'
+        values: '1x9 0x29 1x20'
+      - series: 'berth_leader{job="berth",instance="b:9464"}'
+        values: '0x19 1x40'
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: BerthNoLeader
+        exp_alerts: []
+      - eval_time: 15m
+        alertname: BerthNoLeader
+        exp_alerts:
+          - exp_labels: {severity: critical}
+            exp_annotations:
+              summary: "No Berth daemon leads: nothing is reconciled"
+              description: "Each daemon's /readyz says whom it follows; a leader that cannot renew its lease (database unreachable) exits, see docs/ha.md."
+      - eval_time: 25m
+        alertname: BerthNoLeader
+        exp_alerts: []
+      - eval_time: 25m
+        alertname: BerthTwoLeaders
+        exp_alerts: []
+      - eval_time: 45m
+        alertname: BerthTwoLeaders
+        exp_alerts:
+          - exp_labels: {severity: critical}
+            exp_annotations:
+              summary: "2 Berth daemons lead at once"
+              description: "Daemons meant to share one database lead separately: compare their --db; only daemons on one database elect one leader."
 `);
     expect(result.status, result.output).toBe(0);
   });
