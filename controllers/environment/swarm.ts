@@ -1,5 +1,5 @@
 import type { Driver } from "../../src/docker/driver.ts";
-import { ownerFilter } from "../../src/docker/labels.ts";
+import { LABEL, ownerFilter } from "../../src/docker/labels.ts";
 import type { PlanChange } from "../../src/engine/plan-change.ts";
 import type { Logger } from "../../src/log/logger.ts";
 
@@ -13,7 +13,7 @@ export async function removeSwarmServices(driver: Driver, scope: { target: strin
   if (!swarm) return [];
   const filter = ownerFilter(scope);
   const services = await swarm.listServices(filter);
-  const plan: PlanChange[] = services.map((s) => ({ resource: `Service/${scope.environment}/${s.spec.Labels?.["dev.berth.service"] ?? s.spec.Name}`, action: "delete", strategy: null, reason: "environment no longer declared", fields: [] }));
+  const plan: PlanChange[] = services.map((s) => ({ resource: `Service/${scope.environment}/${s.spec.Labels?.[LABEL.service] ?? s.spec.Name}`, action: "delete", strategy: null, reason: "environment no longer declared", fields: [] }));
   if (options.dryRun) return plan;
   for (const service of services) {
     await swarm.removeService(service.id, service.spec.Name ?? service.id, `Environment/${scope.environment}: environment no longer declared`);

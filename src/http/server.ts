@@ -115,8 +115,9 @@ export async function startHttpServer(options: HttpOptions): Promise<{ server: S
     const needsLeader = url.pathname === "/hooks/git" || url.pathname.startsWith("/api/v1/services/");
     if (!daemon && needsLeader) return reply(503, { error: options.following?.().refusal ?? "the daemon is starting; try again shortly" });
     if (url.pathname === "/hooks/git") {
-      if (!daemon!.gitHook) return reply(404, { error: "no git webhook here: it needs berth run --git URL --webhook-secret-file FILE" });
-      return void gitHookRoute(req, daemon!.gitHook).then((r) => reply(r.status, r.body), fail);
+      const hook = daemon?.gitHook;
+      if (!hook) return reply(404, { error: "no git webhook here: it needs berth run --git URL --webhook-secret-file FILE" });
+      return void gitHookRoute(req, hook).then((r) => reply(r.status, r.body), fail);
     }
     if (!handler) {
       if (!daemon) return reply(404, { error: `no such path ${url.pathname}`, paths: Object.keys(routes) });

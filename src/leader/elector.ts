@@ -43,6 +43,9 @@ export class Elector {
   private seen: LeaseRow | undefined;
   private readonly stopping = new AbortController();
   private renewing: Promise<void> | undefined;
+  /** Monotonic time the last renewal was asked that the database confirmed. */
+  private confirmed = 0;
+  private watchdog: NodeJS.Timeout | undefined;
   private lostWith: ((error: LeadershipLostError) => void) | undefined;
   /** Settles once this daemon, having led, is deposed. */
   readonly lost: Promise<LeadershipLostError>;
@@ -155,9 +158,6 @@ export class Elector {
   mayAct(): boolean {
     return this.state === "leader" && this.monotonic() - this.confirmed <= this.renewDeadlineMs;
   }
-
-  private confirmed = 0;
-  private watchdog: NodeJS.Timeout | undefined;
 
   /** Deposes this daemon once the deadline passes without a confirmed renewal, even while a renewal hangs. */
   private armWatchdog(): void {

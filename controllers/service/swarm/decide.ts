@@ -179,7 +179,8 @@ function running(tasks: readonly SwarmTask[]): number {
   return tasks.filter((t) => t.desiredState === "running" && t.state === "running").length;
 }
 
-function runningFacts(tasks: readonly SwarmTask[], desired: number): Pick<ServiceFacts, "desired" | "running" | "ready"> {
+/** How many of `desired` tasks run, from the tasks Swarm wants running. */
+export function runningFacts(tasks: readonly SwarmTask[], desired: number): Pick<ServiceFacts, "desired" | "running" | "ready"> {
   const up = running(tasks);
   return { desired, running: up, ready: up };
 }

@@ -1,19 +1,18 @@
-import type { PassContext, PassResult, ReplicaStatus } from "../../../src/engine/controller.ts";
-import { ownerFilter } from "../../../src/docker/labels.ts";
 import type { Driver } from "../../../src/docker/driver.ts";
-import type { SwarmTask } from "../../../src/docker/swarm.ts";
-import { buildServiceImage } from "../execute.ts";
+import { LABEL, ownerFilter } from "../../../src/docker/labels.ts";
 import { toObservedContainer } from "../../../src/docker/observe.ts";
-import { taskHealthCheck } from "./spec.ts";
-import { processOf, secretName, secretVariables, type SecretInputs } from "./secrets.ts";
-import type { SwarmService } from "../../../src/docker/swarm.ts";
-import { LABEL } from "../../../src/docker/labels.ts";
+import type { SwarmService, SwarmTask } from "../../../src/docker/swarm.ts";
 import { hashOf } from "../../../src/desired/hash.ts";
-import { environmentKey } from "../../../src/desired/names.ts";
 import type { DesiredService } from "../../../src/desired/model.ts";
+import { environmentKey } from "../../../src/desired/names.ts";
+import type { PassContext, PassResult, ReplicaStatus } from "../../../src/engine/controller.ts";
 import { TerminalReconcileError } from "../../../src/engine/errors.ts";
+import { buildServiceImage } from "../execute.ts";
 import { servicePhase } from "../phase.ts";
-import { decideSwarmService, revisionOf, type SwarmAction, type SwarmDecision, type SwarmRecords } from "./decide.ts";
+import { pullWithCredentials } from "../pull.ts";
+import { decideSwarmService, revisionOf, runningFacts, type SwarmAction, type SwarmDecision, type SwarmRecords } from "./decide.ts";
+import { processOf, secretName, secretVariables, type SecretInputs } from "./secrets.ts";
+import { taskHealthCheck } from "./spec.ts";
 
 /** Who owns a Swarm service: the labels its spec carries. */
 export interface SwarmScope {
@@ -41,7 +40,7 @@ export async function reconcileSwarmService(scope: SwarmScope, manifest: Desired
   const latest = await ctx.store.deployments.latest(scope.key);
   const records: SwarmRecords = latest ? { latest: { id: latest.id, revision: latest.revision, status: latest.status as NonNullable<SwarmRecords["latest"]>["status"], startedAt: latest.startedAt, error: latest.error } } : {};
   // A Service that cannot be deployed as written keeps what runs: nothing is decided for it, nothing removed.
-  if (manifest?.error) return resultOf(scope, manifest, { actions: [], facts: { desired: manifest.replicas, running: tasks.filter((t) => t.desiredState === "running" && t.state === "running").length, ready: 0, converged: false, message: manifest.error } }, tasks, ctx);
+  if (manifest?.error) return resultOf(scope, manifest, { actions: [], facts: { ...runningFacts(tasks, manifest.replicas), ready: 0, converged: false, message: manifest.error } }, tasks, ctx);
   const secretEnv = manifest ? await secretInputs(scope, manifest, driver, ctx) : undefined;
   const decision = decideSwarmService(manifest, { now: ctx.now(), service, tasks, secretEnv }, records);
   for (const duplicate of extra) decision.actions.push({ type: "remove", id: duplicate.id, name: duplicate.spec.Name ?? duplicate.id, reason: "a second Swarm service with this service's labels" });
@@ -175,7 +174,7 @@ async function secretInputs(scope: SwarmScope, service: DesiredService, driver: 
   if (!image && !ctx.dryRun) {
     const reason = `${scope.key}: read the image's entrypoint for its secret env values`;
     if (service.image.build) await buildServiceImage(driver, service, service.image.ref, scope.key, reason);
-    else if (service.image.pullPolicy !== "Never") await driver.pullImage(service.image.ref, reason, ctx.pullCredentials?.(scope.target, service.image.ref).auth);
+    else if (service.image.pullPolicy !== "Never") await pullWithCredentials(driver, service.image.ref, reason, ctx.pullCredentials?.(scope.target, service.image.ref));
     image = await swarm.imageProcess(service.image.ref);
   }
   const argv = processOf(service, image ?? {});
